@@ -1,0 +1,710 @@
+"""The GenericExecutor: runs any action of any spec, sync or async, over one request flow.
+
+:class:`ExecutorCore` compiles a spec for one connection (auth rendered, validators and request
+builders built once per action) and produces *flows* (see :mod:`runtime.flow`): generators that
+decide everything. :class:`GenericExecutor` and :class:`AsyncGenericExecutor` only drive them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import httpx
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from prometheus_client import CollectorRegistry
+
+from .auth import AuthInjector, build_auth
+from .budget import RequestBudget
+from .connection import Connection, render_config, resolve_variables
+from .error_mapping import ErrorMapper, match_holds
+from .errors import (
+    BadResponse,
+    ConfigError,
+    NetworkError,
+    PatchbayError,
+    RateLimited,
+    Timeout,
+    ValidationFailed,
+)
+from .flow import AcquireToken, Emit, Flow, Send, Sleep, iterate_async, iterate_sync, run_async, run_sync
+from .observability import log_event, logger, metrics_for
+from .pagination import PageWalker
+from .paths import get_path
+from .redaction import Redactor
+from .request_builder import RequestBuilder, RequestParts
+from .retry import RetryPolicy
+from .spec import Action, Body, ConnectorSpec
+from .validation import InputCheck
+
+USER_AGENT = "patchbay/0.1"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """Settings of one executor. ``sleep``/``clock`` exist so tests run without waiting."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    max_pages_hard_cap: int = 10_000
+    validate_responses: bool = False
+    metrics_registry: CollectorRegistry | None = None
+    clock: Callable[[], float] = time.time
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Per-call overrides."""
+
+    timeout: float | httpx.Timeout | None = None
+    retries: int | None = None
+    idempotency_key: str | None = None
+    extra_headers: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a paginated call: its items and the decoded body they came from."""
+
+    number: int
+    items: list[Any]
+    body: Any
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """The verdict of *Test Connection*."""
+
+    ok: bool
+    account_label: str | None = None
+    account_id: str | None = None
+    error: PatchbayError | None = None
+
+
+_NO_OPTIONS = CallOptions()
+
+
+class _ActionPlan:
+    """Everything compiled once per action."""
+
+    __slots__ = (
+        "action",
+        "builder",
+        "check",
+        "idempotency",
+        "metric_children",
+        "output_validator",
+        "repeatable",
+    )
+
+    def __init__(self, core: ExecutorCore, action: Action) -> None:
+        spec = core.spec
+        self.action = action
+        self.check = InputCheck(spec.name, action, spec.defs)
+        base = core.base_url_override or render_config(
+            action.base_url or spec.connection.base_url,
+            core.variables,
+            what=f"the base URL of {action.name!r}",
+            connector=spec.name,
+        )
+        self.builder = RequestBuilder(
+            action, base_url=base, headers=core.default_headers(action), variables=core.variables
+        )
+        idem = spec.idempotency
+        uses_key = action.idempotency_key
+        if uses_key is None:
+            uses_key = idem is not None and action.method in idem.methods
+        self.idempotency = idem if uses_key else None
+        self.repeatable = action.is_idempotent
+        self.output_validator: Draft202012Validator | None = None
+        if core.options.validate_responses and action.output.schema_ and action.output.format == "json":
+            schema = dict(action.output.schema_)
+            if spec.defs:
+                schema["$defs"] = spec.defs
+            self.output_validator = Draft202012Validator(schema)
+        self.metric_children: dict[tuple[str, str], Any] = {}
+
+
+class ExecutorCore:
+    """A spec compiled for one connection; produces the flows both executors drive."""
+
+    def __init__(
+        self,
+        spec: ConnectorSpec,
+        connection: Connection,
+        *,
+        base_url: str | None = None,
+        options: ExecutorOptions | None = None,
+    ) -> None:
+        if connection.connector != spec.name:
+            raise ConfigError(
+                f"connection is for {connection.connector!r}, spec is {spec.name!r}",
+                connector=spec.name,
+            )
+        self.spec = spec
+        self.connection = connection
+        self.options = options or ExecutorOptions()
+        self.base_url_override = base_url.rstrip("/") if base_url else None
+        self.variables = resolve_variables(spec, connection)
+        self.auth: AuthInjector = build_auth(spec, connection, self.variables)
+        self.redactor = Redactor(
+            (*connection.secret_values(spec), *self.auth.secrets),
+            headers=self.auth.sensitive_headers,
+            params=self.auth.sensitive_params,
+        )
+        self.mapper = ErrorMapper(spec, redact=self.redactor.text, clock=self.options.clock)
+        self.metrics = metrics_for(self.options.metrics_registry)
+        budget = spec.rate_limits.budget
+        self.budget = RequestBudget(budget.requests, budget.per_seconds) if budget else None
+        self._plans: dict[str, _ActionPlan] = {}
+        self._connection_headers = {
+            k: render_config(v, self.variables, what=f"header {k!r}", connector=spec.name)
+            for k, v in spec.connection.headers.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"ExecutorCore(spec={self.spec.name!r}, connection={self.connection!r})"
+
+    # ------------------------------------------------------------------------------ plans
+
+    def default_headers(self, action: Action) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers.update(self._connection_headers)
+        for key, value in action.headers.items():
+            headers[key] = render_config(value, self.variables, what=f"header {key!r}", connector=self.spec.name)
+        return headers
+
+    def plan(self, name: str) -> _ActionPlan:
+        plan = self._plans.get(name)
+        if plan is None:
+            try:
+                action = self.spec.action(name)
+            except KeyError:
+                known = [a.name for a in self.spec.actions]
+                close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise ConfigError(
+                    f"unknown action {name!r} for connector {self.spec.name!r}{hint}",
+                    connector=self.spec.name,
+                ) from None
+            plan = self._plans[name] = _ActionPlan(self, action)
+        return plan
+
+    def prepare(self, name: str, data: Mapping[str, Any] | None, opts: CallOptions) -> tuple[_ActionPlan, RequestParts]:
+        """Validate input (before any I/O) and build the first request."""
+        plan = self.plan(name)
+        data = {} if data is None else data
+        try:
+            plan.check.check(data)
+        except ValidationFailed as exc:
+            exc.message = self.redactor.text(exc.message)
+            raise
+        parts = plan.builder.build(data)
+        if opts.extra_headers:
+            parts.headers.update(opts.extra_headers)
+        idem = plan.idempotency
+        if idem is not None:
+            key = opts.idempotency_key or (str(uuid.uuid4()) if idem.auto else None)
+            if key is not None:
+                if len(key) > idem.max_length:
+                    raise ValidationFailed(
+                        f"idempotency key is longer than {idem.max_length} characters",
+                        connector=self.spec.name,
+                        action=name,
+                        retryable=False,
+                    )
+                parts.headers[idem.header] = key
+        elif opts.idempotency_key is not None:
+            raise ConfigError(
+                f"action {name!r} does not take an idempotency key", connector=self.spec.name, action=name
+            )
+        return plan, parts
+
+    # ------------------------------------------------------------------------------ flows
+
+    def call_flow(self, plan: _ActionPlan, parts: RequestParts, opts: CallOptions) -> Flow[Any]:
+        _response, body = yield from self.exchange(plan, parts, opts)
+        return get_path(body, plan.action.output.result_path, None)
+
+    def pages_flow(
+        self,
+        plan: _ActionPlan,
+        parts: RequestParts,
+        opts: CallOptions,
+        *,
+        max_pages: int | None,
+        max_items: int | None,
+        page_size: int | None,
+    ) -> Flow[None]:
+        action = plan.action
+        pagination = action.pagination
+        if pagination is None:
+            _response, body = yield from self.exchange(plan, parts, opts)
+            result = get_path(body, action.output.result_path, None)
+            items = result if isinstance(result, list) else [result]
+            yield Emit(Page(1, items[:max_items] if max_items is not None else items, body, _response.status_code))
+            return
+        walker = PageWalker(
+            pagination,
+            parts,
+            base_url=plan.builder.base_url,
+            page_size=page_size,
+            connector=self.spec.name,
+            action=action.name,
+        )
+        request: RequestParts | None = walker.first
+        number = 0
+        delivered = 0
+        hard_cap = self.options.max_pages_hard_cap
+        while request is not None:
+            if number >= hard_cap:
+                raise BadResponse(
+                    f"pagination stopped after the hard cap of {hard_cap} pages; "
+                    "pass max_pages or raise ExecutorOptions.max_pages_hard_cap",
+                    connector=self.spec.name,
+                    action=action.name,
+                    retryable=False,
+                )
+            response, body = yield from self.exchange(plan, request, opts)
+            number += 1
+            items = get_path(body, pagination.items_path, None)
+            if items is None:
+                items = []
+            if not isinstance(items, list):
+                raise BadResponse(
+                    f"expected a list at {pagination.items_path!r}, got {type(items).__name__}",
+                    connector=self.spec.name,
+                    action=action.name,
+                    status=response.status_code,
+                    retryable=False,
+                )
+            shown = items
+            if max_items is not None:
+                shown = items[: max(0, max_items - delivered)]
+            delivered += len(shown)
+            yield Emit(Page(number, shown, body, response.status_code))
+            if max_pages is not None and number >= max_pages:
+                return
+            if max_items is not None and delivered >= max_items:
+                return
+            request = walker.next_request(response, body, items)
+
+    def test_connection_flow(self) -> Flow[ConnectionCheck]:
+        tc = self.spec.test_connection
+        base = self.base_url_override or render_config(
+            self.spec.connection.base_url, self.variables, what="the base URL", connector=self.spec.name
+        )
+        path = render_config(tc.path, self.variables, what="test_connection.path", connector=self.spec.name)
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **self._connection_headers}
+        parts = RequestParts(
+            method=tc.method,
+            url=base.rstrip("/") + path,
+            params=list(tc.query.items()),
+            headers=headers,
+            body=Body(encoding="json") if tc.body is not None else None,
+            body_fields=dict(tc.body or {}),
+        )
+        try:
+            response, body = yield from self.exchange(None, parts, _NO_OPTIONS, label="test_connection")
+        except PatchbayError as exc:
+            return ConnectionCheck(ok=False, error=exc)
+        if tc.success is not None and not match_holds(tc.success, response.status_code, response.headers, body):
+            return ConnectionCheck(
+                ok=False,
+                error=BadResponse(
+                    "the test request did not meet the spec's success conditions",
+                    connector=self.spec.name,
+                    status=response.status_code,
+                ),
+            )
+        label = get_path(body, tc.account_label_path, None) if tc.account_label_path else None
+        account = get_path(body, tc.account_id_path, None) if tc.account_id_path else None
+        return ConnectionCheck(
+            ok=True,
+            account_label=None if label is None else str(label),
+            account_id=None if account is None else str(account),
+        )
+
+    # ------------------------------------------------------------------ one exchange, retried
+
+    def exchange(
+        self,
+        plan: _ActionPlan | None,
+        parts: RequestParts,
+        opts: CallOptions,
+        *,
+        label: str | None = None,
+    ) -> Flow[tuple[httpx.Response, Any]]:
+        """Sign, send, decode and classify one request, retrying and refreshing as allowed."""
+        spec = self.spec
+        action_name = label or (plan.action.name if plan is not None else "")
+        policy = self.options.retry
+        if opts.retries is not None:
+            policy = RetryPolicy(
+                max_attempts=opts.retries + 1,
+                base_delay=policy.base_delay,
+                max_delay=policy.max_delay,
+                max_wait=policy.max_wait,
+                random=policy.random,
+            )
+        timeout = self.options.timeout
+        if opts.timeout is not None:
+            timeout = opts.timeout if isinstance(opts.timeout, httpx.Timeout) else httpx.Timeout(opts.timeout)
+        idem_header = plan.idempotency.header if plan is not None and plan.idempotency else None
+        repeatable = (plan.repeatable if plan is not None else True) or (
+            idem_header is not None and idem_header in parts.headers
+        )
+        output_format = plan.action.output.format if plan is not None else "json"
+        auth = self.auth
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.budget is not None:
+                wait = self.budget.reserve()
+                if wait > 0:
+                    yield Sleep(wait)
+            headers = dict(parts.headers)
+            params = list(parts.params)
+            token: str | None = None
+            if auth.needs_token:
+                provider = self.connection.token_provider
+                assert provider is not None
+                token = yield AcquireToken(provider, force_refresh=refreshed)
+                self.redactor.add(token or "")
+            auth.apply(headers, params, token)
+            request = parts.to_request(timeout, headers=headers, params=params)
+            debug = logger.isEnabledFor(logging.DEBUG)
+            if debug:
+                log_event(
+                    logging.DEBUG,
+                    "http.request",
+                    connector=spec.name,
+                    action=action_name,
+                    method=request.method,
+                    url=self.redactor.url(request.url),
+                    attempt=attempt,
+                )
+            started = time.perf_counter()
+            outcome = yield Send(request)
+            elapsed = time.perf_counter() - started
+            body: Any = None
+            error: PatchbayError | None
+            safe_to_repeat = repeatable
+            if isinstance(outcome, httpx.HTTPError):
+                error = self._transport_error(outcome, action_name)
+                status_class = "error"
+                # A connection that never opened sent nothing: safe to retry whatever the method.
+                safe_to_repeat = repeatable or isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
+            else:
+                response = outcome
+                status_class = f"{response.status_code // 100}xx"
+                body, error = self._decode(response, output_format, action_name)
+                if error is None:
+                    error = self.mapper.classify(response, body, connector=spec.name, action=action_name)
+                if error is None and plan is not None and plan.output_validator is not None:
+                    error = self._check_output(plan, body, response.status_code)
+            self._count(plan, action_name, request.method, status_class, elapsed)
+            if debug and not isinstance(outcome, httpx.HTTPError):
+                log_event(
+                    logging.DEBUG,
+                    "http.response",
+                    connector=spec.name,
+                    action=action_name,
+                    status=outcome.status_code,
+                    elapsed_ms=round(elapsed * 1000, 3),
+                )
+            if error is None:
+                assert isinstance(outcome, httpx.Response)
+                return outcome, body
+            if error.code == "auth_expired" and auth.needs_token and auth.refreshable and not refreshed:
+                refreshed = True
+                log_event(logging.INFO, "auth.refresh", connector=spec.name, action=action_name)
+                continue
+            delay = policy.delay_for(error, attempt, repeatable=safe_to_repeat)
+            if delay is None:
+                if (
+                    isinstance(error, RateLimited)
+                    and error.retry_after is not None
+                    and error.retry_after > policy.max_wait
+                ):
+                    error.message = (
+                        f"{error.message} (vendor asks to wait {error.retry_after:g}s, "
+                        f"over the {policy.max_wait:g}s ceiling: not waiting)"
+                    )
+                self.metrics.errors.labels(spec.name, action_name, error.code).inc()
+                log_event(
+                    logging.WARNING,
+                    "http.error",
+                    connector=spec.name,
+                    action=action_name,
+                    code=error.code,
+                    status=error.status,
+                    message=error.message,
+                    attempt=attempt,
+                )
+                raise error
+            self.metrics.retries.labels(spec.name, action_name, error.code).inc()
+            log_event(
+                logging.INFO,
+                "http.retry",
+                connector=spec.name,
+                action=action_name,
+                code=error.code,
+                status=error.status,
+                delay_s=round(delay, 3),
+                attempt=attempt,
+            )
+            yield Sleep(delay)
+
+    def _count(self, plan: _ActionPlan | None, action: str, method: str, status_class: str, elapsed: float) -> None:
+        key = (method, status_class)
+        cache = plan.metric_children if plan is not None else {}
+        children = cache.get(key)
+        if children is None:
+            children = (
+                self.metrics.requests.labels(self.spec.name, action, method, status_class),
+                self.metrics.latency.labels(self.spec.name, action),
+            )
+            cache[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
+
+    def _decode(self, response: httpx.Response, output_format: str, action: str) -> tuple[Any, PatchbayError | None]:
+        content = response.content
+        ok = response.status_code < 300
+        if ok and output_format == "binary":
+            return content, None
+        if ok and output_format == "text":
+            return response.text, None
+        if not content:
+            return None, None
+        try:
+            return json.loads(content), None
+        except ValueError:
+            if not ok:
+                return response.text, None
+            return None, BadResponse(
+                "the response body is not valid JSON",
+                connector=self.spec.name,
+                action=action,
+                status=response.status_code,
+                retryable=False,
+            )
+
+    def _check_output(self, plan: _ActionPlan, body: Any, status: int) -> PatchbayError | None:
+        validator = plan.output_validator
+        assert validator is not None
+        if validator.is_valid(body):
+            return None
+        error = best_match(validator.iter_errors(body))
+        pointer = "".join(f"/{p}" for p in error.absolute_path) if error else ""
+        return BadResponse(
+            f"response does not match the output schema: {self.redactor.text(error.message) if error else ''}",
+            connector=self.spec.name,
+            action=plan.action.name,
+            status=status,
+            pointer=pointer,
+            retryable=False,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError, action: str) -> PatchbayError:
+        detail = self.redactor.text(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            return Timeout(f"request timed out ({type(exc).__name__}: {detail})", connector=self.spec.name, action=action)
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return ConfigError(f"unsupported URL: {detail}", connector=self.spec.name, action=action)
+        if isinstance(exc, httpx.DecodingError):
+            return BadResponse(f"could not decode the response: {detail}", connector=self.spec.name, action=action)
+        return NetworkError(f"{type(exc).__name__}: {detail}", connector=self.spec.name, action=action)
+
+
+# ------------------------------------------------------------------------------- executors
+
+
+class Pager:
+    """Lazy items of a paginated call; ``.pages()`` gives whole pages. Iterate once."""
+
+    def __init__(self, make_flow: Callable[[], Flow[None]], client: httpx.Client, sleep: Callable[[float], None]) -> None:
+        self._make_flow = make_flow
+        self._client = client
+        self._sleep = sleep
+
+    def pages(self) -> Iterator[Page]:
+        return iterate_sync(self._make_flow(), self._client, self._sleep)
+
+    def __iter__(self) -> Iterator[Any]:
+        for page in self.pages():
+            yield from page.items
+
+    def all(self) -> list[Any]:
+        return list(self)
+
+
+class AsyncPager:
+    """Lazy items of a paginated call for ``async for``; ``.pages()`` gives whole pages."""
+
+    def __init__(
+        self,
+        make_flow: Callable[[], Flow[None]],
+        client: httpx.AsyncClient,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._make_flow = make_flow
+        self._client = client
+        self._sleep = sleep
+
+    def pages(self) -> AsyncIterator[Page]:
+        return iterate_async(self._make_flow(), self._client, self._sleep)
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def all(self) -> list[Any]:
+        return [item async for item in self]
+
+
+class GenericExecutor:
+    """Runs actions of one spec for one connection with a synchronous ``httpx.Client``.
+
+    Pass ``transport`` (e.g. ``httpx.MockTransport``) or a ready ``client`` to change how
+    requests travel; that is the test seam.
+    """
+
+    def __init__(
+        self,
+        spec: ConnectorSpec,
+        connection: Connection,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        client: httpx.Client | None = None,
+        base_url: str | None = None,
+        options: ExecutorOptions | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.core = ExecutorCore(spec, connection, base_url=base_url, options=options)
+        self._owns_client = client is None
+        self._client = client or httpx.Client(transport=transport)
+        self._sleep = sleep
+
+    @property
+    def spec(self) -> ConnectorSpec:
+        return self.core.spec
+
+    def __repr__(self) -> str:
+        return f"GenericExecutor({self.core.spec.name!r}, {self.core.connection!r})"
+
+    def call(self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS) -> Any:
+        """Run one action and return its result (the spec's ``result_path`` of the body)."""
+        plan, parts = self.core.prepare(action, data, options)
+        return run_sync(self.core.call_flow(plan, parts, options), self._client, self._sleep)
+
+    def paginate(
+        self,
+        action: str,
+        data: Mapping[str, Any] | None = None,
+        options: CallOptions = _NO_OPTIONS,
+        *,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+        page_size: int | None = None,
+    ) -> Pager:
+        """Lazy pager over an action's items; input is validated now, requests go out on iteration."""
+        plan, parts = self.core.prepare(action, data, options)
+        core = self.core
+
+        def make() -> Flow[None]:
+            return core.pages_flow(
+                plan, parts.copy(), options, max_pages=max_pages, max_items=max_items, page_size=page_size
+            )
+
+        return Pager(make, self._client, self._sleep)
+
+    def test_connection(self) -> ConnectionCheck:
+        return run_sync(self.core.test_connection_flow(), self._client, self._sleep)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncGenericExecutor:
+    """The asynchronous twin of :class:`GenericExecutor`, driving the very same flows."""
+
+    def __init__(
+        self,
+        spec: ConnectorSpec,
+        connection: Connection,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
+        base_url: str | None = None,
+        options: ExecutorOptions | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.core = ExecutorCore(spec, connection, base_url=base_url, options=options)
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(transport=transport)
+        self._sleep = sleep
+
+    @property
+    def spec(self) -> ConnectorSpec:
+        return self.core.spec
+
+    def __repr__(self) -> str:
+        return f"AsyncGenericExecutor({self.core.spec.name!r}, {self.core.connection!r})"
+
+    async def call(self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS) -> Any:
+        plan, parts = self.core.prepare(action, data, options)
+        return await run_async(self.core.call_flow(plan, parts, options), self._client, self._sleep)
+
+    def paginate(
+        self,
+        action: str,
+        data: Mapping[str, Any] | None = None,
+        options: CallOptions = _NO_OPTIONS,
+        *,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPager:
+        plan, parts = self.core.prepare(action, data, options)
+        core = self.core
+
+        def make() -> Flow[None]:
+            return core.pages_flow(
+                plan, parts.copy(), options, max_pages=max_pages, max_items=max_items, page_size=page_size
+            )
+
+        return AsyncPager(make, self._client, self._sleep)
+
+    async def test_connection(self) -> ConnectionCheck:
+        return await run_async(self.core.test_connection_flow(), self._client, self._sleep)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

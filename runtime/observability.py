@@ -1,0 +1,79 @@
+"""Structured logs and Prometheus metrics for the executor.
+
+Log records carry their fields in ``record.patchbay`` (a dict) so any formatter can render them
+as JSON; values are redacted by the caller before they get here. Metric labels are limited to
+connector, action, method, status class and error code: never a URL, header or input value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+logger = logging.getLogger("patchbay")
+
+
+def log_event(level: int, event: str, **fields: Any) -> None:
+    """Emit one structured log line: message is the event name, fields go in ``extra``."""
+    if logger.isEnabledFor(level):
+        logger.log(level, event, extra={"patchbay": {"event": event, **fields}})
+
+
+class JsonFormatter(logging.Formatter):
+    """Renders ``record.patchbay`` fields as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {"level": record.levelname.lower(), "logger": record.name}
+        payload.update(getattr(record, "patchbay", {"event": record.getMessage()}))
+        return json.dumps(payload, default=str, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    requests: Counter
+    errors: Counter
+    retries: Counter
+    latency: Histogram
+
+
+_METRICS: dict[int, Metrics] = {}
+
+
+def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
+    """The executor's metric families, registered once per registry."""
+    registry = registry or REGISTRY
+    key = id(registry)
+    found = _METRICS.get(key)
+    if found is None:
+        found = Metrics(
+            requests=Counter(
+                "patchbay_requests",
+                "HTTP requests sent by the executor.",
+                ["connector", "action", "method", "status_class"],
+                registry=registry,
+            ),
+            errors=Counter(
+                "patchbay_errors",
+                "Normalized errors raised by the executor.",
+                ["connector", "action", "code"],
+                registry=registry,
+            ),
+            retries=Counter(
+                "patchbay_retries",
+                "Retries scheduled by the executor.",
+                ["connector", "action", "code"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "patchbay_request_duration_seconds",
+                "Latency of one HTTP exchange.",
+                ["connector", "action"],
+                registry=registry,
+            ),
+        )
+        _METRICS[key] = found
+    return found

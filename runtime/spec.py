@@ -1,0 +1,507 @@
+"""The connector spec format as pydantic models.
+
+This module is the single source of truth of the format: ``specs/connector.schema.json`` is
+generated from :class:`ConnectorSpec` (``patchbay schema``), and a test proves that the published
+schema and the model accept and reject the same documents. Structural rules that JSON Schema can
+express live here (as ``json_schema_extra`` where pydantic cannot derive them); rules that need
+the whole document (declared variables, unique names, pagination paths present in a response
+schema) live in :mod:`runtime.spec_checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import ErrorCode
+
+JsonSchema = dict[str, Any]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+IDEMPOTENT_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+_CONDITION_OPS = ("equals", "not_equals", "in", "exists", "matches")
+
+
+def _exactly_one_of(*names: str) -> dict[str, Any]:
+    return {"oneOf": [{"required": [n]} for n in names]}
+
+
+def _at_most_one_of(*names: str) -> dict[str, Any]:
+    return {"not": {"anyOf": [{"required": [a, b]} for a in names for b in names if a < b]}}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- identity, connection
+
+
+class Variable(_Model):
+    """A connection variable used in base URL, header or path templates (``{subdomain}``)."""
+
+    description: str = ""
+    default: str | None = None
+    enum: list[str] | None = None
+    pattern: str | None = None
+    map: dict[str, str] | None = Field(
+        default=None,
+        description="Substitute the chosen value before templating (e.g. region 'eu' -> host).",
+    )
+    secret: bool = False
+
+
+class ConnectionSpec(_Model):
+    base_url: str = Field(description="Base URL template, e.g. https://{subdomain}.zendesk.com.")
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers sent with every request (templates allowed)."
+    )
+
+
+# --------------------------------------------------------------------------------------- auth
+
+
+class CredentialField(_Model):
+    """A value the user supplies when connecting (an API key, an account SID, ...)."""
+
+    description: str = ""
+    secret: bool = True
+    pattern: str | None = None
+    example: str | None = Field(default=None, description="An obviously fake example value.")
+
+
+class _AuthBase(_Model):
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = ""
+    description: str = ""
+    fields: dict[str, CredentialField] = Field(default_factory=dict)
+
+
+class BearerAuth(_AuthBase):
+    type: Literal["bearer"]
+    token: str = Field(description="Template of the token, e.g. '{api_key}'.")
+    header: str = "Authorization"
+    prefix: str = "Bearer "
+
+
+class ApiKeyParam(_Model):
+    name: str
+    value: str = Field(description="Template of the value, e.g. '{api_key}'.")
+    prefix: str = ""
+
+
+class ApiKeyAuth(_AuthBase):
+    type: Literal["api_key"]
+    in_: Literal["header", "query"] = Field(alias="in")
+    params: list[ApiKeyParam] = Field(min_length=1)
+
+
+class BasicAuth(_AuthBase):
+    type: Literal["basic"]
+    username: str = Field(description="Template, e.g. 'api' or '{email}/token'.")
+    password: str = Field(description="Template, e.g. '{api_key}'.")
+
+
+class Condition(_Model):
+    """One test on a JSON path of a body (or, in ``headers``, on a header named by ``path``)."""
+
+    model_config = ConfigDict(json_schema_extra=_exactly_one_of(*_CONDITION_OPS))
+
+    path: str
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    exists: bool | None = None
+    matches: str | None = Field(default=None, description="A regular expression (search).")
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        given = [op for op in _CONDITION_OPS if op in self.model_fields_set or f"{op}_" in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(f"a condition needs exactly one of {', '.join(_CONDITION_OPS)}")
+        return self
+
+
+class Match(_Model):
+    """All given parts must hold. ``status`` entries are codes or classes like ``"5xx"``."""
+
+    status: list[Annotated[int, Field(ge=100, le=599)] | Annotated[str, Field(pattern=r"^[1-5]xx$")]] | None = None
+    headers: list[Condition] = Field(default_factory=list)
+    body: list[Condition] = Field(default_factory=list)
+
+
+class OAuth2TokenResponse(_Model):
+    """Where the fields of a token endpoint's JSON response are."""
+
+    access_token: str = "access_token"
+    refresh_token: str | None = "refresh_token"
+    expires_in: str | None = "expires_in"
+    token_type: str | None = "token_type"
+    scope: str | None = "scope"
+    error_path: str = "error"
+    success: list[Condition] = Field(
+        default_factory=list, description="Extra success tests, e.g. Slack's ok == true."
+    )
+
+
+class OAuth2Refresh(_Model):
+    supported: bool = True
+    rotates_refresh_token: bool = False
+    skew_seconds: int = Field(default=300, ge=0)
+    default_expires_in: int | None = Field(
+        default=None, description="Assumed lifetime when the token response has no expires_in."
+    )
+
+
+class OAuth2Auth(_AuthBase):
+    type: Literal["oauth2"]
+    grant: Literal["authorization_code", "client_credentials"] = "authorization_code"
+    authorize_url: str | None = None
+    token_url: str
+    refresh_url: str | None = None
+    revoke_url: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    scope_separator: str = " "
+    scope_param: str = "scope"
+    pkce: bool = False
+    authorize_params: dict[str, str] = Field(default_factory=dict)
+    client_auth: Literal["basic", "body"] = "body"
+    token_response: OAuth2TokenResponse = Field(default_factory=OAuth2TokenResponse)
+    refresh: OAuth2Refresh = Field(default_factory=OAuth2Refresh)
+    variables_from_token: dict[str, str] = Field(
+        default_factory=dict,
+        description="Connection variable -> path in the token response (Salesforce instance_url).",
+    )
+    header: str = "Authorization"
+    prefix: str = "Bearer "
+
+
+AuthVariant = Annotated[
+    BearerAuth | ApiKeyAuth | BasicAuth | OAuth2Auth, Field(discriminator="type")
+]
+
+
+# ------------------------------------------------------------------------------------ actions
+
+
+class Parameter(_Model):
+    name: str
+    in_: Literal["path", "query", "header"] = Field(alias="in")
+    required: bool = False
+    description: str = ""
+    schema_: JsonSchema = Field(default_factory=lambda: {"type": "string"}, alias="schema")
+    style: Literal["form", "comma", "brackets", "deep_object", "json"] = Field(
+        default="form",
+        description=(
+            "How arrays/objects go on the wire: form (repeat key), comma (a,b), brackets "
+            "(key[]=a), deep_object (key[sub]=v, Stripe), json (JSON text, e.g. Dropbox-API-Arg)."
+        ),
+    )
+
+
+class Body(_Model):
+    encoding: Literal["json", "form", "multipart", "raw"]
+    schema_: JsonSchema = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+    content_type: str | None = Field(default=None, description="For raw bodies.")
+    raw_field: str | None = Field(default=None, description="Input property holding a raw body.")
+    files: list[str] = Field(default_factory=list, description="Multipart properties sent as files.")
+    envelope: str | None = Field(default=None, description="Wrap body fields in this key (Asana 'data').")
+
+
+class Output(_Model):
+    schema_: JsonSchema = Field(default_factory=dict, alias="schema")
+    result_path: str = Field(default="", description="Path to the result inside the response body.")
+    format: Literal["json", "text", "binary"] = "json"
+
+
+class PageSize(_Model):
+    param: str
+    default: int | None = Field(default=None, ge=1)
+    max: int | None = Field(default=None, ge=1)
+    in_: Literal["query", "body"] = Field(default="query", alias="in")
+
+
+class _PaginationBase(_Model):
+    items_path: str = Field(description="Path to the list of items in each page ('' = the body).")
+    page_size: PageSize | None = None
+    has_more_path: str | None = Field(default=None, description="A boolean: false ends paging.")
+    stop_on_empty_page: bool = Field(
+        default=True,
+        description="End at an empty page. Set false for APIs that may return an empty page "
+        "with a cursor to continue (Slack); the repeat guard still ends bad loops.",
+    )
+
+
+class CursorPagination(_PaginationBase):
+    model_config = ConfigDict(
+        json_schema_extra=_exactly_one_of("next_cursor_path", "cursor_from_last_item")
+    )
+
+    style: Literal["cursor"]
+    cursor_param: str
+    cursor_in: Literal["query", "body"] = "query"
+    next_cursor_path: str | None = None
+    cursor_from_last_item: str | None = Field(
+        default=None, description="Path inside the last item giving the cursor (Stripe 'id')."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CursorPagination:
+        if (self.next_cursor_path is None) == (self.cursor_from_last_item is None):
+            raise ValueError("give exactly one of next_cursor_path, cursor_from_last_item")
+        return self
+
+
+class OffsetPagination(_PaginationBase):
+    style: Literal["offset"]
+    offset_param: str
+    param_in: Literal["query", "body"] = "query"
+    start: int = Field(default=0, ge=0)
+    next_offset_path: str | None = None
+    total_path: str | None = None
+
+
+class PagePagination(_PaginationBase):
+    style: Literal["page"]
+    page_param: str
+    param_in: Literal["query", "body"] = "query"
+    start: int = Field(default=1, ge=0)
+    total_pages_path: str | None = None
+
+
+class LinkHeaderPagination(_PaginationBase):
+    style: Literal["link_header"]
+    rel: str = "next"
+
+
+class NextUrlPagination(_PaginationBase):
+    style: Literal["next_url"]
+    next_url_path: str
+
+
+class ContinueEndpointPagination(_PaginationBase):
+    style: Literal["continue_endpoint"]
+    continue_path: str
+    continue_method: HttpMethod = "POST"
+    cursor_path: str
+    cursor_field: str = "cursor"
+
+
+Pagination = Annotated[
+    CursorPagination
+    | OffsetPagination
+    | PagePagination
+    | LinkHeaderPagination
+    | NextUrlPagination
+    | ContinueEndpointPagination,
+    Field(discriminator="style"),
+]
+
+
+class Action(_Model):
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = ""
+    description: str = ""
+    method: HttpMethod
+    path: str = Field(description="Path template relative to the base URL, e.g. /customers/{id}.")
+    base_url: str | None = Field(default=None, description="Override of the connection base URL.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    parameters: list[Parameter] = Field(default_factory=list)
+    body: Body | None = None
+    output: Output = Field(default_factory=Output)
+    pagination: Pagination | None = None
+    idempotent: bool | None = Field(
+        default=None,
+        description="Safe to repeat; defaults to true for GET/HEAD/PUT/DELETE.",
+    )
+    idempotency_key: bool | None = Field(
+        default=None,
+        description="Send an idempotency key; defaults to the connector's idempotency setting.",
+    )
+    auth: list[str] | None = Field(default=None, description="Auth variants allowed (all if unset).")
+
+    @property
+    def is_idempotent(self) -> bool:
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method in IDEMPOTENT_METHODS
+
+
+class TestConnection(_Model):
+    __test__ = False  # not a pytest test class
+
+    method: HttpMethod = "GET"
+    path: str
+    query: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    success: Match | None = Field(
+        default=None, description="What counts as success (default: 2xx and no error rule hit)."
+    )
+    account_label_path: str | None = None
+    account_id_path: str | None = None
+
+
+# ----------------------------------------------------------------------- errors, rate limits
+
+
+class ErrorRule(_Model):
+    when: Match
+    code: ErrorCode
+    message_path: str | None = None
+    vendor_code_path: str | None = None
+    retryable: bool | None = None
+    retry_after_seconds: float | None = Field(
+        default=None, ge=0, description="Wait to assume when the vendor gives none."
+    )
+
+
+class ErrorsSpec(_Model):
+    rules: list[ErrorRule] = Field(default_factory=list)
+    message_path: str | None = None
+    vendor_code_path: str | None = None
+    request_id_header: str | None = None
+    should_retry_header: str | None = Field(
+        default=None, description="A header whose true/false overrides retryability (Stripe)."
+    )
+
+
+class Budget(_Model):
+    requests: int = Field(ge=1)
+    per_seconds: float = Field(gt=0)
+
+
+class RateLimitSpec(_Model):
+    retry_after_header: str | None = "Retry-After"
+    retry_after_path: str | None = Field(default=None, description="Body path (Dropbox).")
+    reset_header: str | None = None
+    reset_format: Literal["epoch_seconds", "epoch_milliseconds", "delta_seconds"] = "epoch_seconds"
+    remaining_header: str | None = None
+    budget: Budget | None = None
+
+
+class IdempotencySpec(_Model):
+    header: str = "Idempotency-Key"
+    auto: bool = Field(default=True, description="Generate a key when the caller gives none.")
+    methods: list[HttpMethod] = Field(default_factory=lambda: ["POST"])
+    max_length: int = Field(default=255, ge=1)
+
+
+# ---------------------------------------------------------------------------------- triggers
+
+
+class PollingCursor(_Model):
+    kind: Literal["id", "timestamp", "sync_token"]
+    field: str | None = Field(default=None, description="Path in each item (id / timestamp).")
+    param: str | None = Field(default=None, description="Input parameter that takes the cursor.")
+    format: Literal["iso8601", "epoch_seconds", "epoch_milliseconds", "opaque"] = "opaque"
+    token_path: str | None = Field(default=None, description="Response path of the next sync token.")
+    stale_status: list[int] = Field(default_factory=list, description="Status meaning resync (410).")
+
+
+class PollingTrigger(_Model):
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = ""
+    description: str = ""
+    action: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    cursor: PollingCursor
+    dedupe_key: str = "id"
+    order: Literal["asc", "desc", "unordered"] = "desc"
+    default_interval_seconds: int = Field(default=300, ge=1)
+    lookback_seconds: int = Field(default=0, ge=0)
+
+
+class WebhookVerification(_Model):
+    scheme: Literal["slack_v0", "stripe", "github", "typeform", "zendesk", "standard_webhooks", "hmac"]
+    signature_header: str
+    signature_prefix: str = ""
+    timestamp_header: str | None = None
+    signed_payload: str = Field(default="{body}", description="Template over {timestamp}, {body}, {id}.")
+    algorithm: Literal["sha256", "sha1"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    tolerance_seconds: int | None = Field(default=300, ge=0)
+    secret_encoding: Literal["utf8", "base64"] = "utf8"
+
+
+class WebhookHandshake(_Model):
+    type_path: str
+    type_value: str
+    challenge_path: str
+    respond_with: Literal["text", "json"] = "text"
+
+
+class Webhook(_Model):
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = ""
+    description: str = ""
+    verification: WebhookVerification
+    secret_field: str = Field(description="Connection field or variable holding the secret.")
+    event_type_path: str | None = None
+    event_type_header: str | None = None
+    delivery_id_header: str | None = None
+    delivery_id_path: str | None = None
+    retry_header: str | None = Field(default=None, description="Header marking a redelivery.")
+    registration_action: str | None = None
+    handshake: WebhookHandshake | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    events: dict[str, JsonSchema] = Field(default_factory=dict)
+
+
+class Triggers(_Model):
+    polling: list[PollingTrigger] = Field(default_factory=list)
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------- connector
+
+
+class ConnectorSpec(_Model):
+    """A whole connector: identity, connection, auth, actions, errors, triggers."""
+
+    schema_ref: str | None = Field(default=None, alias="$schema")
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str
+    version: str
+    description: str = ""
+    docs_url: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    coverage: Literal["none", "bronze", "silver", "gold"] = "none"
+    connection: ConnectionSpec
+    auth: list[AuthVariant] = Field(min_length=1)
+    test_connection: TestConnection
+    actions: list[Action] = Field(min_length=1)
+    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
+    rate_limits: RateLimitSpec = Field(default_factory=RateLimitSpec)
+    idempotency: IdempotencySpec | None = None
+    triggers: Triggers = Field(default_factory=Triggers)
+    defs: dict[str, JsonSchema] = Field(
+        default_factory=dict,
+        alias="$defs",
+        description="Shared JSON Schemas, referenced from any schema as #/$defs/<Name>.",
+    )
+
+    def action(self, name: str) -> Action:
+        for action in self.actions:
+            if action.name == name:
+                return action
+        raise KeyError(name)
+
+    def auth_variant(self, name: str) -> BearerAuth | ApiKeyAuth | BasicAuth | OAuth2Auth:
+        for variant in self.auth:
+            if variant.name == name:
+                return variant
+        raise KeyError(name)
+
+
+def connector_json_schema() -> dict[str, Any]:
+    """The published JSON Schema (2020-12) of the spec format, derived from the models."""
+    schema = ConnectorSpec.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://patchbay.dev/schemas/connector.schema.json",
+        **schema,
+    }

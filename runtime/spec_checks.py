@@ -1,0 +1,380 @@
+"""Semantic checks of a connector spec: rules that need the whole document.
+
+The JSON Schema (and the pydantic model) say what a document may look like; these checks say
+whether it makes sense: every template variable is declared, names are unique, pagination and
+trigger paths exist in the response schemas they point into, references resolve. Each problem is
+returned as ``(json_pointer, message)`` so the CLI can name the exact place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from .paths import parse_path
+from .spec import (
+    Action,
+    ApiKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    ConnectorSpec,
+    ContinueEndpointPagination,
+    CursorPagination,
+    JsonSchema,
+    NextUrlPagination,
+    OAuth2Auth,
+    OffsetPagination,
+    PagePagination,
+)
+from .templating import template_names
+
+Problem = tuple[str, str]
+
+_MISSING_SCHEMA: JsonSchema = {}
+
+
+def check_semantics(spec: ConnectorSpec) -> list[Problem]:
+    """Every semantic problem of ``spec``; an empty list means the spec makes sense."""
+    problems: list[Problem] = []
+    problems += _check_unique(spec)
+    problems += _check_templates(spec)
+    problems += _check_schemas(spec)
+    for index, action in enumerate(spec.actions):
+        problems += _check_action(spec, action, f"/actions/{index}")
+    problems += _check_triggers(spec)
+    return problems
+
+
+# -------------------------------------------------------------------------------- uniqueness
+
+
+def _duplicates(names: Iterable[str]) -> Iterator[tuple[int, str]]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            yield index, name
+        seen.add(name)
+
+
+def _check_unique(spec: ConnectorSpec) -> list[Problem]:
+    out: list[Problem] = []
+    for i, name in _duplicates(a.name for a in spec.actions):
+        out.append((f"/actions/{i}/name", f"duplicate action name {name!r}"))
+    for i, name in _duplicates(a.name for a in spec.auth):
+        out.append((f"/auth/{i}/name", f"duplicate auth variant name {name!r}"))
+    for i, name in _duplicates(t.name for t in spec.triggers.polling):
+        out.append((f"/triggers/polling/{i}/name", f"duplicate trigger name {name!r}"))
+    for i, name in _duplicates(w.name for w in spec.triggers.webhooks):
+        out.append((f"/triggers/webhooks/{i}/name", f"duplicate webhook name {name!r}"))
+    return out
+
+
+# --------------------------------------------------------------------------------- templates
+
+
+def _undeclared(template: str, declared: Iterable[str], pointer: str, what: str) -> list[Problem]:
+    known = set(declared)
+    return [
+        (pointer, f"{what} uses {{{name}}}, which is not declared")
+        for name in template_names(template)
+        if name not in known
+    ]
+
+
+def _check_templates(spec: ConnectorSpec) -> list[Problem]:
+    variables = set(spec.connection.variables)
+    out = _undeclared(spec.connection.base_url, variables, "/connection/base_url", "base_url")
+    for header, value in spec.connection.headers.items():
+        out += _undeclared(value, variables, f"/connection/headers/{_esc(header)}", "header")
+    out += _undeclared(spec.test_connection.path, variables, "/test_connection/path", "path")
+    for name, var in spec.connection.variables.items():
+        where = f"/connection/variables/{_esc(name)}"
+        if var.enum is not None and var.default is not None and var.default not in var.enum:
+            out.append((f"{where}/default", f"default {var.default!r} is not in enum"))
+        if var.map is not None and var.enum is not None and set(var.map) != set(var.enum):
+            out.append((f"{where}/map", "map keys must be exactly the enum values"))
+    for index, variant in enumerate(spec.auth):
+        where = f"/auth/{index}"
+        declared = variables | set(variant.fields)
+        if isinstance(variant, BearerAuth):
+            out += _undeclared(variant.token, declared, f"{where}/token", "token")
+        elif isinstance(variant, ApiKeyAuth):
+            for j, param in enumerate(variant.params):
+                out += _undeclared(param.value, declared, f"{where}/params/{j}/value", "value")
+        elif isinstance(variant, BasicAuth):
+            out += _undeclared(variant.username, declared, f"{where}/username", "username")
+            out += _undeclared(variant.password, declared, f"{where}/password", "password")
+        elif isinstance(variant, OAuth2Auth):
+            for key in ("authorize_url", "token_url", "refresh_url", "revoke_url"):
+                url = getattr(variant, key)
+                if url is not None:
+                    out += _undeclared(url, variables, f"{where}/{key}", key)
+            for var_name in variant.variables_from_token:
+                if var_name not in variables:
+                    out.append(
+                        (
+                            f"{where}/variables_from_token/{_esc(var_name)}",
+                            f"variable {var_name!r} is not declared in connection.variables",
+                        )
+                    )
+            if variant.grant == "authorization_code" and variant.authorize_url is None:
+                out.append((where, "authorization_code grant needs authorize_url"))
+    return out
+
+
+# ----------------------------------------------------------------------------------- schemas
+
+
+def _iter_schemas(spec: ConnectorSpec) -> Iterator[tuple[str, JsonSchema]]:
+    for name, schema in spec.defs.items():
+        yield f"/$defs/{_esc(name)}", schema
+    for i, action in enumerate(spec.actions):
+        for j, param in enumerate(action.parameters):
+            yield f"/actions/{i}/parameters/{j}/schema", param.schema_
+        if action.body is not None:
+            yield f"/actions/{i}/body/schema", action.body.schema_
+        yield f"/actions/{i}/output/schema", action.output.schema_
+    for i, hook in enumerate(spec.triggers.webhooks):
+        for event, schema in hook.events.items():
+            yield f"/triggers/webhooks/{i}/events/{_esc(event)}", schema
+
+
+def _refs(schema: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str):
+                yield f"{pointer}/$ref", value
+            elif key not in ("const", "enum", "default", "examples"):
+                yield from _refs(value, f"{pointer}/{_esc(key)}")
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            yield from _refs(value, f"{pointer}/{i}")
+
+
+def _check_schemas(spec: ConnectorSpec) -> list[Problem]:
+    out: list[Problem] = []
+    for pointer, schema in _iter_schemas(spec):
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            sub = "/".join(_esc(str(p)) for p in exc.path)
+            out.append((f"{pointer}/{sub}".rstrip("/"), f"invalid JSON Schema: {exc.message}"))
+        for ref_pointer, ref in _refs(schema, pointer):
+            if not ref.startswith("#/$defs/") or ref[len("#/$defs/") :] not in spec.defs:
+                out.append((ref_pointer, f"$ref {ref!r} does not name an entry of /$defs"))
+    return out
+
+
+def resolve_schema(schema: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
+    """Follow local ``#/$defs/...`` references (a bounded number of hops)."""
+    for _ in range(32):
+        ref = schema.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+            return schema
+        schema = defs.get(ref[len("#/$defs/") :], _MISSING_SCHEMA)
+    return schema
+
+
+def schema_at_path(schema: JsonSchema, path: str, defs: dict[str, JsonSchema]) -> JsonSchema | None:
+    """The sub-schema a JSON path lands on, or ``None`` when the schema does not declare it."""
+    current = resolve_schema(schema, defs)
+    for segment in parse_path(path):
+        found = _step(current, segment, defs)
+        if found is None:
+            return None
+        current = found
+    return current
+
+
+def _step(schema: JsonSchema, segment: str | int, defs: dict[str, JsonSchema]) -> JsonSchema | None:
+    schema = resolve_schema(schema, defs)
+    for combinator in ("allOf", "anyOf", "oneOf"):
+        for branch in schema.get(combinator, []):
+            if isinstance(branch, dict):
+                found = _step(branch, segment, defs)
+                if found is not None:
+                    return found
+    if isinstance(segment, int):
+        items = schema.get("items")
+        return resolve_schema(items, defs) if isinstance(items, dict) else None
+    props = schema.get("properties", {})
+    if isinstance(props, dict) and segment in props and isinstance(props[segment], dict):
+        return resolve_schema(props[segment], defs)
+    extra = schema.get("additionalProperties")
+    return resolve_schema(extra, defs) if isinstance(extra, dict) and extra else None
+
+
+def _is_array(schema: JsonSchema) -> bool:
+    kind = schema.get("type")
+    return kind == "array" or (isinstance(kind, list) and "array" in kind)
+
+
+# ----------------------------------------------------------------------------------- actions
+
+
+def input_names(action: Action) -> list[str]:
+    """The flat input property names of an action: parameters, then body properties."""
+    names = [p.name for p in action.parameters]
+    if action.body is not None:
+        props = action.body.schema_.get("properties", {})
+        if isinstance(props, dict):
+            names += list(props)
+    return names
+
+
+def _check_action(spec: ConnectorSpec, action: Action, where: str) -> list[Problem]:
+    out: list[Problem] = []
+    variables = set(spec.connection.variables)
+    if action.base_url is not None:
+        out += _undeclared(action.base_url, variables, f"{where}/base_url", "base_url")
+    for header, value in action.headers.items():
+        out += _undeclared(value, variables, f"{where}/headers/{_esc(header)}", "header")
+    path_vars = set(template_names(action.path))
+    path_params = {p.name for p in action.parameters if p.in_ == "path"}
+    for name in sorted(path_vars - path_params - variables):
+        out.append((f"{where}/path", f"path variable {{{name}}} is not declared as a path parameter"))
+    for j, param in enumerate(action.parameters):
+        if param.in_ == "path" and param.name not in path_vars:
+            out.append((f"{where}/parameters/{j}", f"path parameter {param.name!r} is not in the path"))
+        if param.in_ == "path" and not param.required:
+            out.append((f"{where}/parameters/{j}/required", "path parameters must be required"))
+    for _, name in _duplicates(input_names(action)):
+        out.append((where, f"input name {name!r} is declared twice (inputs are one flat object)"))
+    if action.auth is not None:
+        known = {v.name for v in spec.auth}
+        for j, name in enumerate(action.auth):
+            if name not in known:
+                out.append((f"{where}/auth/{j}", f"auth variant {name!r} does not exist"))
+    body = action.body
+    if body is not None:
+        props = body.schema_.get("properties", {})
+        if body.encoding == "raw" and (body.raw_field is None or body.raw_field not in props):
+            out.append((f"{where}/body/raw_field", "a raw body needs raw_field naming a body property"))
+        for j, name in enumerate(body.files):
+            if name not in props:
+                out.append((f"{where}/body/files/{j}", f"file field {name!r} is not a body property"))
+        if body.files and body.encoding != "multipart":
+            out.append((f"{where}/body/files", "files need the multipart encoding"))
+    out += _check_pagination(spec, action, where)
+    output = action.output
+    if output.result_path and output.format == "json":
+        if schema_at_path(output.schema_, output.result_path, spec.defs) is None:
+            out.append(
+                (f"{where}/output/result_path", f"{output.result_path!r} is not in the output schema")
+            )
+    return out
+
+
+def _check_pagination(spec: ConnectorSpec, action: Action, where: str) -> list[Problem]:
+    pag = action.pagination
+    if pag is None:
+        return []
+    out: list[Problem] = []
+    here = f"{where}/pagination"
+    schema = action.output.schema_
+
+    def need(path: str | None, key: str) -> JsonSchema | None:
+        if path is None:
+            return None
+        try:
+            parse_path(path)
+        except ValueError as exc:
+            out.append((f"{here}/{key}", str(exc)))
+            return None
+        found = schema_at_path(schema, path, spec.defs)
+        if found is None:
+            out.append((f"{here}/{key}", f"{path!r} is not in the output schema of {action.name!r}"))
+        return found
+
+    items = need(pag.items_path, "items_path")
+    if items is not None and not _is_array(items):
+        out.append((f"{here}/items_path", f"{pag.items_path!r} is not an array in the output schema"))
+    need(pag.has_more_path, "has_more_path")
+    if isinstance(pag, CursorPagination):
+        need(pag.next_cursor_path, "next_cursor_path")
+        if pag.cursor_from_last_item is not None and items is not None:
+            item_schema = items.get("items")
+            if (
+                not isinstance(item_schema, dict)
+                or schema_at_path(item_schema, pag.cursor_from_last_item, spec.defs) is None
+            ):
+                out.append(
+                    (
+                        f"{here}/cursor_from_last_item",
+                        f"{pag.cursor_from_last_item!r} is not in the item schema",
+                    )
+                )
+        if pag.cursor_in == "body" and (action.body is None or action.body.encoding == "raw"):
+            out.append((f"{here}/cursor_in", "a body cursor needs a json, form or multipart body"))
+    elif isinstance(pag, OffsetPagination):
+        need(pag.next_offset_path, "next_offset_path")
+        need(pag.total_path, "total_path")
+    elif isinstance(pag, PagePagination):
+        need(pag.total_pages_path, "total_pages_path")
+    elif isinstance(pag, NextUrlPagination):
+        need(pag.next_url_path, "next_url_path")
+    elif isinstance(pag, ContinueEndpointPagination):
+        need(pag.cursor_path, "cursor_path")
+    if pag.page_size is not None and pag.page_size.in_ == "body" and action.body is None:
+        out.append((f"{here}/page_size/in", "page size in the body needs an action body"))
+    return out
+
+
+# ---------------------------------------------------------------------------------- triggers
+
+
+def item_schema(spec: ConnectorSpec, action: Action) -> JsonSchema | None:
+    """The schema of one item an action returns: a page item if it pages, else its result."""
+    if action.pagination is not None:
+        items = schema_at_path(action.output.schema_, action.pagination.items_path, spec.defs)
+        inner = items.get("items") if items is not None else None
+        return resolve_schema(inner, spec.defs) if isinstance(inner, dict) else None
+    return schema_at_path(action.output.schema_, action.output.result_path, spec.defs)
+
+
+def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
+    out: list[Problem] = []
+    actions = {a.name: a for a in spec.actions}
+    for i, trig in enumerate(spec.triggers.polling):
+        where = f"/triggers/polling/{i}"
+        action = actions.get(trig.action)
+        if action is None:
+            out.append((f"{where}/action", f"action {trig.action!r} does not exist"))
+            continue
+        inputs = set(input_names(action))
+        for key in trig.input:
+            if key not in inputs:
+                out.append((f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}"))
+        if trig.cursor.param is not None and trig.cursor.param not in inputs:
+            out.append((f"{where}/cursor/param", f"{trig.cursor.param!r} is not an input of {action.name!r}"))
+        item = item_schema(spec, action)
+        for key, path in (("dedupe_key", trig.dedupe_key), ("cursor/field", trig.cursor.field)):
+            if path is None:
+                continue
+            if item is None or schema_at_path(item, path, spec.defs) is None:
+                out.append((f"{where}/{key}", f"{path!r} is not in the item schema of {action.name!r}"))
+        if trig.cursor.kind == "sync_token":
+            if trig.cursor.token_path is None:
+                out.append((f"{where}/cursor/token_path", "a sync_token cursor needs token_path"))
+            elif schema_at_path(action.output.schema_, trig.cursor.token_path, spec.defs) is None:
+                out.append((f"{where}/cursor/token_path", "token_path is not in the output schema"))
+        elif trig.cursor.field is None:
+            out.append((f"{where}/cursor/field", f"a {trig.cursor.kind} cursor needs field"))
+    for i, hook in enumerate(spec.triggers.webhooks):
+        where = f"/triggers/webhooks/{i}"
+        if hook.registration_action is not None and hook.registration_action not in actions:
+            out.append(
+                (f"{where}/registration_action", f"action {hook.registration_action!r} does not exist")
+            )
+        ver = hook.verification
+        if "{timestamp}" in ver.signed_payload and ver.timestamp_header is None:
+            out.append((f"{where}/verification", "signed_payload uses {timestamp} but no timestamp_header"))
+    return out
+
+
+def _esc(token: str) -> str:
+    """Escape one JSON pointer reference token (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")

@@ -1,0 +1,101 @@
+"""Validating an action's input against its JSON Schema before any request is built.
+
+The input of an action is one flat object: its parameters plus its body properties. Unknown keys
+are rejected (with the closest known name), so a typo never silently drops a filter.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import best_match
+
+from .errors import ValidationFailed
+from .spec import Action, JsonSchema
+
+
+def _is_string_or_bytes(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, str | bytes)
+
+
+def _is_object(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, Mapping)
+
+
+# File and raw-body inputs may be bytes; everything else is plain JSON.
+_TYPE_CHECKER = Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {"string": _is_string_or_bytes, "object": _is_object}
+)
+InputValidator = validators.extend(Draft202012Validator, type_checker=_TYPE_CHECKER)
+
+
+def input_schema(action: Action, defs: Mapping[str, JsonSchema]) -> JsonSchema:
+    """The JSON Schema of an action's flat input object."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in action.parameters:
+        schema = dict(param.schema_)
+        if param.description and "description" not in schema:
+            schema["description"] = param.description
+        properties[param.name] = schema
+        if param.required:
+            required.append(param.name)
+    if action.body is not None:
+        body = action.body.schema_
+        properties.update(body.get("properties", {}))
+        required += [r for r in body.get("required", []) if r not in required]
+    schema: JsonSchema = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    if defs:
+        schema["$defs"] = dict(defs)
+    return schema
+
+
+class InputCheck:
+    """A compiled validator for one action; ``check`` raises ``ValidationFailed``."""
+
+    __slots__ = ("_action", "_connector", "_known", "_validator")
+
+    def __init__(self, connector: str, action: Action, defs: Mapping[str, JsonSchema]) -> None:
+        schema = input_schema(action, defs)
+        self._validator = InputValidator(schema)
+        self._known = sorted(schema["properties"])
+        self._connector = connector
+        self._action = action.name
+
+    def check(self, data: Any) -> None:
+        if self._validator.is_valid(data):
+            return
+        if not isinstance(data, Mapping):
+            raise self._fail("input must be a JSON object", "")
+        unknown = [k for k in data if k not in self._known]
+        if unknown:
+            key = unknown[0]
+            close = difflib.get_close_matches(key, self._known, n=3)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            known = ", ".join(self._known) or "none"
+            raise self._fail(f"unknown input {key!r}{hint} (known: {known})", f"/{key}")
+        error = best_match(self._validator.iter_errors(data))
+        assert error is not None
+        pointer = "".join(f"/{p}" for p in error.absolute_path)
+        if error.validator == "required":
+            missing = str(error.message).split("'")[1] if "'" in error.message else ""
+            pointer = f"{pointer}/{missing}" if missing else pointer
+        raise self._fail(error.message, pointer)
+
+    def _fail(self, message: str, pointer: str) -> ValidationFailed:
+        return ValidationFailed(
+            f"invalid input: {message}",
+            connector=self._connector,
+            action=self._action,
+            pointer=pointer,
+            retryable=False,
+        )
