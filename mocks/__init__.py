@@ -1,1 +1,1 @@
-"""Stand-ins for vendor APIs: vendor-like transports and servers on loopback, for tests and demos."""
+"""Stand-ins for vendor APIs: vendor-like transports and loopback servers for tests and demos."""

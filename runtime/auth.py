@@ -34,7 +34,9 @@ class AuthInjector:
     def needs_token(self) -> bool:
         return self.token_header is not None
 
-    def apply(self, headers: dict[str, str], params: list[tuple[str, str]], token: str | None) -> None:
+    def apply(
+        self, headers: dict[str, str], params: list[tuple[str, str]], token: str | None
+    ) -> None:
         if self.headers:
             headers.update(self.headers)
         if self.params:
@@ -61,7 +63,9 @@ def select_variant(
         ) from None
 
 
-def build_auth(spec: ConnectorSpec, connection: Connection, variables: dict[str, str]) -> AuthInjector:
+def build_auth(
+    spec: ConnectorSpec, connection: Connection, variables: dict[str, str]
+) -> AuthInjector:
     """Render the connection's credentials into an injector for its auth variant."""
     variant = select_variant(spec, connection)
     for name in variant.fields:

@@ -96,3 +96,35 @@ def render_config(template: str, values: dict[str, str], *, what: str, connector
         )
 
     return render(template, values, missing=missing)
+
+
+def connection_from_sources(
+    spec: ConnectorSpec,
+    *,
+    auth: str | None = None,
+    fields: dict[str, str] | None = None,
+    variables: dict[str, str] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Connection:
+    """A connection from explicit values, falling back to ``PATCHBAY_<CONNECTOR>_<NAME>`` env vars.
+
+    Explicit values win; the environment fills credential fields and variables left unset.
+    """
+    environ = environ or {}
+    try:
+        variant = spec.auth[0] if auth is None else spec.auth_variant(auth)
+    except KeyError:
+        names = ", ".join(v.name for v in spec.auth)
+        raise ConfigError(
+            f"auth variant {auth!r} does not exist (have: {names})", connector=spec.name
+        ) from None
+    prefix = f"PATCHBAY_{spec.name.upper()}_"
+    creds = dict(fields or {})
+    for name in variant.fields:
+        if name not in creds and prefix + name.upper() in environ:
+            creds[name] = environ[prefix + name.upper()]
+    values = dict(variables or {})
+    for name in spec.connection.variables:
+        if name not in values and prefix + name.upper() in environ:
+            values[name] = environ[prefix + name.upper()]
+    return Connection(spec.name, auth=variant.name, variables=values, credentials=creds)

@@ -34,7 +34,14 @@ DEFAULT_BY_STATUS: dict[int, str] = {
     429: "rate_limited",
 }
 
-_FALLBACK_MESSAGE_PATHS = ("error.message", "message", "error_description", "error_summary", "error", "detail")
+_FALLBACK_MESSAGE_PATHS = (
+    "error.message",
+    "message",
+    "error_description",
+    "error_summary",
+    "error",
+    "detail",
+)
 _FALLBACK_CODE_PATHS = ("error.code", "code", "error.type", "error")
 
 
@@ -166,7 +173,11 @@ class ErrorMapper:
             message = f"HTTP {status} {response.reason_phrase}".strip()
         vendor_code = _first_text(
             body,
-            (rule.vendor_code_path if rule else None, self._errors.vendor_code_path, *_FALLBACK_CODE_PATHS),
+            (
+                rule.vendor_code_path if rule else None,
+                self._errors.vendor_code_path,
+                *_FALLBACK_CODE_PATHS,
+            ),
         )
         request_id = None
         if self._errors.request_id_header is not None:

@@ -35,7 +35,17 @@ from .errors import (
     Timeout,
     ValidationFailed,
 )
-from .flow import AcquireToken, Emit, Flow, Send, Sleep, iterate_async, iterate_sync, run_async, run_sync
+from .flow import (
+    AcquireToken,
+    Emit,
+    Flow,
+    Send,
+    Sleep,
+    iterate_async,
+    iterate_sync,
+    run_async,
+    run_sync,
+)
 from .observability import log_event, logger, metrics_for
 from .pagination import PageWalker
 from .paths import get_path
@@ -127,7 +137,11 @@ class _ActionPlan:
         self.idempotency = idem if uses_key else None
         self.repeatable = action.is_idempotent
         self.output_validator: Draft202012Validator | None = None
-        if core.options.validate_responses and action.output.schema_ and action.output.format == "json":
+        if (
+            core.options.validate_responses
+            and action.output.schema_
+            and action.output.format == "json"
+        ):
             schema = dict(action.output.schema_)
             if spec.defs:
                 schema["$defs"] = spec.defs
@@ -181,7 +195,9 @@ class ExecutorCore:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         headers.update(self._connection_headers)
         for key, value in action.headers.items():
-            headers[key] = render_config(value, self.variables, what=f"header {key!r}", connector=self.spec.name)
+            headers[key] = render_config(
+                value, self.variables, what=f"header {key!r}", connector=self.spec.name
+            )
         return headers
 
     def plan(self, name: str) -> _ActionPlan:
@@ -200,7 +216,9 @@ class ExecutorCore:
             plan = self._plans[name] = _ActionPlan(self, action)
         return plan
 
-    def prepare(self, name: str, data: Mapping[str, Any] | None, opts: CallOptions) -> tuple[_ActionPlan, RequestParts]:
+    def prepare(
+        self, name: str, data: Mapping[str, Any] | None, opts: CallOptions
+    ) -> tuple[_ActionPlan, RequestParts]:
         """Validate input (before any I/O) and build the first request."""
         plan = self.plan(name)
         data = {} if data is None else data
@@ -226,7 +244,9 @@ class ExecutorCore:
                 parts.headers[idem.header] = key
         elif opts.idempotency_key is not None:
             raise ConfigError(
-                f"action {name!r} does not take an idempotency key", connector=self.spec.name, action=name
+                f"action {name!r} does not take an idempotency key",
+                connector=self.spec.name,
+                action=name,
             )
         return plan, parts
 
@@ -252,7 +272,14 @@ class ExecutorCore:
             _response, body = yield from self.exchange(plan, parts, opts)
             result = get_path(body, action.output.result_path, None)
             items = result if isinstance(result, list) else [result]
-            yield Emit(Page(1, items[:max_items] if max_items is not None else items, body, _response.status_code))
+            yield Emit(
+                Page(
+                    1,
+                    items[:max_items] if max_items is not None else items,
+                    body,
+                    _response.status_code,
+                )
+            )
             return
         walker = PageWalker(
             pagination,
@@ -302,10 +329,19 @@ class ExecutorCore:
     def test_connection_flow(self) -> Flow[ConnectionCheck]:
         tc = self.spec.test_connection
         base = self.base_url_override or render_config(
-            self.spec.connection.base_url, self.variables, what="the base URL", connector=self.spec.name
+            self.spec.connection.base_url,
+            self.variables,
+            what="the base URL",
+            connector=self.spec.name,
         )
-        path = render_config(tc.path, self.variables, what="test_connection.path", connector=self.spec.name)
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **self._connection_headers}
+        path = render_config(
+            tc.path, self.variables, what="test_connection.path", connector=self.spec.name
+        )
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            **self._connection_headers,
+        }
         parts = RequestParts(
             method=tc.method,
             url=base.rstrip("/") + path,
@@ -315,10 +351,14 @@ class ExecutorCore:
             body_fields=dict(tc.body or {}),
         )
         try:
-            response, body = yield from self.exchange(None, parts, _NO_OPTIONS, label="test_connection")
+            response, body = yield from self.exchange(
+                None, parts, _NO_OPTIONS, label="test_connection"
+            )
         except PatchbayError as exc:
             return ConnectionCheck(ok=False, error=exc)
-        if tc.success is not None and not match_holds(tc.success, response.status_code, response.headers, body):
+        if tc.success is not None and not match_holds(
+            tc.success, response.status_code, response.headers, body
+        ):
             return ConnectionCheck(
                 ok=False,
                 error=BadResponse(
@@ -359,7 +399,11 @@ class ExecutorCore:
             )
         timeout = self.options.timeout
         if opts.timeout is not None:
-            timeout = opts.timeout if isinstance(opts.timeout, httpx.Timeout) else httpx.Timeout(opts.timeout)
+            timeout = (
+                opts.timeout
+                if isinstance(opts.timeout, httpx.Timeout)
+                else httpx.Timeout(opts.timeout)
+            )
         idem_header = plan.idempotency.header if plan is not None and plan.idempotency else None
         repeatable = (plan.repeatable if plan is not None else True) or (
             idem_header is not None and idem_header in parts.headers
@@ -405,13 +449,17 @@ class ExecutorCore:
                 error = self._transport_error(outcome, action_name)
                 status_class = "error"
                 # A connection that never opened sent nothing: safe to retry whatever the method.
-                safe_to_repeat = repeatable or isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
+                safe_to_repeat = repeatable or isinstance(
+                    outcome, httpx.ConnectError | httpx.ConnectTimeout
+                )
             else:
                 response = outcome
                 status_class = f"{response.status_code // 100}xx"
                 body, error = self._decode(response, output_format, action_name)
                 if error is None:
-                    error = self.mapper.classify(response, body, connector=spec.name, action=action_name)
+                    error = self.mapper.classify(
+                        response, body, connector=spec.name, action=action_name
+                    )
                 if error is None and plan is not None and plan.output_validator is not None:
                     error = self._check_output(plan, body, response.status_code)
             self._count(plan, action_name, request.method, status_class, elapsed)
@@ -427,7 +475,12 @@ class ExecutorCore:
             if error is None:
                 assert isinstance(outcome, httpx.Response)
                 return outcome, body
-            if error.code == "auth_expired" and auth.needs_token and auth.refreshable and not refreshed:
+            if (
+                error.code == "auth_expired"
+                and auth.needs_token
+                and auth.refreshable
+                and not refreshed
+            ):
                 refreshed = True
                 log_event(logging.INFO, "auth.refresh", connector=spec.name, action=action_name)
                 continue
@@ -467,7 +520,9 @@ class ExecutorCore:
             )
             yield Sleep(delay)
 
-    def _count(self, plan: _ActionPlan | None, action: str, method: str, status_class: str, elapsed: float) -> None:
+    def _count(
+        self, plan: _ActionPlan | None, action: str, method: str, status_class: str, elapsed: float
+    ) -> None:
         key = (method, status_class)
         cache = plan.metric_children if plan is not None else {}
         children = cache.get(key)
@@ -480,7 +535,9 @@ class ExecutorCore:
         children[0].inc()
         children[1].observe(elapsed)
 
-    def _decode(self, response: httpx.Response, output_format: str, action: str) -> tuple[Any, PatchbayError | None]:
+    def _decode(
+        self, response: httpx.Response, output_format: str, action: str
+    ) -> tuple[Any, PatchbayError | None]:
         content = response.content
         ok = response.status_code < 300
         if ok and output_format == "binary":
@@ -509,8 +566,9 @@ class ExecutorCore:
             return None
         error = best_match(validator.iter_errors(body))
         pointer = "".join(f"/{p}" for p in error.absolute_path) if error else ""
+        detail = self.redactor.text(error.message) if error else ""
         return BadResponse(
-            f"response does not match the output schema: {self.redactor.text(error.message) if error else ''}",
+            f"response does not match the output schema: {detail}",
             connector=self.spec.name,
             action=plan.action.name,
             status=status,
@@ -521,12 +579,22 @@ class ExecutorCore:
     def _transport_error(self, exc: httpx.HTTPError, action: str) -> PatchbayError:
         detail = self.redactor.text(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
-            return Timeout(f"request timed out ({type(exc).__name__}: {detail})", connector=self.spec.name, action=action)
+            return Timeout(
+                f"request timed out ({type(exc).__name__}: {detail})",
+                connector=self.spec.name,
+                action=action,
+            )
         if isinstance(exc, httpx.UnsupportedProtocol):
-            return ConfigError(f"unsupported URL: {detail}", connector=self.spec.name, action=action)
+            return ConfigError(
+                f"unsupported URL: {detail}", connector=self.spec.name, action=action
+            )
         if isinstance(exc, httpx.DecodingError):
-            return BadResponse(f"could not decode the response: {detail}", connector=self.spec.name, action=action)
-        return NetworkError(f"{type(exc).__name__}: {detail}", connector=self.spec.name, action=action)
+            return BadResponse(
+                f"could not decode the response: {detail}", connector=self.spec.name, action=action
+            )
+        return NetworkError(
+            f"{type(exc).__name__}: {detail}", connector=self.spec.name, action=action
+        )
 
 
 # ------------------------------------------------------------------------------- executors
@@ -535,7 +603,12 @@ class ExecutorCore:
 class Pager:
     """Lazy items of a paginated call; ``.pages()`` gives whole pages. Iterate once."""
 
-    def __init__(self, make_flow: Callable[[], Flow[None]], client: httpx.Client, sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        make_flow: Callable[[], Flow[None]],
+        client: httpx.Client,
+        sleep: Callable[[float], None],
+    ) -> None:
         self._make_flow = make_flow
         self._client = client
         self._sleep = sleep
@@ -606,7 +679,9 @@ class GenericExecutor:
     def __repr__(self) -> str:
         return f"GenericExecutor({self.core.spec.name!r}, {self.core.connection!r})"
 
-    def call(self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS) -> Any:
+    def call(
+        self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS
+    ) -> Any:
         """Run one action and return its result (the spec's ``result_path`` of the body)."""
         plan, parts = self.core.prepare(action, data, options)
         return run_sync(self.core.call_flow(plan, parts, options), self._client, self._sleep)
@@ -621,13 +696,18 @@ class GenericExecutor:
         max_items: int | None = None,
         page_size: int | None = None,
     ) -> Pager:
-        """Lazy pager over an action's items; input is validated now, requests go out on iteration."""
+        """Lazy pager over an action's items: input is checked now, requests go out on iteration."""
         plan, parts = self.core.prepare(action, data, options)
         core = self.core
 
         def make() -> Flow[None]:
             return core.pages_flow(
-                plan, parts.copy(), options, max_pages=max_pages, max_items=max_items, page_size=page_size
+                plan,
+                parts.copy(),
+                options,
+                max_pages=max_pages,
+                max_items=max_items,
+                page_size=page_size,
             )
 
         return Pager(make, self._client, self._sleep)
@@ -672,7 +752,9 @@ class AsyncGenericExecutor:
     def __repr__(self) -> str:
         return f"AsyncGenericExecutor({self.core.spec.name!r}, {self.core.connection!r})"
 
-    async def call(self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS) -> Any:
+    async def call(
+        self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS
+    ) -> Any:
         plan, parts = self.core.prepare(action, data, options)
         return await run_async(self.core.call_flow(plan, parts, options), self._client, self._sleep)
 
@@ -691,7 +773,12 @@ class AsyncGenericExecutor:
 
         def make() -> Flow[None]:
             return core.pages_flow(
-                plan, parts.copy(), options, max_pages=max_pages, max_items=max_items, page_size=page_size
+                plan,
+                parts.copy(),
+                options,
+                max_pages=max_pages,
+                max_items=max_items,
+                page_size=page_size,
             )
 
         return AsyncPager(make, self._client, self._sleep)

@@ -102,7 +102,9 @@ def iterate_sync(
         flow.close()
 
 
-def run_sync(flow: Flow[T], client: httpx.Client, sleep: Callable[[float], None] = time.sleep) -> T:
+def run_sync[T](
+    flow: Flow[T], client: httpx.Client, sleep: Callable[[float], None] = time.sleep
+) -> T:
     """Drive ``flow`` to completion and return its result."""
     value: Any = None
     while True:
@@ -134,7 +136,7 @@ async def iterate_async(
         flow.close()
 
 
-async def run_async(
+async def run_async[T](
     flow: Flow[T],
     client: httpx.AsyncClient,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

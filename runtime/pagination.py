@@ -100,7 +100,9 @@ class PageWalker:
             raise self._loop(what, value)
         self._seen.add(key)
 
-    def next_request(self, response: httpx.Response, body: Any, items: list[Any]) -> RequestParts | None:
+    def next_request(
+        self, response: httpx.Response, body: Any, items: list[Any]
+    ) -> RequestParts | None:
         """The next page's request, or ``None`` when this page was the last."""
         pag = self.pagination
         if not items and pag.stop_on_empty_page:
@@ -112,7 +114,9 @@ class PageWalker:
             if pag.next_cursor_path is not None:
                 cursor = get_path(body, pag.next_cursor_path, None)
             else:
-                cursor = get_path(items[-1], pag.cursor_from_last_item or "", None) if items else None
+                cursor = (
+                    get_path(items[-1], pag.cursor_from_last_item or "", None) if items else None
+                )
             if cursor is None or cursor == "":
                 return None
             self._guard("cursor", cursor)

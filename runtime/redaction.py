@@ -68,7 +68,9 @@ class Redactor:
         params: Iterable[str] = (),
     ) -> None:
         # Longest first, so a secret containing another is replaced whole.
-        self._secrets = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
+        self._secrets = tuple(
+            sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        )
         self._headers = SENSITIVE_HEADERS | {h.lower() for h in headers}
         self._fields = SENSITIVE_FIELDS | {f.lower() for f in fields}
         self._params = SENSITIVE_PARAMS | {p.lower() for p in params}
@@ -86,7 +88,8 @@ class Redactor:
 
     def headers(self, headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
         return {
-            k: (REDACTED if k.lower() in self._headers else self.text(v)) for k, v in headers.items()
+            k: (REDACTED if k.lower() in self._headers else self.text(v))
+            for k, v in headers.items()
         }
 
     def url(self, url: httpx.URL | str) -> str:

@@ -43,7 +43,9 @@ def flatten_brackets(prefix: str, value: Any, *, index_lists: bool = True) -> li
     if isinstance(value, list | tuple):
         out = []
         for i, sub in enumerate(value):
-            out += flatten_brackets(f"{prefix}[{i if index_lists else ''}]", sub, index_lists=index_lists)
+            out += flatten_brackets(
+                f"{prefix}[{i if index_lists else ''}]", sub, index_lists=index_lists
+            )
         return out
     return [(prefix, wire_scalar(value))]
 
@@ -107,12 +109,12 @@ class RequestParts:
         extensions = {"timeout": timeout.as_dict()} if timeout is not None else None
         headers = self.headers if headers is None else headers
         params = self.params if params is None else params
-        return self._encode(headers, params or None, extensions)
+        return self._encode(headers, tuple(params) if params else None, extensions)
 
     def _encode(
         self,
         base_headers: dict[str, str],
-        params: list[tuple[str, str]] | None,
+        params: tuple[tuple[str, str], ...] | None,
         extensions: dict[str, Any] | None,
     ) -> httpx.Request:
         body = self.body
@@ -127,14 +129,22 @@ class RequestParts:
             content = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
             headers = {"Content-Type": "application/json", **base_headers}
             return httpx.Request(
-                self.method, self.url, params=params, headers=headers, content=content,
+                self.method,
+                self.url,
+                params=params,
+                headers=headers,
+                content=content,
                 extensions=extensions,
             )
         if body.encoding == "form":
             headers = {"Content-Type": "application/x-www-form-urlencoded", **base_headers}
             return httpx.Request(
-                self.method, self.url, params=params, headers=headers,
-                content=urlencode(encode_form(fields)).encode(), extensions=extensions,
+                self.method,
+                self.url,
+                params=params,
+                headers=headers,
+                content=urlencode(encode_form(fields)).encode(),
+                extensions=extensions,
             )
         if body.encoding == "multipart":
             files = {}
@@ -146,8 +156,13 @@ class RequestParts:
                     for k, v in encode_form({key: value}):
                         data.setdefault(k, []).append(v)
             return httpx.Request(
-                self.method, self.url, params=params, headers=base_headers,
-                data=data, files=files, extensions=extensions,
+                self.method,
+                self.url,
+                params=params,
+                headers=base_headers,
+                data=data,
+                files=files,
+                extensions=extensions,
             )
         raw = self.body_fields.get(body.raw_field or "", b"")
         content = raw if isinstance(raw, bytes) else str(raw).encode()
@@ -155,7 +170,11 @@ class RequestParts:
         if body.content_type is not None:
             headers.setdefault("Content-Type", body.content_type)
         return httpx.Request(
-            self.method, self.url, params=params, headers=headers, content=content,
+            self.method,
+            self.url,
+            params=params,
+            headers=headers,
+            content=content,
             extensions=extensions,
         )
 

@@ -24,7 +24,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in ``[0, min(max_delay, base * 2**(attempt-1))]``."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling * self.random()
 
     def delay_for(self, error: PatchbayError, attempt: int, *, repeatable: bool) -> float | None:

@@ -120,7 +120,11 @@ class Condition(_Model):
 
     @model_validator(mode="after")
     def _one_operator(self) -> Condition:
-        given = [op for op in _CONDITION_OPS if op in self.model_fields_set or f"{op}_" in self.model_fields_set]
+        given = [
+            op
+            for op in _CONDITION_OPS
+            if op in self.model_fields_set or f"{op}_" in self.model_fields_set
+        ]
         if len(given) != 1:
             raise ValueError(f"a condition needs exactly one of {', '.join(_CONDITION_OPS)}")
         return self
@@ -129,7 +133,10 @@ class Condition(_Model):
 class Match(_Model):
     """All given parts must hold. ``status`` entries are codes or classes like ``"5xx"``."""
 
-    status: list[Annotated[int, Field(ge=100, le=599)] | Annotated[str, Field(pattern=r"^[1-5]xx$")]] | None = None
+    status: (
+        list[Annotated[int, Field(ge=100, le=599)] | Annotated[str, Field(pattern=r"^[1-5]xx$")]]
+        | None
+    ) = None
     headers: list[Condition] = Field(default_factory=list)
     body: list[Condition] = Field(default_factory=list)
 
@@ -208,8 +215,12 @@ class Body(_Model):
     schema_: JsonSchema = Field(default_factory=lambda: {"type": "object"}, alias="schema")
     content_type: str | None = Field(default=None, description="For raw bodies.")
     raw_field: str | None = Field(default=None, description="Input property holding a raw body.")
-    files: list[str] = Field(default_factory=list, description="Multipart properties sent as files.")
-    envelope: str | None = Field(default=None, description="Wrap body fields in this key (Asana 'data').")
+    files: list[str] = Field(
+        default_factory=list, description="Multipart properties sent as files."
+    )
+    envelope: str | None = Field(
+        default=None, description="Wrap body fields in this key (Asana 'data')."
+    )
 
 
 class Output(_Model):
@@ -322,7 +333,9 @@ class Action(_Model):
         default=None,
         description="Send an idempotency key; defaults to the connector's idempotency setting.",
     )
-    auth: list[str] | None = Field(default=None, description="Auth variants allowed (all if unset).")
+    auth: list[str] | None = Field(
+        default=None, description="Auth variants allowed (all if unset)."
+    )
 
     @property
     def is_idempotent(self) -> bool:
@@ -386,7 +399,7 @@ class RateLimitSpec(_Model):
 class IdempotencySpec(_Model):
     header: str = "Idempotency-Key"
     auto: bool = Field(default=True, description="Generate a key when the caller gives none.")
-    methods: list[HttpMethod] = Field(default_factory=lambda: ["POST"])
+    methods: list[HttpMethod] = Field(default_factory=lambda: list[HttpMethod](["POST"]))
     max_length: int = Field(default=255, ge=1)
 
 
@@ -398,8 +411,12 @@ class PollingCursor(_Model):
     field: str | None = Field(default=None, description="Path in each item (id / timestamp).")
     param: str | None = Field(default=None, description="Input parameter that takes the cursor.")
     format: Literal["iso8601", "epoch_seconds", "epoch_milliseconds", "opaque"] = "opaque"
-    token_path: str | None = Field(default=None, description="Response path of the next sync token.")
-    stale_status: list[int] = Field(default_factory=list, description="Status meaning resync (410).")
+    token_path: str | None = Field(
+        default=None, description="Response path of the next sync token."
+    )
+    stale_status: list[int] = Field(
+        default_factory=list, description="Status meaning resync (410)."
+    )
 
 
 class PollingTrigger(_Model):
@@ -416,11 +433,15 @@ class PollingTrigger(_Model):
 
 
 class WebhookVerification(_Model):
-    scheme: Literal["slack_v0", "stripe", "github", "typeform", "zendesk", "standard_webhooks", "hmac"]
+    scheme: Literal[
+        "slack_v0", "stripe", "github", "typeform", "zendesk", "standard_webhooks", "hmac"
+    ]
     signature_header: str
     signature_prefix: str = ""
     timestamp_header: str | None = None
-    signed_payload: str = Field(default="{body}", description="Template over {timestamp}, {body}, {id}.")
+    signed_payload: str = Field(
+        default="{body}", description="Template over {timestamp}, {body}, {id}."
+    )
     algorithm: Literal["sha256", "sha1"] = "sha256"
     encoding: Literal["hex", "base64"] = "hex"
     tolerance_seconds: int | None = Field(default=300, ge=0)

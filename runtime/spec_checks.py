@@ -235,10 +235,14 @@ def _check_action(spec: ConnectorSpec, action: Action, where: str) -> list[Probl
     path_vars = set(template_names(action.path))
     path_params = {p.name for p in action.parameters if p.in_ == "path"}
     for name in sorted(path_vars - path_params - variables):
-        out.append((f"{where}/path", f"path variable {{{name}}} is not declared as a path parameter"))
+        out.append(
+            (f"{where}/path", f"path variable {{{name}}} is not declared as a path parameter")
+        )
     for j, param in enumerate(action.parameters):
         if param.in_ == "path" and param.name not in path_vars:
-            out.append((f"{where}/parameters/{j}", f"path parameter {param.name!r} is not in the path"))
+            out.append(
+                (f"{where}/parameters/{j}", f"path parameter {param.name!r} is not in the path")
+            )
         if param.in_ == "path" and not param.required:
             out.append((f"{where}/parameters/{j}/required", "path parameters must be required"))
     for _, name in _duplicates(input_names(action)):
@@ -252,19 +256,29 @@ def _check_action(spec: ConnectorSpec, action: Action, where: str) -> list[Probl
     if body is not None:
         props = body.schema_.get("properties", {})
         if body.encoding == "raw" and (body.raw_field is None or body.raw_field not in props):
-            out.append((f"{where}/body/raw_field", "a raw body needs raw_field naming a body property"))
+            out.append(
+                (f"{where}/body/raw_field", "a raw body needs raw_field naming a body property")
+            )
         for j, name in enumerate(body.files):
             if name not in props:
-                out.append((f"{where}/body/files/{j}", f"file field {name!r} is not a body property"))
+                out.append(
+                    (f"{where}/body/files/{j}", f"file field {name!r} is not a body property")
+                )
         if body.files and body.encoding != "multipart":
             out.append((f"{where}/body/files", "files need the multipart encoding"))
     out += _check_pagination(spec, action, where)
     output = action.output
-    if output.result_path and output.format == "json":
-        if schema_at_path(output.schema_, output.result_path, spec.defs) is None:
-            out.append(
-                (f"{where}/output/result_path", f"{output.result_path!r} is not in the output schema")
+    if (
+        output.result_path
+        and output.format == "json"
+        and schema_at_path(output.schema_, output.result_path, spec.defs) is None
+    ):
+        out.append(
+            (
+                f"{where}/output/result_path",
+                f"{output.result_path!r} is not in the output schema",
             )
+        )
     return out
 
 
@@ -286,12 +300,16 @@ def _check_pagination(spec: ConnectorSpec, action: Action, where: str) -> list[P
             return None
         found = schema_at_path(schema, path, spec.defs)
         if found is None:
-            out.append((f"{here}/{key}", f"{path!r} is not in the output schema of {action.name!r}"))
+            out.append(
+                (f"{here}/{key}", f"{path!r} is not in the output schema of {action.name!r}")
+            )
         return found
 
     items = need(pag.items_path, "items_path")
     if items is not None and not _is_array(items):
-        out.append((f"{here}/items_path", f"{pag.items_path!r} is not an array in the output schema"))
+        out.append(
+            (f"{here}/items_path", f"{pag.items_path!r} is not an array in the output schema")
+        )
     need(pag.has_more_path, "has_more_path")
     if isinstance(pag, CursorPagination):
         need(pag.next_cursor_path, "next_cursor_path")
@@ -347,15 +365,24 @@ def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
         inputs = set(input_names(action))
         for key in trig.input:
             if key not in inputs:
-                out.append((f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}"))
+                out.append(
+                    (f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}")
+                )
         if trig.cursor.param is not None and trig.cursor.param not in inputs:
-            out.append((f"{where}/cursor/param", f"{trig.cursor.param!r} is not an input of {action.name!r}"))
+            out.append(
+                (
+                    f"{where}/cursor/param",
+                    f"{trig.cursor.param!r} is not an input of {action.name!r}",
+                )
+            )
         item = item_schema(spec, action)
         for key, path in (("dedupe_key", trig.dedupe_key), ("cursor/field", trig.cursor.field)):
             if path is None:
                 continue
             if item is None or schema_at_path(item, path, spec.defs) is None:
-                out.append((f"{where}/{key}", f"{path!r} is not in the item schema of {action.name!r}"))
+                out.append(
+                    (f"{where}/{key}", f"{path!r} is not in the item schema of {action.name!r}")
+                )
         if trig.cursor.kind == "sync_token":
             if trig.cursor.token_path is None:
                 out.append((f"{where}/cursor/token_path", "a sync_token cursor needs token_path"))
@@ -367,11 +394,16 @@ def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
         where = f"/triggers/webhooks/{i}"
         if hook.registration_action is not None and hook.registration_action not in actions:
             out.append(
-                (f"{where}/registration_action", f"action {hook.registration_action!r} does not exist")
+                (
+                    f"{where}/registration_action",
+                    f"action {hook.registration_action!r} does not exist",
+                )
             )
         ver = hook.verification
         if "{timestamp}" in ver.signed_payload and ver.timestamp_header is None:
-            out.append((f"{where}/verification", "signed_payload uses {timestamp} but no timestamp_header"))
+            out.append(
+                (f"{where}/verification", "signed_payload uses {timestamp} but no timestamp_header")
+            )
     return out
 
 

@@ -79,7 +79,9 @@ def _model_problems(data: Any, source: str) -> tuple[ConnectorSpec | None, list[
         ]
 
 
-def check_spec_data(data: Any, source: str = "<spec>") -> tuple[ConnectorSpec | None, list[SpecProblem]]:
+def check_spec_data(
+    data: Any, source: str = "<spec>"
+) -> tuple[ConnectorSpec | None, list[SpecProblem]]:
     """Validate parsed JSON; returns the spec (when it is usable) and every problem found."""
     problems = _schema_problems(data, source)
     if problems:
@@ -91,11 +93,17 @@ def check_spec_data(data: Any, source: str = "<spec>") -> tuple[ConnectorSpec | 
     return (None if problems else spec), problems
 
 
-def check_spec_text(text: str, source: str = "<spec>") -> tuple[ConnectorSpec | None, list[SpecProblem]]:
+def check_spec_text(
+    text: str, source: str = "<spec>"
+) -> tuple[ConnectorSpec | None, list[SpecProblem]]:
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
     except json.JSONDecodeError as exc:
-        return None, [SpecProblem(source, "", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
+        return None, [
+            SpecProblem(
+                source, "", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            )
+        ]
     except ValueError as exc:
         return None, [SpecProblem(source, "", f"invalid JSON: {exc}")]
     return check_spec_data(data, source)

@@ -18,18 +18,32 @@ from .spec import Action, JsonSchema
 
 
 def _is_string_or_bytes(checker: Any, instance: Any) -> bool:
-    return isinstance(instance, str | bytes)
+    return type(instance) is str or isinstance(instance, str | bytes)
 
 
 def _is_object(checker: Any, instance: Any) -> bool:
-    return isinstance(instance, Mapping)
+    return type(instance) is dict or isinstance(instance, Mapping)
 
 
 # File and raw-body inputs may be bytes; everything else is plain JSON.
 _TYPE_CHECKER = Draft202012Validator.TYPE_CHECKER.redefine_many(
     {"string": _is_string_or_bytes, "object": _is_object}
 )
-InputValidator = validators.extend(Draft202012Validator, type_checker=_TYPE_CHECKER)
+InputValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, type_checker=_TYPE_CHECKER
+)
+
+
+FILE_OBJECT_SCHEMA: JsonSchema = {
+    "type": "object",
+    "properties": {
+        "filename": {"type": "string"},
+        "content": {"type": "string"},
+        "content_type": {"type": "string"},
+    },
+    "required": ["content"],
+    "additionalProperties": False,
+}
 
 
 def input_schema(action: Action, defs: Mapping[str, JsonSchema]) -> JsonSchema:
@@ -46,17 +60,20 @@ def input_schema(action: Action, defs: Mapping[str, JsonSchema]) -> JsonSchema:
     if action.body is not None:
         body = action.body.schema_
         properties.update(body.get("properties", {}))
+        for name in action.body.files:
+            # A file may also be given with its name and type: {filename, content, content_type}.
+            properties[name] = {"anyOf": [properties.get(name, {}), FILE_OBJECT_SCHEMA]}
         required += [r for r in body.get("required", []) if r not in required]
-    schema: JsonSchema = {
+    result: JsonSchema = {
         "type": "object",
         "properties": properties,
         "additionalProperties": False,
     }
     if required:
-        schema["required"] = required
+        result["required"] = required
     if defs:
-        schema["$defs"] = dict(defs)
-    return schema
+        result["$defs"] = dict(defs)
+    return result
 
 
 class InputCheck:

@@ -1,0 +1,17 @@
+"""Hand-written, vendor-like stand-ins (one module per vendor), found by connector name."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+STANDIN_MODULES: dict[str, str] = {
+    "github": "mocks.vendors.github",
+    "slack": "mocks.vendors.slack",
+    "stripe": "mocks.vendors.stripe",
+}
+
+
+def load_standin(connector: str) -> ModuleType:
+    """The stand-in module of a connector: it exports ``DEMO`` and ``make_standin``."""
+    return importlib.import_module(STANDIN_MODULES[connector])
