@@ -218,7 +218,10 @@ class ErrorMapper:
             value = get_path(body, limits.retry_after_path, None)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return max(0.0, float(value))
-        if limits.reset_header is not None:
+        remaining = headers.get(limits.remaining_header) if limits.remaining_header else None
+        # A reset time only says when the quota refills; it is the wait only if none is left
+        # (GitHub sends it on every response, also with secondary limits).
+        if limits.reset_header is not None and remaining in (None, "0"):
             raw = headers.get(limits.reset_header)
             if raw is not None:
                 try:

@@ -193,6 +193,10 @@ def _file_tuple(name: str, value: Any) -> tuple[str, bytes, str]:
 
 
 def _quote_path(value: str) -> str:
+    """Encode one path segment; a value of only dots is encoded too, or URL normalisation would
+    treat ``..`` as "parent" and send the request to another endpoint."""
+    if value and value.strip(".") == "":
+        return "%2E" * len(value)
     return quote(value, safe="")
 
 

@@ -365,3 +365,14 @@ def test_async_executor_takes_the_same_decisions() -> None:
     assert asyncio.run(run()) == sync_result == {"id": "t1"}
     assert async_sleep.calls == sync_sleep.calls == [0.5, 2.0]
     assert [str(r.url) for r in async_script.requests] == [str(r.url) for r in sync_script.requests]
+
+
+def test_reset_header_is_ignored_while_quota_remains(fake_sleep: FakeSleep) -> None:
+    limits = {"retry_after_header": None, "reset_header": "X-Reset", "remaining_header": "X-Left"}
+    rule = {"when": {"status": [403]}, "code": "rate_limited", "retry_after_seconds": 60}
+    rules = {"rules": [rule]}
+    left = Script(httpx.Response(403, headers={"X-Reset": str(int(NOW + 3600)), "X-Left": "10"}))
+    make(left, fake_sleep, rate_limits=limits, errors=rules).call("get_thing")
+    none_left = Script(httpx.Response(403, headers={"X-Reset": str(int(NOW + 9)), "X-Left": "0"}))
+    make(none_left, fake_sleep, rate_limits=limits, errors=rules).call("get_thing")
+    assert fake_sleep.calls == [60.0, 9.0]

@@ -390,3 +390,22 @@ def test_unknown_action_names_the_closest() -> None:
     with pytest.raises(ConfigError) as info:
         ex.call("list_customer")
     assert "did you mean 'list_customers'" in str(info.value)
+
+
+def test_dot_only_path_values_cannot_escape_their_segment() -> None:
+    rec = Recorder()
+    ex = executor(
+        [
+            {
+                "name": "get",
+                "method": "GET",
+                "path": "/repos/{repo}/issues",
+                "parameters": [{"name": "repo", "in": "path", "required": True}],
+            }
+        ],
+        rec,
+    )
+    ex.call("get", {"repo": ".."})
+    ex.call("get", {"repo": "."})
+    paths = [r.url.raw_path.decode() for r in rec.requests]
+    assert paths == ["/v1/repos/%2E%2E/issues", "/v1/repos/%2E/issues"]
