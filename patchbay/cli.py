@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 
 from runtime import CallOptions, GenericExecutor, PatchbayError
 from runtime.connection import connection_from_sources
+from runtime.observability import JsonFormatter, logger
 from runtime.registry import SCHEMA_FILE, SpecRegistry, default_specs_dir, spec_files
 from runtime.spec import connector_json_schema
 from runtime.spec_loading import SpecProblem, check_spec_file
@@ -39,9 +41,20 @@ def _fail(error: PatchbayError) -> None:
     default=None,
     help="Where connector specs live (default: $PATCHBAY_SPECS_DIR or ./specs).",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Print Patchbay's structured (JSON, redacted) logs to stderr at this level.",
+)
 @click.pass_context
-def main(ctx: click.Context, specs_dir: Path | None) -> None:
+def main(ctx: click.Context, specs_dir: Path | None, log_level: str | None) -> None:
     """Patchbay: connector specs in, typed and tested connectors out."""
+    if log_level is not None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(log_level.upper())
     ctx.obj = SpecRegistry(specs_dir or default_specs_dir())
 
 

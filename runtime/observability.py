@@ -15,6 +15,8 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 logger = logging.getLogger("patchbay")
+# A library must not print through logging's last-resort handler: applications configure output.
+logger.addHandler(logging.NullHandler())
 
 
 def log_event(level: int, event: str, **fields: Any) -> None:

@@ -127,7 +127,7 @@ class RequestParts:
             fields = {body.envelope: fields}
         if body.encoding == "json":
             content = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
-            headers = {"Content-Type": "application/json", **base_headers}
+            headers = _with_content_type(base_headers, "application/json")
             return httpx.Request(
                 self.method,
                 self.url,
@@ -137,7 +137,7 @@ class RequestParts:
                 extensions=extensions,
             )
         if body.encoding == "form":
-            headers = {"Content-Type": "application/x-www-form-urlencoded", **base_headers}
+            headers = _with_content_type(base_headers, "application/x-www-form-urlencoded")
             return httpx.Request(
                 self.method,
                 self.url,
@@ -166,9 +166,9 @@ class RequestParts:
             )
         raw = self.body_fields.get(body.raw_field or "", b"")
         content = raw if isinstance(raw, bytes) else str(raw).encode()
-        headers = dict(base_headers)
+        headers = base_headers
         if body.content_type is not None:
-            headers.setdefault("Content-Type", body.content_type)
+            headers = _with_content_type(base_headers, body.content_type)
         return httpx.Request(
             self.method,
             self.url,
@@ -177,6 +177,13 @@ class RequestParts:
             content=content,
             extensions=extensions,
         )
+
+
+def _with_content_type(headers: dict[str, str], value: str) -> dict[str, str]:
+    """Add a default Content-Type unless the spec or caller set one (in any letter case)."""
+    if any(k.lower() == "content-type" for k in headers):
+        return headers
+    return {"Content-Type": value, **headers}
 
 
 def _file_tuple(name: str, value: Any) -> tuple[str, bytes, str]:

@@ -46,10 +46,16 @@ FILE_OBJECT_SCHEMA: JsonSchema = {
 }
 
 
+_BODY_KEYS_MERGED = frozenset(
+    {"type", "properties", "required", "additionalProperties", "title", "description", "$comment"}
+)
+
+
 def input_schema(action: Action, defs: Mapping[str, JsonSchema]) -> JsonSchema:
     """The JSON Schema of an action's flat input object."""
     properties: dict[str, Any] = {}
     required: list[str] = []
+    extra_rules: list[JsonSchema] = []
     for param in action.parameters:
         schema = dict(param.schema_)
         if param.description and "description" not in schema:
@@ -60,6 +66,10 @@ def input_schema(action: Action, defs: Mapping[str, JsonSchema]) -> JsonSchema:
     if action.body is not None:
         body = action.body.schema_
         properties.update(body.get("properties", {}))
+        # Body-level rules (oneOf/anyOf/dependentRequired ...) constrain the same flat object.
+        rest = {k: v for k, v in body.items() if k not in _BODY_KEYS_MERGED}
+        if rest:
+            extra_rules.append(rest)
         for name in action.body.files:
             # A file may also be given with its name and type: {filename, content, content_type}.
             properties[name] = {"anyOf": [properties.get(name, {}), FILE_OBJECT_SCHEMA]}
@@ -71,6 +81,8 @@ def input_schema(action: Action, defs: Mapping[str, JsonSchema]) -> JsonSchema:
     }
     if required:
         result["required"] = required
+    if extra_rules:
+        result["allOf"] = extra_rules
     if defs:
         result["$defs"] = dict(defs)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -159,3 +160,49 @@ def test_python_dash_m_entry_point() -> None:
         cwd=ROOT,
     )
     assert done.returncode == 0 and "kitchen_sink" in done.stdout
+
+
+def test_demo_pages_every_connector_over_loopback_http() -> None:
+    result = invoke("demo", "--items", "25", "--page-size", "10")
+    assert result.exit_code == 0, result.output
+    rows = [
+        line.split()
+        for line in result.output.splitlines()
+        if line.startswith(("github ", "slack ", "stripe "))
+    ]
+    assert [r[0] for r in rows] == ["github", "slack", "stripe"]
+    for row in rows:
+        pages, items, requests = int(row[2]), int(row[3]), int(row[4])
+        assert pages >= 3 and items >= 25 and requests == pages
+
+
+@pytest.fixture
+def restore_logging() -> Any:
+    log = logging.getLogger("patchbay")
+    handlers, level = list(log.handlers), log.level
+    yield
+    log.handlers[:] = handlers
+    log.setLevel(level)
+
+
+def test_log_level_prints_redacted_json_logs(sink_specs: Path, restore_logging: Any) -> None:
+    with serve(HandlerApp(vendor)) as origin:
+        result = invoke(
+            "--log-level",
+            "debug",
+            "--specs-dir",
+            str(sink_specs),
+            "call",
+            "kitchen_sink",
+            "list_records",
+            "--auth",
+            "key",
+            "--base-url",
+            origin,
+            "--field",
+            "api_key=key_FAKE_cli",
+        )
+    assert result.exit_code == 0
+    logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert {entry["event"] for entry in logs} >= {"http.request", "http.response"}
+    assert "key_FAKE_cli" not in result.stderr

@@ -409,3 +409,31 @@ def test_dot_only_path_values_cannot_escape_their_segment() -> None:
     ex.call("get", {"repo": "."})
     paths = [r.url.raw_path.decode() for r in rec.requests]
     assert paths == ["/v1/repos/%2E%2E/issues", "/v1/repos/%2E/issues"]
+
+
+def test_spec_content_type_wins_in_any_letter_case() -> None:
+    rec = Recorder()
+    ex = executor(
+        [
+            {
+                "name": "post",
+                "method": "POST",
+                "path": "/post",
+                "headers": {"content-type": "application/json; charset=utf-8"},
+                "body": {
+                    "encoding": "json",
+                    "schema": {
+                        "type": "object",
+                        "properties": {"text": {"type": "string"}, "blocks": {"type": "array"}},
+                        "anyOf": [{"required": ["text"]}, {"required": ["blocks"]}],
+                    },
+                },
+            }
+        ],
+        rec,
+    )
+    ex.call("post", {"text": "hi"})
+    assert rec.requests[0].headers.get_list("content-type") == ["application/json; charset=utf-8"]
+    with pytest.raises(PatchbayError) as info:
+        ex.call("post", {})
+    assert info.value.code == "validation" and len(rec.requests) == 1
