@@ -409,7 +409,11 @@ class IdempotencySpec(_Model):
 class PollingCursor(_Model):
     kind: Literal["id", "timestamp", "sync_token"]
     field: str | None = Field(default=None, description="Path in each item (id / timestamp).")
-    param: str | None = Field(default=None, description="Input parameter that takes the cursor.")
+    param: str | None = Field(
+        default=None,
+        description="Input that takes the cursor; a path such as 'created.gt' sets a key of an "
+        "object input (Stripe's created[gt]).",
+    )
     format: Literal["iso8601", "epoch_seconds", "epoch_milliseconds", "opaque"] = "opaque"
     token_path: str | None = Field(
         default=None, description="Response path of the next sync token."

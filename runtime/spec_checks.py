@@ -368,13 +368,16 @@ def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
                 out.append(
                     (f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}")
                 )
-        if trig.cursor.param is not None and trig.cursor.param not in inputs:
-            out.append(
-                (
-                    f"{where}/cursor/param",
-                    f"{trig.cursor.param!r} is not an input of {action.name!r}",
-                )
-            )
+        param = trig.cursor.param
+        if param is not None:
+            try:
+                head = parse_path(param)[0] if param else ""
+            except ValueError as exc:
+                out.append((f"{where}/cursor/param", str(exc)))
+            else:
+                if head not in inputs:
+                    msg = f"{param!r} is not an input of {action.name!r}"
+                    out.append((f"{where}/cursor/param", msg))
         item = item_schema(spec, action)
         for key, path in (("dedupe_key", trig.dedupe_key), ("cursor/field", trig.cursor.field)):
             if path is None:

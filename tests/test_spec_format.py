@@ -217,6 +217,11 @@ SEMANTIC_CASES: dict[str, tuple[Mutation, str, str]] = {
         "/triggers/polling/0/action",
         "does not exist",
     ),
+    "trigger cursor param unknown": (
+        _set("triggers/polling/0/cursor/param", "pageTokn.x"),
+        "/triggers/polling/0/cursor/param",
+        "'pageTokn.x' is not an input of 'list_events'",
+    ),
     "auth template undeclared": (
         _set("auth/1/token", "{apikey}"),
         "/auth/1/token",
