@@ -7,7 +7,7 @@ only the normalized fields, so an error can be logged as is.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 ErrorCode = Literal[
     "auth_invalid",
@@ -24,20 +24,7 @@ ErrorCode = Literal[
     "config",
 ]
 
-ERROR_CODES: tuple[ErrorCode, ...] = (
-    "auth_invalid",
-    "auth_expired",
-    "permission_denied",
-    "not_found",
-    "conflict",
-    "validation",
-    "rate_limited",
-    "upstream_unavailable",
-    "timeout",
-    "network",
-    "bad_response",
-    "config",
-)
+ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
 
 #: Codes that are worth retrying when the request may be repeated safely.
 RETRYABLE_CODES: frozenset[str] = frozenset(

@@ -252,6 +252,31 @@ class ExecutorCore:
 
     # ------------------------------------------------------------------------------ flows
 
+    def pages_factory(
+        self,
+        action: str,
+        data: Mapping[str, Any] | None,
+        options: CallOptions,
+        *,
+        max_pages: int | None,
+        max_items: int | None,
+        page_size: int | None,
+    ) -> Callable[[], Flow[None]]:
+        """Validate now; return a maker of fresh paging flows (a pager may be iterated again)."""
+        plan, parts = self.prepare(action, data, options)
+
+        def make() -> Flow[None]:
+            return self.pages_flow(
+                plan,
+                parts.copy(),
+                options,
+                max_pages=max_pages,
+                max_items=max_items,
+                page_size=page_size,
+            )
+
+        return make
+
     def call_flow(self, plan: _ActionPlan, parts: RequestParts, opts: CallOptions) -> Flow[Any]:
         _response, body = yield from self.exchange(plan, parts, opts)
         return get_path(body, plan.action.output.result_path, None)
@@ -697,19 +722,9 @@ class GenericExecutor:
         page_size: int | None = None,
     ) -> Pager:
         """Lazy pager over an action's items: input is checked now, requests go out on iteration."""
-        plan, parts = self.core.prepare(action, data, options)
-        core = self.core
-
-        def make() -> Flow[None]:
-            return core.pages_flow(
-                plan,
-                parts.copy(),
-                options,
-                max_pages=max_pages,
-                max_items=max_items,
-                page_size=page_size,
-            )
-
+        make = self.core.pages_factory(
+            action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
+        )
         return Pager(make, self._client, self._sleep)
 
     def test_connection(self) -> ConnectionCheck:
@@ -768,19 +783,9 @@ class AsyncGenericExecutor:
         max_items: int | None = None,
         page_size: int | None = None,
     ) -> AsyncPager:
-        plan, parts = self.core.prepare(action, data, options)
-        core = self.core
-
-        def make() -> Flow[None]:
-            return core.pages_flow(
-                plan,
-                parts.copy(),
-                options,
-                max_pages=max_pages,
-                max_items=max_items,
-                page_size=page_size,
-            )
-
+        make = self.core.pages_factory(
+            action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
+        )
         return AsyncPager(make, self._client, self._sleep)
 
     async def test_connection(self) -> ConnectionCheck:

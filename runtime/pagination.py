@@ -72,17 +72,13 @@ class PageWalker:
             if size is not None and not _has(parts, size_spec.in_, size_spec.param):
                 _set(parts, size_spec.in_, size_spec.param, size)
         if isinstance(pagination, OffsetPagination):
-            self._position = pagination.start
-            if not _has(parts, pagination.param_in, pagination.offset_param):
-                _set(parts, pagination.param_in, pagination.offset_param, pagination.start)
-            else:
-                self._position = int(_current(parts, pagination.param_in, pagination.offset_param))
+            self._position = _start_at(
+                parts, pagination.param_in, pagination.offset_param, pagination.start
+            )
         elif isinstance(pagination, PagePagination):
-            self._position = pagination.start
-            if not _has(parts, pagination.param_in, pagination.page_param):
-                _set(parts, pagination.param_in, pagination.page_param, pagination.start)
-            else:
-                self._position = int(_current(parts, pagination.param_in, pagination.page_param))
+            self._position = _start_at(
+                parts, pagination.param_in, pagination.page_param, pagination.start
+            )
         self.first = parts
         self._current = parts
 
@@ -176,10 +172,14 @@ class PageWalker:
         parts.params = []
 
 
-def _current(parts: RequestParts, where: str, name: str) -> Any:
+def _start_at(parts: RequestParts, where: str, name: str, start: int) -> int:
+    """The first offset/page: the caller's own value if given, else the spec's start."""
     if where == "body":
-        return parts.body_fields[name]
-    for key, value in parts.params:
-        if key == name:
-            return value
-    raise KeyError(name)
+        if name in parts.body_fields:
+            return int(parts.body_fields[name])
+    else:
+        for key, value in parts.params:
+            if key == name:
+                return int(value)
+    _set(parts, where, name, start)
+    return start

@@ -118,63 +118,58 @@ class RequestParts:
         extensions: dict[str, Any] | None,
     ) -> httpx.Request:
         body = self.body
-        if body is None:
-            return httpx.Request(
-                self.method, self.url, params=params, headers=base_headers, extensions=extensions
-            )
-        fields = self.body_fields
-        if body.envelope is not None:
-            fields = {body.envelope: fields}
-        if body.encoding == "json":
-            content = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
-            headers = _with_content_type(base_headers, "application/json")
-            return httpx.Request(
-                self.method,
-                self.url,
-                params=params,
-                headers=headers,
-                content=content,
-                extensions=extensions,
-            )
-        if body.encoding == "form":
-            headers = _with_content_type(base_headers, "application/x-www-form-urlencoded")
-            return httpx.Request(
-                self.method,
-                self.url,
-                params=params,
-                headers=headers,
-                content=urlencode(encode_form(fields)).encode(),
-                extensions=extensions,
-            )
-        if body.encoding == "multipart":
-            files = {}
-            data: dict[str, Any] = {}
-            for key, value in fields.items():
-                if key in body.files:
-                    files[key] = _file_tuple(key, value)
-                else:
-                    for k, v in encode_form({key: value}):
-                        data.setdefault(k, []).append(v)
-            return httpx.Request(
-                self.method,
-                self.url,
-                params=params,
-                headers=base_headers,
-                data=data,
-                files=files,
-                extensions=extensions,
-            )
-        raw = self.body_fields.get(body.raw_field or "", b"")
-        content = raw if isinstance(raw, bytes) else str(raw).encode()
         headers = base_headers
-        if body.content_type is not None:
-            headers = _with_content_type(base_headers, body.content_type)
+        content: bytes | None = None
+        if body is not None:
+            fields = self.body_fields
+            if body.envelope is not None:
+                fields = {body.envelope: fields}
+            if body.encoding == "json":
+                content = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+                headers = _with_content_type(base_headers, "application/json")
+            elif body.encoding == "form":
+                content = urlencode(encode_form(fields)).encode()
+                headers = _with_content_type(base_headers, "application/x-www-form-urlencoded")
+            elif body.encoding == "multipart":
+                return self._multipart(body, fields, base_headers, params, extensions)
+            else:
+                raw = self.body_fields.get(body.raw_field or "", b"")
+                content = raw if isinstance(raw, bytes) else str(raw).encode()
+                if body.content_type is not None:
+                    headers = _with_content_type(base_headers, body.content_type)
         return httpx.Request(
             self.method,
             self.url,
             params=params,
             headers=headers,
             content=content,
+            extensions=extensions,
+        )
+
+    def _multipart(
+        self,
+        body: Body,
+        fields: dict[str, Any],
+        headers: dict[str, str],
+        params: tuple[tuple[str, str], ...] | None,
+        extensions: dict[str, Any] | None,
+    ) -> httpx.Request:
+        """httpx writes the boundary and parts; files become (name, bytes, type) tuples."""
+        files = {}
+        data: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key in body.files:
+                files[key] = _file_tuple(key, value)
+            else:
+                for k, v in encode_form({key: value}):
+                    data.setdefault(k, []).append(v)
+        return httpx.Request(
+            self.method,
+            self.url,
+            params=params,
+            headers=headers,
+            data=data,
+            files=files,
             extensions=extensions,
         )
 
