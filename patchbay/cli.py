@@ -16,7 +16,7 @@ from runtime.connection import connection_from_sources
 from runtime.observability import JsonFormatter, logger
 from runtime.registry import SCHEMA_FILE, SpecRegistry, default_specs_dir, spec_files
 from runtime.spec import connector_json_schema
-from runtime.spec_loading import SpecProblem, check_spec_file
+from runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -107,6 +107,49 @@ def schema(registry: SpecRegistry, check: bool) -> None:
         click.echo(f"wrote {target}")
     else:
         click.echo(f"{target} unchanged")
+
+
+@main.command()
+@click.argument("connectors", nargs=-1)
+@click.option(
+    "--check", is_flag=True, help="Exit 1 listing drifted or missing files; write nothing."
+)
+@click.option("--force", is_flag=True, help="Regenerate even specs whose hash is unchanged.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: generated/ beside specs/).",
+)
+@click.pass_obj
+def generate(
+    registry: SpecRegistry, connectors: tuple[str, ...], check: bool, force: bool, out: Path | None
+) -> None:
+    """Generate typed client packages from the specs into generated/."""
+    from codegen.generator import check as check_generated
+    from codegen.generator import generate as generate_all
+
+    out_dir = out or registry.directory.parent / "generated"
+    try:
+        if check:
+            drift = check_generated(registry.directory, out_dir)
+            for problem in drift.problems:
+                click.echo(f"drift: {problem}", err=True)
+            if drift:
+                click.echo("generated/ is out of date: run 'patchbay generate'", err=True)
+                sys.exit(1)
+            click.echo(f"{out_dir} matches the specs")
+            return
+        result = generate_all(registry.directory, out_dir, list(connectors) or None, force=force)
+    except SpecInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo("nothing was generated", err=True)
+        sys.exit(1)
+    for name in result.written:
+        click.echo(f"wrote    {out_dir / name}")
+    for name in result.skipped:
+        click.echo(f"skipped  {out_dir / name} (spec unchanged; --force to regenerate)")
 
 
 @main.command()

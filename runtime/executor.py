@@ -15,11 +15,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from prometheus_client import CollectorRegistry
 
 from .auth import AuthInjector, build_auth
@@ -54,6 +52,9 @@ from .request_builder import RequestBuilder, RequestParts
 from .retry import RetryPolicy
 from .spec import Action, Body, ConnectorSpec
 from .validation import InputCheck
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 USER_AGENT = "patchbay/0.1"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -136,7 +137,7 @@ class _ActionPlan:
             uses_key = idem is not None and action.method in idem.methods
         self.idempotency = idem if uses_key else None
         self.repeatable = action.is_idempotent
-        self.output_validator: Draft202012Validator | None = None
+        self.output_validator: Validator | None = None
         if (
             core.options.validate_responses
             and action.output.schema_
@@ -145,6 +146,8 @@ class _ActionPlan:
             schema = dict(action.output.schema_)
             if spec.defs:
                 schema["$defs"] = spec.defs
+            from jsonschema import Draft202012Validator
+
             self.output_validator = Draft202012Validator(schema)
         self.metric_children: dict[tuple[str, str], Any] = {}
 
@@ -589,6 +592,8 @@ class ExecutorCore:
         assert validator is not None
         if validator.is_valid(body):
             return None
+        from jsonschema.exceptions import best_match
+
         error = best_match(validator.iter_errors(body))
         pointer = "".join(f"/{p}" for p in error.absolute_path) if error else ""
         detail = self.redactor.text(error.message) if error else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +43,14 @@ class Metrics:
     latency: Histogram
 
 
-_METRICS: dict[int, Metrics] = {}
+# Keyed by the registry itself (not its id, which a new registry may reuse after a collection).
+_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
 
 
 def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
     """The executor's metric families, registered once per registry."""
     registry = registry or REGISTRY
-    key = id(registry)
+    key = registry
     found = _METRICS.get(key)
     if found is None:
         found = Metrics(

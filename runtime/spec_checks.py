@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from .paths import parse_path
 from .spec import (
     Action,
@@ -155,6 +152,9 @@ def _refs(schema: Any, pointer: str) -> Iterator[tuple[str, str]]:
 
 
 def _check_schemas(spec: ConnectorSpec) -> list[Problem]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     out: list[Problem] = []
     for pointer, schema in _iter_schemas(spec):
         try:
@@ -178,15 +178,20 @@ def resolve_schema(schema: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchem
     return schema
 
 
-def schema_at_path(schema: JsonSchema, path: str, defs: dict[str, JsonSchema]) -> JsonSchema | None:
-    """The sub-schema a JSON path lands on, or ``None`` when the schema does not declare it."""
-    current = resolve_schema(schema, defs)
+def schema_at_path(
+    schema: JsonSchema, path: str, defs: dict[str, JsonSchema], *, resolve: bool = True
+) -> JsonSchema | None:
+    """The sub-schema a JSON path lands on, or ``None`` when the schema does not declare it.
+
+    With ``resolve=False`` a final ``$ref`` is returned as is (code generation keeps the name).
+    """
+    current = schema
     for segment in parse_path(path):
         found = _step(current, segment, defs)
         if found is None:
             return None
         current = found
-    return current
+    return resolve_schema(current, defs) if resolve else current
 
 
 def _step(schema: JsonSchema, segment: str | int, defs: dict[str, JsonSchema]) -> JsonSchema | None:
@@ -199,12 +204,13 @@ def _step(schema: JsonSchema, segment: str | int, defs: dict[str, JsonSchema]) -
                     return found
     if isinstance(segment, int):
         items = schema.get("items")
-        return resolve_schema(items, defs) if isinstance(items, dict) else None
+        return items if isinstance(items, dict) else None
     props = schema.get("properties", {})
     if isinstance(props, dict) and segment in props and isinstance(props[segment], dict):
-        return resolve_schema(props[segment], defs)
+        child: JsonSchema = props[segment]
+        return child
     extra = schema.get("additionalProperties")
-    return resolve_schema(extra, defs) if isinstance(extra, dict) and extra else None
+    return extra if isinstance(extra, dict) and extra else None
 
 
 def _is_array(schema: JsonSchema) -> bool:

@@ -10,12 +10,13 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as SchemaValidationError
-from jsonschema.exceptions import best_match
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError as SchemaValidationError
+    from jsonschema.protocols import Validator
 
 from .errors import ConfigError
 from .spec import ConnectorSpec, connector_json_schema
@@ -42,7 +43,9 @@ class SpecInvalid(ConfigError):
 
 
 @cache
-def _schema_validator() -> Draft202012Validator:
+def _schema_validator() -> Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(connector_json_schema())
 
 
@@ -60,12 +63,24 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _schema_problems(data: Any, source: str) -> list[SpecProblem]:
+    from jsonschema.exceptions import best_match
+
     problems = []
     for error in sorted(_schema_validator().iter_errors(data), key=lambda e: list(e.absolute_path)):
         shown: SchemaValidationError = error
         if error.context:
-            # oneOf/anyOf: name the branch that came closest instead of "not valid under any".
-            shown = best_match(error.context) or error
+            # oneOf/anyOf: name the branch that came closest instead of "not valid under any",
+            # ignoring branches whose discriminator ("type", "style") does not even match.
+            branches: dict[Any, list[SchemaValidationError]] = {}
+            for sub in error.context:
+                branches.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
+            plausible = [
+                sub
+                for subs in branches.values()
+                if not any(s.validator == "const" for s in subs)
+                for sub in subs
+            ]
+            shown = best_match(plausible or error.context) or error
         problems.append(SpecProblem(source, _pointer(shown.absolute_path), shown.message))
     return problems
 

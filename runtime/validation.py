@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import best_match
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 from .errors import ValidationFailed
 from .spec import Action, JsonSchema
@@ -25,13 +26,21 @@ def _is_object(checker: Any, instance: Any) -> bool:
     return type(instance) is dict or isinstance(instance, Mapping)
 
 
-# File and raw-body inputs may be bytes; everything else is plain JSON.
-_TYPE_CHECKER = Draft202012Validator.TYPE_CHECKER.redefine_many(
-    {"string": _is_string_or_bytes, "object": _is_object}
-)
-InputValidator = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, type_checker=_TYPE_CHECKER
-)
+@cache
+def input_validator_class() -> type[Validator]:
+    """Draft 2020-12, except that file and raw-body inputs may be bytes.
+
+    Built on first use: jsonschema is costly to import and only needed once a call is made.
+    """
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"string": _is_string_or_bytes, "object": _is_object}
+    )
+    extended: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, type_checker=checker
+    )
+    return extended
 
 
 FILE_OBJECT_SCHEMA: JsonSchema = {
@@ -95,7 +104,7 @@ class InputCheck:
 
     def __init__(self, connector: str, action: Action, defs: Mapping[str, JsonSchema]) -> None:
         schema = input_schema(action, defs)
-        self._validator = InputValidator(schema)
+        self._validator = input_validator_class()(schema)
         self._known = sorted(schema["properties"])
         self._connector = connector
         self._action = action.name
@@ -112,6 +121,8 @@ class InputCheck:
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             known = ", ".join(self._known) or "none"
             raise self._fail(f"unknown input {key!r}{hint} (known: {known})", f"/{key}")
+        from jsonschema.exceptions import best_match
+
         error = best_match(self._validator.iter_errors(data))
         assert error is not None
         pointer = "".join(f"/{p}" for p in error.absolute_path)

@@ -1,0 +1,187 @@
+"""Template contexts: everything a template needs, computed in Python so templates stay dumb."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.spec import ConnectorSpec, OAuth2Auth
+
+from .models import Kind, ModelPlan, ModelsInfo, kind_for
+from .naming import pascal, snake, unique
+
+#: Keyword arguments every generated method has; an input field with one of these names is
+#: renamed (``page_size_``) and still sent under its own name.
+RESERVED_KWARGS = frozenset({"self", "request_options", "max_pages", "max_items", "page_size"})
+
+
+def doc_text(*parts: str) -> str:
+    """A docstring body that cannot break out of its triple quotes."""
+    text = "\n\n".join(p.strip() for p in parts if p and p.strip()) or "No description."
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+@dataclass(frozen=True)
+class Arg:
+    kwarg: str
+    field: str
+    annotation: str
+    required: bool
+
+
+@dataclass
+class MethodContext:
+    name: str
+    method: str
+    doc: str
+    input_class: str
+    kind: Kind
+    paged: bool
+    own_page_size: bool
+    args: list[Arg] = field(default_factory=list)
+
+
+def client_name(spec: ConnectorSpec) -> str:
+    return f"{pascal(spec.name)}Client"
+
+
+def _without_metadata(annotation: ast.expr) -> ast.expr:
+    """``Annotated[int | None, Field(le=50)]`` -> ``int | None``; the model checks constraints."""
+    if (
+        isinstance(annotation, ast.Subscript)
+        and isinstance(annotation.value, ast.Name)
+        and annotation.value.id == "Annotated"
+        and isinstance(annotation.slice, ast.Tuple)
+    ):
+        return annotation.slice.elts[0]
+    return annotation
+
+
+def _args(info: ModelsInfo, raw: dict[str, ast.expr], input_class: str) -> list[Arg]:
+    args: list[Arg] = []
+    taken: set[str] = set()
+    # Required arguments first reads best; the signature is keyword-only either way.
+    fields = sorted(info.classes.get(input_class, []), key=lambda f: not f.required)
+    for f in fields:
+        kwarg = f.name if f.name not in RESERVED_KWARGS else f"{f.name}_"
+        kwarg = unique(kwarg, taken)
+        annotation = info.qualify(_without_metadata(raw[f"{input_class}.{f.name}"]))
+        args.append(Arg(kwarg, f.name, annotation, f.required))
+    return args
+
+
+def method_contexts(
+    spec: ConnectorSpec, plan: ModelPlan, info: ModelsInfo, raw: dict[str, ast.expr]
+) -> list[MethodContext]:
+    methods: list[MethodContext] = []
+    taken = {"call", "test_connection", "close", "aclose", "executor", "package"}
+    for action in spec.actions:
+        input_class = plan.inputs[action.name]
+        args = _args(info, raw, input_class)
+        size_param = (
+            action.pagination.page_size.param
+            if action.pagination and action.pagination.page_size
+            else None
+        )
+        methods.append(
+            MethodContext(
+                name=action.name,
+                method=unique(snake(action.name), taken),
+                doc=doc_text(
+                    action.title or action.name,
+                    action.description,
+                    f"``{action.method} {action.path}``",
+                ),
+                input_class=input_class,
+                kind=kind_for(info, plan.results[action.name], action.output.format),
+                paged=action.pagination is not None,
+                own_page_size=size_param is None or all(a.field != size_param for a in args),
+                args=args,
+            )
+        )
+    return methods
+
+
+def credential_contexts(spec: ConnectorSpec) -> list[dict[str, Any]]:
+    out = []
+    taken: set[str] = set()
+    for variant in spec.auth:
+        fields = []
+        names: set[str] = {"variant", "token_provider"}
+        for name, cred in variant.fields.items():
+            py = unique(snake(name), names)
+            fields.append(
+                {
+                    "name": py,
+                    "alias": name if py != name else None,
+                    "annotation": "SecretStr" if cred.secret else "str",
+                    "description": doc_text(cred.description) if cred.description else "",
+                }
+            )
+        out.append(
+            {
+                "class_name": unique(
+                    f"{pascal(spec.name)}{pascal(variant.name)}Credentials", taken
+                ),
+                "variant": variant.name,
+                "oauth": isinstance(variant, OAuth2Auth),
+                "doc": doc_text(
+                    variant.title or f"Auth variant {variant.name!r}", variant.description
+                ),
+                "fields": fields,
+            }
+        )
+    return out
+
+
+def variable_contexts(spec: ConnectorSpec) -> list[dict[str, Any]]:
+    out = []
+    names: set[str] = set()
+    for name, var in spec.connection.variables.items():
+        py = unique(snake(name), names)
+        base = "SecretStr" if var.secret else "str"
+        if var.enum:
+            base = "Literal[" + ", ".join(repr(v) for v in var.enum) + "]"
+        out.append(
+            {
+                "name": py,
+                "alias": name if py != name else None,
+                "annotation": f"{base} | None",
+                "description": doc_text(var.description) if var.description else "",
+            }
+        )
+    return out
+
+
+def trigger_contexts(
+    spec: ConnectorSpec, plan: ModelPlan, info: ModelsInfo
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    polls = []
+    taken: set[str] = set()
+    for trigger in spec.triggers.polling:
+        action = spec.action(trigger.action)
+        polls.append(
+            {
+                "name": trigger.name,
+                "method": unique(snake(trigger.name), taken),
+                "doc": doc_text(trigger.title or trigger.name, trigger.description),
+                "kind": kind_for(info, plan.results[action.name], action.output.format),
+            }
+        )
+    hooks = []
+    classes: set[str] = set()
+    for hook in spec.triggers.webhooks:
+        events = [
+            {"type": event, "kind": kind_for(info, plan.events[(hook.name, event)], "json")}
+            for event in hook.events
+        ]
+        hooks.append(
+            {
+                "name": hook.name,
+                "class_name": unique(f"{pascal(spec.name)}{pascal(hook.name)}Events", classes),
+                "doc": doc_text(hook.title or hook.name, hook.description),
+                "events": events,
+            }
+        )
+    return polls, hooks
