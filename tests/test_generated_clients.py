@@ -171,3 +171,24 @@ def test_stripe_event_router_types_events_by_type() -> None:
     }
     assert router.dispatch(event) == 2
     assert got[0] is not event and type(got[0]).__name__ == "Event"
+
+
+def test_github_async_client_follows_link_pages() -> None:
+    from generated.github import AsyncGithubClient
+
+    standin = github_standin.make_standin(12)
+    creds = GithubTokenCredentials(token=SecretStr(github_standin.DEMO_TOKEN))
+
+    async def run() -> tuple[int, int, str]:
+        async with AsyncGithubClient(creds, transport=standin.transport()) as client:
+            pager = client.list_issues(owner="octocat", repo="hello-world", state="all", per_page=5)
+            pages = [page async for page in pager.pages()]
+            user = await client.get_authenticated_user()
+            return len(pages), sum(len(p.items) for p in pages), user.login
+
+    pages, items, login = asyncio.run(run())
+    assert pages >= 3 and items >= 12 and login == "octocat"
+    assert all(
+        r.headers["authorization"] == f"Bearer {github_standin.DEMO_TOKEN}"
+        for r in standin.requests
+    )
