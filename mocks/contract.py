@@ -1,0 +1,226 @@
+"""The contract suite: every golden fixture of every action, through the generated client,
+against the spec-driven mock.
+
+Each case calls the action's generated method with the fixture's input; the mock must receive
+the fixture's request and answer from the fixture; the response must validate against the
+action's output schema and decode into the generated model (or, for an error fixture, raise the
+normalized error the spec maps it to). ``run_case`` returns a normalized record that the tests
+snapshot; ``patchbay contract`` prints a table of the same results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, SecretStr
+
+from runtime import PatchbayError, StaticTokenProvider
+from runtime.facade import Credentials
+from runtime.registry import SpecRegistry
+from runtime.spec import Action, ConnectorSpec, OAuth2Auth
+
+from .golden import GOLDEN_DIR, Fixture, all_fixtures
+from .server import MockOptions, MockServer, default_credentials
+
+RESERVED_KWARGS = frozenset({"self", "request_options", "max_pages", "max_items", "page_size"})
+
+
+@dataclass(frozen=True)
+class ContractCase:
+    connector: str
+    action: str
+    name: str
+    path: Path
+    fixture: Fixture
+
+    @property
+    def id(self) -> str:
+        return f"{self.connector}.{self.action}.{self.name}"
+
+
+@dataclass
+class ContractResult:
+    case: ContractCase
+    problems: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def contract_cases(registry: SpecRegistry, golden_root: Path = GOLDEN_DIR) -> list[ContractCase]:
+    cases = []
+    for name in registry.names():
+        for action, found in all_fixtures(name, golden_root).items():
+            for path, fixture in found:
+                cases.append(ContractCase(name, action, path.stem, path, fixture))
+    return cases
+
+
+def missing_fixtures(registry: SpecRegistry, golden_root: Path = GOLDEN_DIR) -> list[str]:
+    """``connector.action`` for every action that has no golden fixture."""
+    out = []
+    for name in registry.names():
+        have = {a for a, found in all_fixtures(name, golden_root).items() if found}
+        out += [f"{name}.{a.name}" for a in registry.get(name).actions if a.name not in have]
+    return out
+
+
+def _client_module(connector: str) -> Any:
+    return importlib.import_module(f"generated.{connector}.client")
+
+
+def _credentials(module: Any, spec: ConnectorSpec, values: dict[str, str]) -> Credentials:
+    variant = spec.auth[0]
+    for obj in vars(module).values():
+        if inspect.isclass(obj) and issubclass(obj, Credentials) and obj.variant == variant.name:
+            if isinstance(variant, OAuth2Auth):
+                cred: Credentials = obj(token_provider=StaticTokenProvider("mock_access_token"))
+                return cred
+            kwargs = {
+                name: SecretStr(values[info.alias or name]) if info.annotation is SecretStr else values[info.alias or name]
+                for name, info in obj.model_fields.items()
+            }
+            made: Credentials = obj(**kwargs)
+            return made
+    raise LookupError(f"no generated credentials class for {spec.name}.{variant.name}")
+
+
+def _kwargs(client: Any, method: str, input_class: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    params = inspect.signature(getattr(client, method)).parameters
+    out = {}
+    for name, info in input_class.model_fields.items():
+        wire = info.alias or name
+        if wire in data:
+            kwarg = f"{name}_" if name in RESERVED_KWARGS else name
+            if kwarg not in params:
+                raise LookupError(f"generated method {method} has no argument for {wire!r}")
+            out[kwarg] = data[wire]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value
+
+
+def _output_problems(spec: ConnectorSpec, action: Action, body: Any) -> list[str]:
+    schema = dict(action.output.schema_)
+    if not schema or action.output.format != "json":
+        return []
+    if spec.defs:
+        schema["$defs"] = spec.defs
+    validator = Draft202012Validator(schema)
+    return [
+        f"response body does not match the output schema at /{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(body)
+    ]
+
+
+def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
+    result = ContractResult(case)
+    fixture = case.fixture
+    action = spec.action(case.action)
+    module = _client_module(spec.name)
+    models = importlib.import_module(f"generated.{spec.name}.models")
+    creds = default_credentials(spec)
+    # Only this case's fixture, so a documented success and error for the same request
+    # (Slack's already_reacted) never shadow each other.
+    server = MockServer(
+        spec, MockOptions(fixtures={action.name: [fixture]}, credentials=creds)
+    )
+    client_cls = next(
+        obj
+        for name, obj in vars(module).items()
+        if inspect.isclass(obj) and name.endswith("Client") and not name.startswith("Async") and obj.__module__ == module.__name__
+    )
+    client = client_cls(_credentials(module, spec, creds), transport=server.transport())
+    from codegen.naming import pascal, snake
+
+    method = snake(action.name)
+    input_class = getattr(models, f"{pascal(action.name)}Input")
+    try:
+        kwargs = _kwargs(client, method, input_class, fixture.input)
+        outcome: Any
+        if action.pagination is not None:
+            outcome = next(iter(getattr(client, method)(**kwargs, max_pages=1).pages()), None)
+            typed = list(getattr(client, method)(**kwargs, max_pages=1))
+            outcome = {"items": _plain(typed)}
+        else:
+            outcome = {"result": _plain(getattr(client, method)(**kwargs))}
+    except PatchbayError as exc:
+        outcome = {"error": exc.code, "status": exc.status}
+    except Exception as exc:  # a model that does not decode is a contract failure, not a crash
+        result.problems.append(f"{type(exc).__name__}: {exc}")
+        outcome = {"crash": type(exc).__name__}
+    client.close()
+    first = next((r for r in server.requests if r.action == action.name), None)
+    if first is None:
+        result.problems.append("the mock received no request for this action")
+    else:
+        req = fixture.request
+        if (first.method, first.path) != (req.method, req.path):
+            result.problems.append(f"request went to {first.method} {first.path}, fixture has {req.method} {req.path}")
+    expected_error = fixture.response.status >= 400 or _is_body_error(spec, fixture)
+    if expected_error and "error" not in outcome:
+        result.problems.append("the fixture is an error response but the client did not raise")
+    if not expected_error:
+        if "error" in outcome:
+            result.problems.append(f"the client raised {outcome['error']} for a success fixture")
+        result.problems += _output_problems(spec, action, fixture.response.body)
+    result.record = {
+        "request": {
+            "method": first.method if first else None,
+            "path": first.path if first else None,
+            "query": sorted(first.query) if first else [],
+            "body": _decoded(first.body) if first else None,
+        },
+        "response": {"status": fixture.response.status, **outcome},
+    }
+    return result
+
+
+def _is_body_error(spec: ConnectorSpec, fixture: Fixture) -> bool:
+    """True when a 2xx fixture is an error by the spec's rules (Slack's ``ok: false``)."""
+    from runtime.error_mapping import match_holds
+
+    import httpx
+
+    headers = httpx.Headers(fixture.response.headers)
+    return any(
+        match_holds(rule.when, fixture.response.status, headers, fixture.response.body)
+        for rule in spec.errors.rules
+    )
+
+
+def _decoded(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
+
+
+def run_suite(
+    registry: SpecRegistry, connectors: list[str] | None = None, golden_root: Path = GOLDEN_DIR
+) -> dict[str, list[ContractResult]]:
+    results: dict[str, list[ContractResult]] = {}
+    for case in contract_cases(registry, golden_root):
+        if connectors and case.connector not in connectors:
+            continue
+        spec = registry.get(case.connector)
+        results.setdefault(case.connector, []).append(run_case(spec, case))
+    return results

@@ -1,0 +1,87 @@
+"""Golden fixtures: loading, validating and matching request/response pairs.
+
+The format is described in ``golden/README.md``. A broken fixture file is reported with its
+path; the mock server never answers from a fixture that did not load.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runtime.errors import ConfigError
+
+GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FixtureRequest(_Model):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+    path: str
+    query: dict[str, list[str]] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+
+
+class FixtureResponse(_Model):
+    status: int = Field(ge=100, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+
+
+class Fixture(_Model):
+    description: str
+    source: Literal["documented", "recorded", "mock"]
+    source_url: str | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    request: FixtureRequest
+    response: FixtureResponse
+
+
+def load_fixture(path: Path) -> Fixture:
+    try:
+        return Fixture.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValidationError, ValueError) as exc:
+        raise ConfigError(f"golden fixture {path} is invalid: {exc}") from None
+
+
+def fixtures_for(
+    connector: str, action: str, root: Path = GOLDEN_DIR
+) -> list[tuple[Path, Fixture]]:
+    folder = root / connector / action
+    return [(p, load_fixture(p)) for p in sorted(folder.glob("*.json"))]
+
+
+def all_fixtures(connector: str, root: Path = GOLDEN_DIR) -> dict[str, list[tuple[Path, Fixture]]]:
+    base = root / connector
+    if not base.is_dir():
+        return {}
+    return {
+        d.name: fixtures_for(connector, d.name, root) for d in sorted(base.iterdir()) if d.is_dir()
+    }
+
+
+def _subset(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
+    return all(actual.get(k) == v for k, v in expected.items())
+
+
+def matches(
+    fixture: Fixture, method: str, path: str, query: dict[str, list[str]], body: Any
+) -> bool:
+    """Method and path equal; every query key and body field the fixture names is equal."""
+    req = fixture.request
+    if req.method != method or req.path != path or not _subset(req.query, query):
+        return False
+    if isinstance(req.body, dict):
+        return isinstance(body, dict) and _subset(req.body, body)
+    return req.body is None or req.body == body
+
+
+def dump_fixture(fixture: Fixture) -> str:
+    return json.dumps(fixture.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"

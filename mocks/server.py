@@ -1,0 +1,588 @@
+"""A mock server for any connector, built from its spec alone (no per-vendor code).
+
+It checks credentials the way the spec's auth variants send them, validates input with the same
+check the executor uses, answers vendor-shaped errors derived from the spec's error rules, serves
+golden fixtures when one matches, keeps created/updated/deleted resources for REST-shaped
+actions, pages in the spec's own style over a synthetic dataset, and injects faults on demand
+(``X-Mock-Scenario`` per request, or ``MockOptions.scenario`` per server).
+
+One core (:meth:`MockServer.handle`) serves three ways: ``transport()`` (an ``httpx``
+transport for sync and async clients), ``app`` (ASGI, for ``httpx.ASGITransport`` and uvicorn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from runtime.errors import ValidationFailed
+from runtime.paths import get_path
+from runtime.spec import (
+    Action,
+    ApiKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    ConnectorSpec,
+    ContinueEndpointPagination,
+    CursorPagination,
+    LinkHeaderPagination,
+    NextUrlPagination,
+    OAuth2Auth,
+    OffsetPagination,
+    PagePagination,
+)
+from runtime.spec_checks import schema_at_path
+from runtime.templating import render, template_names
+from runtime.validation import InputCheck
+
+from .golden import GOLDEN_DIR, Fixture, fixtures_for, matches
+from .synthesis import rng_for, synthesize
+from .vendor_errors import error_response, set_path
+from .wire import decode_input
+
+SCENARIO_HEADER = "X-Mock-Scenario"
+SCENARIOS = (
+    "rate_limited",
+    "server_error",
+    "unavailable",
+    "slow",
+    "malformed",
+    "expired_token",
+    "drop",
+)
+_PAGE_PARAM = "mock_page"
+
+
+@dataclass
+class MockOptions:
+    seed: int = 0
+    records: int = 25
+    credentials: dict[str, str] | None = None
+    access_tokens: tuple[str, ...] = ("mock_access_token",)
+    variables: dict[str, str] = field(default_factory=dict)
+    scenario: str | None = None
+    slow_seconds: float = 5.0
+    retry_after: float = 1.0
+    golden_root: Path | None = GOLDEN_DIR
+    fixtures: dict[str, list[Fixture]] | None = None  # per action; replaces golden_root's
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    action: str | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Route:
+    action: Action
+    method: str
+    pattern: re.Pattern[str]
+    literal: int
+    continuation: bool = False
+
+
+def default_credentials(spec: ConnectorSpec) -> dict[str, str]:
+    """Obviously fake values for every credential field of every auth variant."""
+    return {name: f"mock_{name}" for v in spec.auth for name in v.fields}
+
+
+def _base_path(template: str, variables: dict[str, str]) -> str:
+    filled = render(template, {n: variables.get(n, "mock") for n in template_names(template)})
+    return httpx.URL(filled).path.rstrip("/")
+
+
+def _compile(prefix: str, template: str) -> tuple[re.Pattern[str], int]:
+    parts = re.split(r"(\{[^{}]+\})", prefix + template)
+    regex = "".join(
+        f"(?P<p{i}>[^/]+)" if p.startswith("{") else re.escape(p) for i, p in enumerate(parts)
+    )
+    literal = sum(len(p) for p in parts if not p.startswith("{"))
+    return re.compile(f"^{regex}$"), literal
+
+
+class MockServer:
+    def __init__(self, spec: ConnectorSpec, options: MockOptions | None = None) -> None:
+        self.spec = spec
+        self.options = options or MockOptions()
+        self.credentials = self.options.credentials or default_credentials(spec)
+        self.requests: list[RecordedRequest] = []
+        self.store: dict[str, dict[str, dict[str, Any]]] = {}
+        self.deleted: dict[str, set[str]] = {}
+        self._routes = self._build_routes()
+        self._checks = {a.name: InputCheck(spec.name, a, spec.defs) for a in spec.actions}
+        self._fixtures: dict[str, list[Fixture]] = dict(self.options.fixtures or {})
+        if self.options.fixtures is None and self.options.golden_root is not None:
+            for action in spec.actions:
+                found = fixtures_for(spec.name, action.name, self.options.golden_root)
+                self._fixtures[action.name] = [f for _, f in found]
+
+    # ------------------------------------------------------------------------------ routing
+
+    def _build_routes(self) -> list[_Route]:
+        routes = []
+        variables = self.options.variables
+        for action in self.spec.actions:
+            prefix = _base_path(action.base_url or self.spec.connection.base_url, variables)
+            pattern, literal = _compile(prefix, action.path)
+            routes.append(_Route(action, action.method, pattern, literal))
+            pag = action.pagination
+            if isinstance(pag, ContinueEndpointPagination):
+                pattern, literal = _compile(prefix, pag.continue_path)
+                routes.append(_Route(action, pag.continue_method, pattern, literal, True))
+        routes.sort(key=lambda r: -r.literal)
+        return routes
+
+    def _route(self, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
+        for route in self._routes:
+            if route.method != method:
+                continue
+            m = route.pattern.match(path)
+            if m is None:
+                continue
+            template = route.action.path if not route.continuation else ""
+            names = [n for n in re.findall(r"\{([^{}]+)\}", template)]
+            values = [v for k, v in sorted(m.groupdict().items(), key=lambda kv: int(kv[0][1:]))]
+            values = values[-len(names) :] if names else []
+            return route, {n: httpx.URL("/" + v).path[1:] for n, v in zip(names, values, strict=True)}
+        return None
+
+    # ------------------------------------------------------------------------------- replies
+
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
+        return Reply(
+            status,
+            {"Content-Type": "application/json", **(headers or {})},
+            json.dumps(body).encode(),
+        )
+
+    def _error(self, code: str, message: str, *, fallback: str | None = None) -> Reply:
+        shaped = error_response(self.spec, code, message, retry_after=self.options.retry_after)
+        if shaped is None and fallback is not None:
+            shaped = error_response(self.spec, fallback, message, retry_after=self.options.retry_after)
+        if shaped is None:
+            return self._json(400, {"message": message, "code": code})
+        status, headers, body = shaped
+        return self._json(status, body, headers)
+
+    # ---------------------------------------------------------------------------------- auth
+
+    def _authorized(self, headers: dict[str, str], query: list[tuple[str, str]]) -> bool:
+        creds = self.credentials
+        values = {**self.options.variables, **creds}
+        lowered = {k.lower(): v for k, v in headers.items()}
+        params = dict(query)
+        for variant in self.spec.auth:
+            if any(name not in creds for name in variant.fields):
+                continue
+            try:
+                if isinstance(variant, BearerAuth):
+                    expected = variant.prefix + render(variant.token, values)
+                    if lowered.get(variant.header.lower()) == expected:
+                        return True
+                elif isinstance(variant, ApiKeyAuth):
+                    wanted = [(p.name, p.prefix + render(p.value, values)) for p in variant.params]
+                    source = lowered if variant.in_ == "header" else params
+                    key = str.lower if variant.in_ == "header" else str
+                    if all(source.get(key(n)) == v for n, v in wanted):
+                        return True
+                elif isinstance(variant, BasicAuth):
+                    pair = f"{render(variant.username, values)}:{render(variant.password, values)}"
+                    if lowered.get("authorization") == "Basic " + base64.b64encode(pair.encode()).decode():
+                        return True
+                elif isinstance(variant, OAuth2Auth):
+                    header = lowered.get(variant.header.lower(), "")
+                    if header.startswith(variant.prefix) and header[len(variant.prefix) :] in self.options.access_tokens:
+                        return True
+            except KeyError:
+                continue
+        return False
+
+    # ------------------------------------------------------------------------------- handling
+
+    def handle(
+        self, method: str, url: httpx.URL, headers: dict[str, str], body: bytes
+    ) -> Reply:
+        """Answer one request; never raises except to simulate a dropped connection."""
+        query = [(k, v) for k, v in parse_qsl(url.query.decode(), keep_blank_values=True)]
+        found = self._route(method, url.path)
+        self.requests.append(
+            RecordedRequest(method, url.path, query, dict(headers), body, found[0].action.name if found else None)
+        )
+        lowered = {k.lower(): v for k, v in headers.items()}
+        scenario = lowered.get(SCENARIO_HEADER.lower()) or self.options.scenario
+        if scenario is not None and scenario not in SCENARIOS:
+            return self._json(400, {"message": f"unknown {SCENARIO_HEADER} {scenario!r}"})
+        if found is None:
+            return self._error("not_found", f"no action answers {method} {url.path}")
+        route, path_params = found
+        action = route.action
+        if scenario == "expired_token":
+            return self._error("auth_expired", "the access token expired", fallback="auth_invalid")
+        if not self._authorized(headers, query):
+            return self._error("auth_invalid", "invalid credentials")
+        if scenario == "rate_limited":
+            return self._error("rate_limited", "slow down", fallback="upstream_unavailable")
+        if scenario == "server_error":
+            return self._json(500, {"message": "mock internal error"})
+        if scenario == "unavailable":
+            return self._json(503, {"message": "mock unavailable"}, {"Retry-After": "1"})
+        if scenario == "drop":
+            raise httpx.RemoteProtocolError("the mock dropped the connection")
+        reply = self._answer(route, path_params, query, headers, body, url)
+        if scenario == "malformed":
+            return Reply(200, {"Content-Type": "application/json"}, reply.content[: max(1, len(reply.content) // 2)] + b'{"')
+        if scenario == "slow":
+            return Reply(reply.status, reply.headers, reply.content, delay=self.options.slow_seconds)
+        return reply
+
+    def _answer(
+        self,
+        route: _Route,
+        path_params: dict[str, str],
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes,
+        url: httpx.URL,
+    ) -> Reply:
+        action = route.action
+        spec = self.spec
+        auth_names = {p.name for v in spec.auth if isinstance(v, ApiKeyAuth) and v.in_ == "query" for p in v.params}
+        plain_query = [(k, v) for k, v in query if k != _PAGE_PARAM and k not in auth_names]
+        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        pag = action.pagination
+        if route.continuation:
+            assert isinstance(pag, ContinueEndpointPagination)
+            cursor = json.loads(body or b"{}").get(pag.cursor_field, "")
+            return self._page(action, {}, _offset_of(str(cursor)), url)
+        try:
+            data = decode_input(action, path_params, plain_query, headers, body, content_type, spec.defs)
+        except (ValueError, UnicodeDecodeError):
+            return self._error("validation", "the request body could not be decoded")
+        for name in _pager_params(action):
+            data.pop(name, None)
+        try:
+            self._checks[action.name].check(data)
+        except ValidationFailed as exc:
+            return self._error("validation", exc.message)
+        for fixture in self._fixtures.get(action.name, []):
+            form_or_json = _comparable_body(body, content_type)
+            if matches(fixture, route.method, url.path, _multi(query), form_or_json):
+                res = fixture.response
+                return self._json(res.status, res.body, dict(res.headers))
+        if pag is not None:
+            offset = self._start(action, query, body, content_type)
+            return self._page(action, data, offset, url, query=query, body=body, content_type=content_type)
+        return self._rest(action, path_params, data, url)
+
+    # ----------------------------------------------------------------------------- resources
+
+    def _collection(self, action: Action) -> tuple[str, bool]:
+        """The collection template an action works on, and whether it names one item."""
+        names = re.findall(r"\{([^{}]+)\}", action.path)
+        if names and action.path.endswith("{" + names[-1] + "}"):
+            return action.path[: action.path.rindex("/")], True
+        return action.path, False
+
+    def _has_item_route(self, collection: str) -> bool:
+        return any(self._collection(a) == (collection, True) for a in self.spec.actions)
+
+    def _id_field(self, action: Action, schema: dict[str, Any] | None) -> str:
+        names = re.findall(r"\{([^{}]+)\}", action.path)
+        props = (schema or {}).get("properties", {})
+        if names:
+            last = names[-1]
+            if last in props:
+                return last
+            if last.endswith("_number") and "number" in props:
+                return "number"
+        return "id"
+
+    def _result_schema(self, action: Action) -> dict[str, Any] | None:
+        output = action.output
+        if not output.schema_:
+            return None
+        return schema_at_path(output.schema_, output.result_path, self.spec.defs)
+
+    def _wrap(self, action: Action, result: Any) -> Any:
+        """Put a result back at the action's result path inside a synthesized envelope."""
+        path = action.output.result_path
+        if not path:
+            return result
+        envelope = synthesize(action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name))
+        if not isinstance(envelope, dict):
+            envelope = {}
+        set_path(envelope, path, result)
+        return envelope
+
+    def _rest(self, action: Action, path_params: dict[str, str], data: dict[str, Any], url: httpx.URL) -> Reply:
+        if action.output.format != "json":
+            return Reply(200, {"Content-Type": "application/octet-stream"}, b"mock content")
+        schema = self._result_schema(action)
+        rng = rng_for(self.options.seed, f"{action.name}:{url.path}")
+        collection, is_item = self._collection(action)
+        concrete = render(collection, {**self.options.variables, **path_params}, missing=lambda n: KeyError(n))
+        id_field = self._id_field(action, schema)
+        store = self.store.setdefault(concrete, {})
+        gone = self.deleted.setdefault(concrete, set())
+        props = set((schema or {}).get("properties", {}))
+        if is_item:
+            item_id = path_params[re.findall(r"\{([^{}]+)\}", action.path)[-1]]
+            if item_id in gone:
+                return self._error("not_found", f"no such resource: {item_id}")
+            current = store.get(item_id)
+            if current is None:
+                current = synthesize(schema, self.spec.defs, rng) if schema else {}
+                if isinstance(current, dict):
+                    current[id_field] = _typed_id(item_id, schema, id_field)
+            if action.method == "DELETE":
+                gone.add(item_id)
+                store.pop(item_id, None)
+                return self._json(200, self._wrap(action, current))
+            if action.method in ("POST", "PUT", "PATCH") and isinstance(current, dict):
+                current.update({k: v for k, v in data.items() if k in props})
+                store[item_id] = current
+            return self._json(200, self._wrap(action, current))
+        result = synthesize(schema, self.spec.defs, rng) if schema else {}
+        if action.method == "POST" and self._has_item_route(collection) and isinstance(result, dict):
+            new_id = f"mock_{len(store) + 1}"
+            result.update({k: v for k, v in data.items() if k in props})
+            result[id_field] = _typed_id(new_id, schema, id_field, len(store) + 1)
+            store[str(result[id_field])] = result
+        return self._json(200, self._wrap(action, result))
+
+    # ---------------------------------------------------------------------------------- pages
+
+    def _dataset(self, action: Action, data: dict[str, Any]) -> list[Any]:
+        pag = action.pagination
+        assert pag is not None
+        items_schema = schema_at_path(action.output.schema_, pag.items_path, self.spec.defs)
+        item_schema = (items_schema or {}).get("items", {})
+        collection, _ = self._collection(action)
+        try:
+            concrete = render(collection, {**self.options.variables, **{k: str(v) for k, v in data.items()}})
+        except KeyError:
+            concrete = collection
+        stored = [v for k, v in self.store.get(concrete, {}).items() if k not in self.deleted.get(concrete, set())]
+        synthetic = []
+        for n in range(self.options.records):
+            item = synthesize(item_schema, self.spec.defs, rng_for(self.options.seed, f"{action.name}:{n}"))
+            if isinstance(item, dict) and "id" in (item_schema.get("properties", {}) if isinstance(item_schema, dict) else {}):
+                item["id"] = _typed_id(f"mock_item_{n}", item_schema, "id", n + 1)
+            synthetic.append(item)
+        return stored + synthetic
+
+    def _page_size(self, action: Action, query: list[tuple[str, str]], body: bytes, content_type: str) -> int:
+        pag = action.pagination
+        assert pag is not None
+        size = pag.page_size
+        default = (size.default if size and size.default else None) or 10
+        if size is None:
+            return default
+        raw = dict(query).get(size.param)
+        if raw is None and size.in_ == "body":
+            raw = _comparable_body(body, content_type).get(size.param) if body else None
+            raw = raw[0] if isinstance(raw, list) else raw
+        try:
+            value = int(raw) if raw is not None else default
+        except (TypeError, ValueError):
+            value = default
+        return max(1, min(value, size.max or value))
+
+    def _start(self, action: Action, query: list[tuple[str, str]], body: bytes, content_type: str) -> int:
+        pag = action.pagination
+        params = dict(query)
+        fields = _comparable_body(body, content_type) if body else {}
+
+        def value(name: str, where: str) -> Any:
+            raw = fields.get(name) if where == "body" else params.get(name)
+            return raw[0] if isinstance(raw, list) else raw
+
+        if _PAGE_PARAM in params:
+            return int(params[_PAGE_PARAM])
+        if isinstance(pag, CursorPagination):
+            cursor = value(pag.cursor_param, pag.cursor_in)
+            if cursor is None:
+                return 0
+            if pag.cursor_from_last_item is not None:
+                return -1 if cursor == "" else _after_id(self, action, str(cursor))
+            return _offset_of(str(cursor))
+        if isinstance(pag, OffsetPagination):
+            raw = value(pag.offset_param, pag.param_in)
+            return int(raw) if raw is not None else pag.start
+        if isinstance(pag, PagePagination):
+            raw = value(pag.page_param, pag.param_in)
+            page = int(raw) if raw is not None else pag.start
+            return (page - pag.start) * self._page_size(action, query, body, content_type)
+        return 0
+
+    def _page(
+        self,
+        action: Action,
+        data: dict[str, Any],
+        offset: int,
+        url: httpx.URL,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        content_type: str = "",
+    ) -> Reply:
+        pag = action.pagination
+        assert pag is not None
+        items = self._dataset(action, data)
+        size = self._page_size(action, query or [], body, content_type)
+        offset = max(offset, 0)
+        chunk = items[offset : offset + size]
+        nxt = offset + size
+        more = nxt < len(items)
+        envelope = synthesize(action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name))
+        if pag.items_path == "":
+            envelope = chunk
+        else:
+            if not isinstance(envelope, dict):
+                envelope = {}
+            set_path(envelope, pag.items_path, chunk)
+        headers: dict[str, str] = {}
+        if isinstance(envelope, dict):
+            if pag.has_more_path:
+                set_path(envelope, pag.has_more_path, more)
+            if isinstance(pag, CursorPagination) and pag.next_cursor_path:
+                set_path(envelope, pag.next_cursor_path, f"mock-cursor-{nxt}" if more else _empty(pag))
+            if isinstance(pag, OffsetPagination):
+                if pag.next_offset_path:
+                    set_path(envelope, pag.next_offset_path, nxt if more else None)
+                if pag.total_path:
+                    set_path(envelope, pag.total_path, len(items))
+            if isinstance(pag, PagePagination) and pag.total_pages_path:
+                set_path(envelope, pag.total_pages_path, max(1, -(-len(items) // size)))
+            if isinstance(pag, NextUrlPagination):
+                set_path(envelope, pag.next_url_path, _with_page(url, nxt) if more else None)
+            if isinstance(pag, ContinueEndpointPagination):
+                set_path(envelope, pag.cursor_path, f"mock-cursor-{nxt}")
+        if isinstance(pag, LinkHeaderPagination) and more:
+            headers["Link"] = f'<{_with_page(url, nxt)}>; rel="{pag.rel}"'
+        return self._json(200, envelope, headers)
+
+    # ------------------------------------------------------------------------------- serving
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        """An ``httpx.MockTransport`` handler: time is virtual, a slow reply is a timeout."""
+        request.read()
+        reply = self.handle(request.method, request.url, dict(request.headers), request.content)
+        timeout = request.extensions.get("timeout", {}).get("read")
+        if reply.delay and timeout is not None and reply.delay > timeout:
+            raise httpx.ReadTimeout("the mock answered too slowly", request=request)
+        return httpx.Response(reply.status, headers=reply.headers, content=reply.content)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handler)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point (for ``httpx.ASGITransport`` and uvicorn); delays really wait."""
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        url = httpx.URL(str(request.url))
+        reply = self.handle(request.method, url, dict(request.headers), body)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        await Response(reply.content, status_code=reply.status, headers=reply.headers)(scope, receive, send)
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.store.clear()
+        self.deleted.clear()
+
+
+def _empty(pag: CursorPagination) -> Any:
+    return "" if pag.stop_on_empty_page is False else None
+
+
+def _offset_of(cursor: str) -> int:
+    m = re.fullmatch(r"mock-cursor-(\d+)", cursor)
+    return int(m.group(1)) if m else 0
+
+
+def _after_id(server: MockServer, action: Action, item_id: str) -> int:
+    pag = action.pagination
+    assert isinstance(pag, CursorPagination) and pag.cursor_from_last_item is not None
+    for i, item in enumerate(server._dataset(action, {})):
+        if str(get_path(item, pag.cursor_from_last_item, "")) == item_id:
+            return i + 1
+    return 0
+
+
+def _with_page(url: httpx.URL, offset: int) -> str:
+    params = [(k, v) for k, v in url.params.multi_items() if k != _PAGE_PARAM]
+    params.append((_PAGE_PARAM, str(offset)))
+    return str(url.copy_with(query=urlencode(params).encode()))
+
+
+def _pager_params(action: Action) -> list[str]:
+    pag = action.pagination
+    names = [_PAGE_PARAM]
+    if pag is None:
+        return names
+    declared = {p.name for p in action.parameters}
+    if isinstance(pag, CursorPagination):
+        names.append(pag.cursor_param)
+    if isinstance(pag, OffsetPagination):
+        names.append(pag.offset_param)
+    if isinstance(pag, PagePagination):
+        names.append(pag.page_param)
+    if pag.page_size is not None:
+        names.append(pag.page_size.param)
+    return [n for n in names if n not in declared]
+
+
+def _multi(query: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in query:
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def _comparable_body(body: bytes, content_type: str) -> Any:
+    if not body:
+        return None
+    if "json" in content_type:
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    if "x-www-form-urlencoded" in content_type:
+        return _multi(parse_qsl(body.decode(), keep_blank_values=True))
+    return None
+
+
+def _typed_id(value: str, schema: Any, id_field: str, number: int | None = None) -> Any:
+    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    kind = props.get(id_field, {}).get("type") if isinstance(props.get(id_field), dict) else None
+    if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+        digits = re.sub(r"\D", "", value)
+        return number if number is not None else int(digits or 0)
+    return value

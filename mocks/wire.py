@@ -1,0 +1,141 @@
+"""Reading a request the way the vendor would: wire format -> the action's flat input.
+
+The inverse of ``runtime.request_builder``: query strings and form fields are typed by the
+parameter's schema, Stripe-style ``a[b][0]`` keys are folded back into objects and lists, JSON
+bodies are unwrapped from their envelope. The mock then validates the result with the very same
+input check the executor uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from runtime.spec import Action, JsonSchema
+from runtime.spec_checks import resolve_schema
+
+_BRACKETS = re.compile(r"\[([^\[\]]*)\]")
+
+
+def coerce(text: str, schema: JsonSchema, defs: dict[str, JsonSchema]) -> Any:
+    """A wire string as the type its schema expects (left as text when it does not parse)."""
+    schema = resolve_schema(schema, defs)
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
+        if isinstance(branch, dict):
+            kinds.append(resolve_schema(branch, defs).get("type"))
+    if "integer" in kinds:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    if "number" in kinds:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    if "boolean" in kinds and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _coerce_tree(value: Any, schema: JsonSchema, defs: dict[str, JsonSchema]) -> Any:
+    schema = resolve_schema(schema, defs)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
+            resolved = resolve_schema(branch, defs) if isinstance(branch, dict) else {}
+            props = props or resolved.get("properties", {})
+            extra = extra if extra is not None else resolved.get("additionalProperties")
+        return {
+            k: _coerce_tree(v, props.get(k, extra if isinstance(extra, dict) else {}), defs)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        return [_coerce_tree(v, items if isinstance(items, dict) else {}, defs) for v in value]
+    if isinstance(value, str):
+        return coerce(value, schema, defs)
+    return value
+
+
+def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``a[b]=1``, ``c[0]=x``, ``d[]=y`` -> nested dicts and lists (Stripe form encoding)."""
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        head = key.split("[", 1)[0]
+        parts = [head, *_BRACKETS.findall(key[len(head) :])]
+        node: Any = root
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt = parts[i + 1] if not last else None
+            container: Any = [] if nxt is not None and (nxt == "" or nxt.isdigit()) else {}
+            if isinstance(node, list):
+                if part == "" or not part.isdigit() or int(part) >= len(node):
+                    node.append(value if last else container)
+                    node = node[-1]
+                else:
+                    node = node[int(part)]
+            else:
+                if last:
+                    if part in node:
+                        current = node[part]
+                        node[part] = [*current, value] if isinstance(current, list) else [current, value]
+                    else:
+                        node[part] = value
+                else:
+                    node = node.setdefault(part, container)
+    return root
+
+
+def decode_input(
+    action: Action,
+    path_params: dict[str, str],
+    query: list[tuple[str, str]],
+    headers: dict[str, str],
+    body: bytes,
+    content_type: str,
+    defs: dict[str, JsonSchema],
+) -> dict[str, Any]:
+    """The flat input the request carries; undeclared query keys are kept (and so rejected)."""
+    data: dict[str, Any] = {}
+    params = {p.name: p for p in action.parameters}
+    for name, value in path_params.items():
+        if name in params:
+            data[name] = coerce(value, params[name].schema_, defs)
+    folded = unflatten(query)
+    for name, value in folded.items():
+        param = params.get(name)
+        schema = param.schema_ if param is not None else {}
+        if param is not None and param.style == "comma" and isinstance(value, str):
+            value = value.split(",")
+        if param is not None and param.style == "json" and isinstance(value, str):
+            value = json.loads(value)
+        if param is not None and resolve_schema(schema, defs).get("type") == "array":
+            value = value if isinstance(value, list) else [value]
+        data[name] = _coerce_tree(value, schema, defs)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for param in action.parameters:
+        if param.in_ == "header" and param.name.lower() in lowered:
+            raw = lowered[param.name.lower()]
+            data[param.name] = json.loads(raw) if param.style == "json" else coerce(raw, param.schema_, defs)
+    spec_body = action.body
+    if spec_body is None or not body:
+        return data
+    schema = spec_body.schema_
+    if spec_body.encoding == "json" or "json" in content_type:
+        decoded = json.loads(body)
+        if spec_body.envelope is not None and isinstance(decoded, dict):
+            decoded = decoded.get(spec_body.envelope, {})
+        if isinstance(decoded, dict):
+            data.update(decoded)
+    elif spec_body.encoding == "form":
+        pairs = parse_qsl(body.decode(), keep_blank_values=True)
+        data.update(_coerce_tree(unflatten(pairs), schema, defs))
+    elif spec_body.encoding == "raw" and spec_body.raw_field is not None:
+        data[spec_body.raw_field] = body.decode(errors="replace")
+    return data
