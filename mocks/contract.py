@@ -85,7 +85,9 @@ def _credentials(module: Any, spec: ConnectorSpec, values: dict[str, str]) -> Cr
                 cred: Credentials = obj(token_provider=StaticTokenProvider("mock_access_token"))
                 return cred
             kwargs = {
-                name: SecretStr(values[info.alias or name]) if info.annotation is SecretStr else values[info.alias or name]
+                name: SecretStr(values[info.alias or name])
+                if info.annotation is SecretStr
+                else values[info.alias or name]
                 for name, info in obj.model_fields.items()
             }
             made: Credentials = obj(**kwargs)
@@ -93,7 +95,9 @@ def _credentials(module: Any, spec: ConnectorSpec, values: dict[str, str]) -> Cr
     raise LookupError(f"no generated credentials class for {spec.name}.{variant.name}")
 
 
-def _kwargs(client: Any, method: str, input_class: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+def _kwargs(
+    client: Any, method: str, input_class: type[BaseModel], data: dict[str, Any]
+) -> dict[str, Any]:
     params = inspect.signature(getattr(client, method)).parameters
     out = {}
     for name, info in input_class.model_fields.items():
@@ -123,10 +127,13 @@ def _output_problems(spec: ConnectorSpec, action: Action, body: Any) -> list[str
     if spec.defs:
         schema["$defs"] = spec.defs
     validator = Draft202012Validator(schema)
-    return [
-        f"response body does not match the output schema at /{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in validator.iter_errors(body)
-    ]
+    problems = []
+    for error in validator.iter_errors(body):
+        where = "/".join(map(str, error.absolute_path))
+        problems.append(
+            f"response body does not match the output schema at /{where}: {error.message}"
+        )
+    return problems
 
 
 def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
@@ -138,13 +145,14 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
     creds = default_credentials(spec)
     # Only this case's fixture, so a documented success and error for the same request
     # (Slack's already_reacted) never shadow each other.
-    server = MockServer(
-        spec, MockOptions(fixtures={action.name: [fixture]}, credentials=creds)
-    )
+    server = MockServer(spec, MockOptions(fixtures={action.name: [fixture]}, credentials=creds))
     client_cls = next(
         obj
         for name, obj in vars(module).items()
-        if inspect.isclass(obj) and name.endswith("Client") and not name.startswith("Async") and obj.__module__ == module.__name__
+        if inspect.isclass(obj)
+        and name.endswith("Client")
+        and not name.startswith("Async")
+        and obj.__module__ == module.__name__
     )
     client = client_cls(_credentials(module, spec, creds), transport=server.transport())
     from codegen.naming import pascal, snake
@@ -172,7 +180,9 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
     else:
         req = fixture.request
         if (first.method, first.path) != (req.method, req.path):
-            result.problems.append(f"request went to {first.method} {first.path}, fixture has {req.method} {req.path}")
+            result.problems.append(
+                f"request went to {first.method} {first.path}, fixture has {req.method} {req.path}"
+            )
     expected_error = fixture.response.status >= 400 or _is_body_error(spec, fixture)
     if expected_error and "error" not in outcome:
         result.problems.append("the fixture is an error response but the client did not raise")
@@ -194,9 +204,9 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
 
 def _is_body_error(spec: ConnectorSpec, fixture: Fixture) -> bool:
     """True when a 2xx fixture is an error by the spec's rules (Slack's ``ok: false``)."""
-    from runtime.error_mapping import match_holds
-
     import httpx
+
+    from runtime.error_mapping import match_holds
 
     headers = httpx.Headers(fixture.response.headers)
     return any(

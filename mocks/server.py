@@ -42,7 +42,7 @@ from runtime.spec import (
     OffsetPagination,
     PagePagination,
 )
-from runtime.spec_checks import schema_at_path
+from runtime.spec_checks import resolve_schema, schema_at_path
 from runtime.templating import render, template_names
 from runtime.validation import InputCheck
 
@@ -76,6 +76,7 @@ class MockOptions:
     retry_after: float = 1.0
     golden_root: Path | None = GOLDEN_DIR
     fixtures: dict[str, list[Fixture]] | None = None  # per action; replaces golden_root's
+    mount: str = ""  # a path prefix, when several connectors share one port ("/stripe")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ class MockServer:
         routes = []
         variables = self.options.variables
         for action in self.spec.actions:
-            prefix = _base_path(action.base_url or self.spec.connection.base_url, variables)
+            base = _base_path(action.base_url or self.spec.connection.base_url, variables)
+            prefix = self.options.mount.rstrip("/") + base
             pattern, literal = _compile(prefix, action.path)
             routes.append(_Route(action, action.method, pattern, literal))
             pag = action.pagination
@@ -167,7 +169,9 @@ class MockServer:
             names = [n for n in re.findall(r"\{([^{}]+)\}", template)]
             values = [v for k, v in sorted(m.groupdict().items(), key=lambda kv: int(kv[0][1:]))]
             values = values[-len(names) :] if names else []
-            return route, {n: httpx.URL("/" + v).path[1:] for n, v in zip(names, values, strict=True)}
+            return route, {
+                n: httpx.URL("/" + v).path[1:] for n, v in zip(names, values, strict=True)
+            }
         return None
 
     # ------------------------------------------------------------------------------- replies
@@ -182,7 +186,9 @@ class MockServer:
     def _error(self, code: str, message: str, *, fallback: str | None = None) -> Reply:
         shaped = error_response(self.spec, code, message, retry_after=self.options.retry_after)
         if shaped is None and fallback is not None:
-            shaped = error_response(self.spec, fallback, message, retry_after=self.options.retry_after)
+            shaped = error_response(
+                self.spec, fallback, message, retry_after=self.options.retry_after
+            )
         if shaped is None:
             return self._json(400, {"message": message, "code": code})
         status, headers, body = shaped
@@ -211,11 +217,17 @@ class MockServer:
                         return True
                 elif isinstance(variant, BasicAuth):
                     pair = f"{render(variant.username, values)}:{render(variant.password, values)}"
-                    if lowered.get("authorization") == "Basic " + base64.b64encode(pair.encode()).decode():
+                    if (
+                        lowered.get("authorization")
+                        == "Basic " + base64.b64encode(pair.encode()).decode()
+                    ):
                         return True
                 elif isinstance(variant, OAuth2Auth):
                     header = lowered.get(variant.header.lower(), "")
-                    if header.startswith(variant.prefix) and header[len(variant.prefix) :] in self.options.access_tokens:
+                    if (
+                        header.startswith(variant.prefix)
+                        and header[len(variant.prefix) :] in self.options.access_tokens
+                    ):
                         return True
             except KeyError:
                 continue
@@ -223,14 +235,19 @@ class MockServer:
 
     # ------------------------------------------------------------------------------- handling
 
-    def handle(
-        self, method: str, url: httpx.URL, headers: dict[str, str], body: bytes
-    ) -> Reply:
+    def handle(self, method: str, url: httpx.URL, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request; never raises except to simulate a dropped connection."""
         query = [(k, v) for k, v in parse_qsl(url.query.decode(), keep_blank_values=True)]
         found = self._route(method, url.path)
         self.requests.append(
-            RecordedRequest(method, url.path, query, dict(headers), body, found[0].action.name if found else None)
+            RecordedRequest(
+                method,
+                url.path,
+                query,
+                dict(headers),
+                body,
+                found[0].action.name if found else None,
+            )
         )
         lowered = {k.lower(): v for k, v in headers.items()}
         scenario = lowered.get(SCENARIO_HEADER.lower()) or self.options.scenario
@@ -239,7 +256,6 @@ class MockServer:
         if found is None:
             return self._error("not_found", f"no action answers {method} {url.path}")
         route, path_params = found
-        action = route.action
         if scenario == "expired_token":
             return self._error("auth_expired", "the access token expired", fallback="auth_invalid")
         if not self._authorized(headers, query):
@@ -254,9 +270,15 @@ class MockServer:
             raise httpx.RemoteProtocolError("the mock dropped the connection")
         reply = self._answer(route, path_params, query, headers, body, url)
         if scenario == "malformed":
-            return Reply(200, {"Content-Type": "application/json"}, reply.content[: max(1, len(reply.content) // 2)] + b'{"')
+            return Reply(
+                200,
+                {"Content-Type": "application/json"},
+                reply.content[: max(1, len(reply.content) // 2)] + b'{"',
+            )
         if scenario == "slow":
-            return Reply(reply.status, reply.headers, reply.content, delay=self.options.slow_seconds)
+            return Reply(
+                reply.status, reply.headers, reply.content, delay=self.options.slow_seconds
+            )
         return reply
 
     def _answer(
@@ -270,7 +292,12 @@ class MockServer:
     ) -> Reply:
         action = route.action
         spec = self.spec
-        auth_names = {p.name for v in spec.auth if isinstance(v, ApiKeyAuth) and v.in_ == "query" for p in v.params}
+        auth_names = {
+            p.name
+            for v in spec.auth
+            if isinstance(v, ApiKeyAuth) and v.in_ == "query"
+            for p in v.params
+        }
         plain_query = [(k, v) for k, v in query if k != _PAGE_PARAM and k not in auth_names]
         content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
         pag = action.pagination
@@ -279,7 +306,9 @@ class MockServer:
             cursor = json.loads(body or b"{}").get(pag.cursor_field, "")
             return self._page(action, {}, _offset_of(str(cursor)), url)
         try:
-            data = decode_input(action, path_params, plain_query, headers, body, content_type, spec.defs)
+            data = decode_input(
+                action, path_params, plain_query, headers, body, content_type, spec.defs
+            )
         except (ValueError, UnicodeDecodeError):
             return self._error("validation", "the request body could not be decoded")
         for name in _pager_params(action):
@@ -287,7 +316,8 @@ class MockServer:
         try:
             self._checks[action.name].check(data)
         except ValidationFailed as exc:
-            return self._error("validation", exc.message)
+            where = (exc.pointer or "/").lstrip("/").replace("/", ".") or "input"
+            return self._error("validation", f"{where}: {exc.message}")
         for fixture in self._fixtures.get(action.name, []):
             form_or_json = _comparable_body(body, content_type)
             if matches(fixture, route.method, url.path, _multi(query), form_or_json):
@@ -295,7 +325,9 @@ class MockServer:
                 return self._json(res.status, res.body, dict(res.headers))
         if pag is not None:
             offset = self._start(action, query, body, content_type)
-            return self._page(action, data, offset, url, query=query, body=body, content_type=content_type)
+            return self._page(
+                action, data, offset, url, query=query, body=body, content_type=content_type
+            )
         return self._rest(action, path_params, data, url)
 
     # ----------------------------------------------------------------------------- resources
@@ -307,8 +339,10 @@ class MockServer:
             return action.path[: action.path.rindex("/")], True
         return action.path, False
 
-    def _has_item_route(self, collection: str) -> bool:
-        return any(self._collection(a) == (collection, True) for a in self.spec.actions)
+    def _item_action(self, collection: str) -> Action | None:
+        """The action addressing one item of ``collection`` (``GET /customers/{id}``)."""
+        items = [a for a in self.spec.actions if self._collection(a) == (collection, True)]
+        return next((a for a in items if a.method == "GET"), items[0] if items else None)
 
     def _id_field(self, action: Action, schema: dict[str, Any] | None) -> str:
         names = re.findall(r"\{([^{}]+)\}", action.path)
@@ -332,19 +366,25 @@ class MockServer:
         path = action.output.result_path
         if not path:
             return result
-        envelope = synthesize(action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name))
+        envelope = synthesize(
+            action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name)
+        )
         if not isinstance(envelope, dict):
             envelope = {}
         set_path(envelope, path, result)
         return envelope
 
-    def _rest(self, action: Action, path_params: dict[str, str], data: dict[str, Any], url: httpx.URL) -> Reply:
+    def _rest(
+        self, action: Action, path_params: dict[str, str], data: dict[str, Any], url: httpx.URL
+    ) -> Reply:
         if action.output.format != "json":
             return Reply(200, {"Content-Type": "application/octet-stream"}, b"mock content")
         schema = self._result_schema(action)
         rng = rng_for(self.options.seed, f"{action.name}:{url.path}")
         collection, is_item = self._collection(action)
-        concrete = render(collection, {**self.options.variables, **path_params}, missing=lambda n: KeyError(n))
+        concrete = render(
+            collection, {**self.options.variables, **path_params}, missing=lambda n: KeyError(n)
+        )
         id_field = self._id_field(action, schema)
         store = self.store.setdefault(concrete, {})
         gone = self.deleted.setdefault(concrete, set())
@@ -367,7 +407,10 @@ class MockServer:
                 store[item_id] = current
             return self._json(200, self._wrap(action, current))
         result = synthesize(schema, self.spec.defs, rng) if schema else {}
-        if action.method == "POST" and self._has_item_route(collection) and isinstance(result, dict):
+        item_action = self._item_action(collection)
+        if action.method == "POST" and item_action is not None and isinstance(result, dict):
+            # The id lives where the item route reads it (GitHub's issue_number is "number").
+            id_field = self._id_field(item_action, schema)
             new_id = f"mock_{len(store) + 1}"
             result.update({k: v for k, v in data.items() if k in props})
             result[id_field] = _typed_id(new_id, schema, id_field, len(store) + 1)
@@ -380,22 +423,35 @@ class MockServer:
         pag = action.pagination
         assert pag is not None
         items_schema = schema_at_path(action.output.schema_, pag.items_path, self.spec.defs)
-        item_schema = (items_schema or {}).get("items", {})
+        raw_item = (items_schema or {}).get("items", {})
+        item_schema = resolve_schema(raw_item, self.spec.defs) if isinstance(raw_item, dict) else {}
         collection, _ = self._collection(action)
+        item_action = self._item_action(collection)
+        id_field = self._id_field(item_action, item_schema) if item_action is not None else "id"
         try:
-            concrete = render(collection, {**self.options.variables, **{k: str(v) for k, v in data.items()}})
+            concrete = render(
+                collection, {**self.options.variables, **{k: str(v) for k, v in data.items()}}
+            )
         except KeyError:
             concrete = collection
-        stored = [v for k, v in self.store.get(concrete, {}).items() if k not in self.deleted.get(concrete, set())]
+        stored = [
+            v
+            for k, v in self.store.get(concrete, {}).items()
+            if k not in self.deleted.get(concrete, set())
+        ]
         synthetic = []
         for n in range(self.options.records):
-            item = synthesize(item_schema, self.spec.defs, rng_for(self.options.seed, f"{action.name}:{n}"))
-            if isinstance(item, dict) and "id" in (item_schema.get("properties", {}) if isinstance(item_schema, dict) else {}):
-                item["id"] = _typed_id(f"mock_item_{n}", item_schema, "id", n + 1)
+            item = synthesize(
+                item_schema, self.spec.defs, rng_for(self.options.seed, f"{action.name}:{n}")
+            )
+            if isinstance(item, dict) and id_field in item_schema.get("properties", {}):
+                item[id_field] = _typed_id(f"mock_item_{n}", item_schema, id_field, n + 1)
             synthetic.append(item)
         return stored + synthetic
 
-    def _page_size(self, action: Action, query: list[tuple[str, str]], body: bytes, content_type: str) -> int:
+    def _page_size(
+        self, action: Action, query: list[tuple[str, str]], body: bytes, content_type: str
+    ) -> int:
         pag = action.pagination
         assert pag is not None
         size = pag.page_size
@@ -412,7 +468,9 @@ class MockServer:
             value = default
         return max(1, min(value, size.max or value))
 
-    def _start(self, action: Action, query: list[tuple[str, str]], body: bytes, content_type: str) -> int:
+    def _start(
+        self, action: Action, query: list[tuple[str, str]], body: bytes, content_type: str
+    ) -> int:
         pag = action.pagination
         params = dict(query)
         fields = _comparable_body(body, content_type) if body else {}
@@ -458,7 +516,9 @@ class MockServer:
         chunk = items[offset : offset + size]
         nxt = offset + size
         more = nxt < len(items)
-        envelope = synthesize(action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name))
+        envelope = synthesize(
+            action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name)
+        )
         if pag.items_path == "":
             envelope = chunk
         else:
@@ -470,7 +530,9 @@ class MockServer:
             if pag.has_more_path:
                 set_path(envelope, pag.has_more_path, more)
             if isinstance(pag, CursorPagination) and pag.next_cursor_path:
-                set_path(envelope, pag.next_cursor_path, f"mock-cursor-{nxt}" if more else _empty(pag))
+                set_path(
+                    envelope, pag.next_cursor_path, f"mock-cursor-{nxt}" if more else _empty(pag)
+                )
             if isinstance(pag, OffsetPagination):
                 if pag.next_offset_path:
                     set_path(envelope, pag.next_offset_path, nxt if more else None)
@@ -510,7 +572,14 @@ class MockServer:
         reply = self.handle(request.method, url, dict(request.headers), body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
-        await Response(reply.content, status_code=reply.status, headers=reply.headers)(scope, receive, send)
+        await Response(reply.content, status_code=reply.status, headers=reply.headers)(
+            scope, receive, send
+        )
+
+    def local_base_url(self, origin: str) -> str:
+        """Where a client should send this connector's requests on a server at ``origin``."""
+        base = _base_path(self.spec.connection.base_url, self.options.variables)
+        return origin.rstrip("/") + self.options.mount.rstrip("/") + base
 
     def reset(self) -> None:
         self.requests.clear()
@@ -586,3 +655,23 @@ def _typed_id(value: str, schema: Any, id_field: str, number: int | None = None)
         digits = re.sub(r"\D", "", value)
         return number if number is not None else int(digits or 0)
     return value
+
+
+class MountedMocks:
+    """Several connectors' mocks on one ASGI app, each under its own path prefix."""
+
+    def __init__(self, servers: list[MockServer]) -> None:
+        self.servers = sorted(servers, key=lambda s: -len(s.options.mount))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        for server in self.servers:
+            mount = server.options.mount.rstrip("/")
+            if path == mount or path.startswith(mount + "/"):
+                await server.app(scope, receive, send)
+                return
+        await Response(b'{"message": "no connector is mounted here"}', status_code=404)(
+            scope, receive, send
+        )

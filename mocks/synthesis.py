@@ -30,7 +30,10 @@ def rng_for(seed: int, key: str) -> random.Random:
 
 
 def synthesize(
-    schema: JsonSchema | bool | None, defs: dict[str, JsonSchema], rng: random.Random, depth: int = 0
+    schema: JsonSchema | bool | None,
+    defs: dict[str, JsonSchema],
+    rng: random.Random,
+    depth: int = 0,
 ) -> Any:
     """A value valid under ``schema`` (for the keywords specs use), chosen by ``rng``."""
     if schema is None or schema is True or schema == {}:

@@ -84,7 +84,9 @@ def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
                 if last:
                     if part in node:
                         current = node[part]
-                        node[part] = [*current, value] if isinstance(current, list) else [current, value]
+                        node[part] = (
+                            [*current, value] if isinstance(current, list) else [current, value]
+                        )
                     else:
                         node[part] = value
                 else:
@@ -122,7 +124,9 @@ def decode_input(
     for param in action.parameters:
         if param.in_ == "header" and param.name.lower() in lowered:
             raw = lowered[param.name.lower()]
-            data[param.name] = json.loads(raw) if param.style == "json" else coerce(raw, param.schema_, defs)
+            data[param.name] = (
+                json.loads(raw) if param.style == "json" else coerce(raw, param.schema_, defs)
+            )
     spec_body = action.body
     if spec_body is None or not body:
         return data

@@ -210,16 +210,91 @@ def call(
     click.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
+@main.group()
+def mock() -> None:
+    """Spec-driven mock servers."""
+
+
+@mock.command("serve")
+@click.argument("connectors", nargs=-1)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8765, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of synthetic data.")
+@click.option("--records", type=click.IntRange(min=0), default=25, show_default=True)
+@click.pass_obj
+def mock_serve(
+    registry: SpecRegistry,
+    connectors: tuple[str, ...],
+    host: str,
+    port: int,
+    seed: int,
+    records: int,
+) -> None:
+    """Serve mocks of CONNECTORS (default: all), each under /<connector>, until interrupted."""
+    import uvicorn
+
+    from mocks.server import MockOptions, MockServer, MountedMocks
+
+    try:
+        names = list(connectors) or registry.names()
+        servers = [
+            MockServer(registry.get(n), MockOptions(seed=seed, records=records, mount=f"/{n}"))
+            for n in names
+        ]
+    except PatchbayError as exc:
+        _fail(exc)
+    origin = f"http://{host}:{port}"
+    for server in servers:
+        creds = ", ".join(f"{k}={v}" for k, v in sorted(server.credentials.items()))
+        click.echo(f"{server.spec.name:<10} {server.local_base_url(origin)}   ({creds})")
+    uvicorn.run(MountedMocks(servers), host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.argument("connectors", nargs=-1)
+@click.pass_obj
+def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
+    """Run the contract suite (every golden fixture through the generated client and the mock)."""
+    from mocks.contract import missing_fixtures, run_suite
+
+    results = run_suite(registry, list(connectors) or None)
+    missing = [
+        m for m in missing_fixtures(registry) if not connectors or m.split(".")[0] in connectors
+    ]
+    header = f"{'connector':<12} {'actions':>7} {'fixtures':>8} {'passed':>6} {'failed':>6}"
+    click.echo(header)
+    click.echo("-" * len(header))
+    failed = 0
+    for name in list(connectors) or registry.names():
+        rows = results.get(name, [])
+        bad = [r for r in rows if not r.ok]
+        failed += len(bad)
+        actions = len(registry.get(name).actions)
+        passed = len(rows) - len(bad)
+        click.echo(f"{name:<12} {actions:>7} {len(rows):>8} {passed:>6} {len(bad):>6}")
+        for r in bad:
+            click.echo(f"  FAIL {r.case.id}: {'; '.join(r.problems)}", err=True)
+    for m in missing:
+        click.echo(f"  no golden fixture for {m}", err=True)
+    if failed or missing:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--items", type=click.IntRange(min=1), default=25, help="Records per stand-in.")
 @click.option("--page-size", type=click.IntRange(min=1), default=10)
 @click.pass_obj
 def demo(registry: SpecRegistry, items: int, page_size: int) -> None:
-    """Validate every spec, then page through one action per connector on a local stand-in."""
+    """The main job: validate every spec, regenerate clients, run the contract suite against
+    the spec-driven mocks, then page through one action per connector on a local stand-in."""
     from mocks.demo import run_demo
 
     ctx = click.get_current_context()
     ctx.invoke(validate, paths=())
+    click.echo("")
+    ctx.invoke(generate, connectors=(), check=False, force=False, out=None)
+    click.echo("")
+    ctx.invoke(contract, connectors=())
     try:
         rows = run_demo(registry, items=items, page_size=page_size)
     except PatchbayError as exc:

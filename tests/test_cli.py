@@ -162,14 +162,15 @@ def test_python_dash_m_entry_point() -> None:
     assert done.returncode == 0 and "kitchen_sink" in done.stdout
 
 
-def test_demo_pages_every_connector_over_loopback_http() -> None:
+def test_demo_runs_contract_suite_and_pages_every_connector_over_loopback_http() -> None:
     result = invoke("demo", "--items", "25", "--page-size", "10")
     assert result.exit_code == 0, result.output
-    rows = [
-        line.split()
-        for line in result.output.splitlines()
-        if line.startswith(("github ", "slack ", "stripe "))
-    ]
+    contract_part, paging_part = result.output.split("first ids", 1)
+    names = ("github ", "slack ", "stripe ")
+    contract_rows = [line.split() for line in contract_part.splitlines() if line.startswith(names)]
+    assert [r[0] for r in contract_rows] == ["github", "slack", "stripe"]
+    assert all(r[4] == "0" and r[2] == r[3] for r in contract_rows)
+    rows = [line.split() for line in paging_part.splitlines() if line.startswith(names)]
     assert [r[0] for r in rows] == ["github", "slack", "stripe"]
     for row in rows:
         pages, items, requests = int(row[2]), int(row[3]), int(row[4])

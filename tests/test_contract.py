@@ -1,0 +1,306 @@
+"""The contract suite (one test per golden fixture) and the spec-driven mock's behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from mocks.contract import contract_cases, missing_fixtures, run_case
+from mocks.server import SCENARIOS, MockOptions, MockServer, default_credentials
+from mocks.vendor_errors import error_response
+from runtime import (
+    AsyncGenericExecutor,
+    Connection,
+    ExecutorOptions,
+    GenericExecutor,
+    PatchbayError,
+    RetryPolicy,
+    load_spec,
+)
+from runtime.error_mapping import ErrorMapper
+from runtime.registry import SpecRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = SpecRegistry(ROOT / "specs")
+CASES = contract_cases(REGISTRY)
+
+
+def test_every_action_of_every_spec_has_a_golden_fixture() -> None:
+    assert CASES, "there are golden fixtures"
+    assert missing_fixtures(REGISTRY) == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_contract(case: Any, snapshot: SnapshotAssertion) -> None:
+    result = run_case(REGISTRY.get(case.connector), case)
+    assert result.problems == []
+    assert result.record == snapshot
+
+
+def _executor(spec_name: str, server: MockServer, **kw: Any) -> GenericExecutor:
+    spec = server.spec
+    creds = dict(server.credentials)
+    variant = spec.auth[0]
+    conn = Connection(spec_name, credentials={k: creds[k] for k in variant.fields})
+    return GenericExecutor(spec, conn, transport=server.transport(), sleep=lambda s: None, **kw)
+
+
+@pytest.mark.parametrize("name", REGISTRY.names())
+def test_every_error_code_the_spec_declares_round_trips(name: str) -> None:
+    spec = REGISTRY.get(name)
+    mapper = ErrorMapper(spec)
+    codes = sorted({rule.code for rule in spec.errors.rules})
+    assert codes
+    for code in codes:
+        shaped = error_response(spec, code, "mock says no", retry_after=2)
+        assert shaped is not None, code
+        status, headers, body = shaped
+        response = httpx.Response(status, headers=headers, json=body)
+        error = mapper.classify(response, body, connector=name, action="x")
+        assert error is not None and error.code == code, (code, status, body)
+
+
+@pytest.mark.parametrize(
+    ("name", "credentials", "expected_status", "body_check"),
+    [
+        ("stripe", {"api_key": "sk_test_WRONG"}, 401, lambda b: "error" in b),
+        ("github", {"token": "ghp_WRONG"}, 401, lambda b: "message" in b),
+        (
+            "slack",
+            {"bot_token": "xoxb-WRONG"},
+            200,
+            lambda b: b == {"ok": False, "error": "invalid_auth"},
+        ),
+    ],
+)
+def test_wrong_credentials_get_the_vendor_shaped_auth_error(
+    name: str, credentials: dict[str, str], expected_status: int, body_check: Any
+) -> None:
+    spec = REGISTRY.get(name)
+    server = MockServer(spec, MockOptions(golden_root=None))
+    ex = GenericExecutor(
+        spec, Connection(name, credentials=credentials), transport=server.transport()
+    )
+    with pytest.raises(PatchbayError) as info:
+        ex.call(spec.test_connection and spec.actions[0].name, _required_input(spec.actions[0]))
+    assert info.value.code == "auth_invalid"
+    assert info.value.status == expected_status
+    # The mock answered the request (it was not refused before reaching it).
+    assert len(server.requests) == 1
+
+
+def _required_input(action: Any) -> dict[str, Any]:
+    return {p.name: "mock" for p in action.parameters if p.required and p.in_ == "path"}
+
+
+def test_stateful_rest_resources_on_stripe() -> None:
+    spec = REGISTRY.get("stripe")
+    server = MockServer(spec, MockOptions(golden_root=None, records=3))
+    ex = _executor("stripe", server)
+    created = ex.call("create_customer", {"email": "state@example.test", "name": "State"})
+    cid = created["id"]
+    assert ex.call("get_customer", {"customer": cid})["email"] == "state@example.test"
+    listed = ex.paginate("list_customers").all()
+    assert listed[0]["id"] == cid and len(listed) == 4
+    ex.call("update_customer", {"customer": cid, "name": "Renamed"})
+    assert ex.call("get_customer", {"customer": cid})["name"] == "Renamed"
+    ex.call("delete_customer", {"customer": cid})
+    with pytest.raises(PatchbayError) as info:
+        ex.call("get_customer", {"customer": cid})
+    assert info.value.code == "not_found" and info.value.status == 404
+    assert [c["id"] for c in ex.paginate("list_customers").all()].count(cid) == 0
+
+
+def test_stateful_rest_resources_on_github() -> None:
+    spec = REGISTRY.get("github")
+    server = MockServer(spec, MockOptions(golden_root=None, records=2))
+    ex = _executor("github", server)
+    repo = {"owner": "octo-fake", "repo": "state"}
+    issue = ex.call("create_issue", {**repo, "title": "Stateful"})
+    number = issue["number"]
+    assert ex.call("get_issue", {**repo, "issue_number": number})["title"] == "Stateful"
+    ex.call("update_issue", {**repo, "issue_number": number, "state": "closed"})
+    assert ex.call("get_issue", {**repo, "issue_number": number})["state"] == "closed"
+    titles = [i["title"] for i in ex.paginate("list_issues", repo).all()]
+    assert titles[0] == "Stateful" and len(titles) == 3
+
+
+SINK = load_spec(ROOT / "tests/data/kitchen_sink.json")
+
+
+@pytest.mark.parametrize(
+    "action", [a.name for a in SINK.actions if a.pagination is not None and a.auth is None]
+)
+def test_mock_pages_in_every_style_of_the_format(action: str) -> None:
+    server = MockServer(
+        SINK,
+        MockOptions(golden_root=None, records=23, variables={"instance_url": "https://x.test"}),
+    )
+    spec_action = SINK.action(action)
+    conn = Connection(
+        "kitchen_sink",
+        auth="key",
+        variables={"instance_url": "https://x.test", "subdomain": "demo"},
+        credentials={"api_key": server.credentials["api_key"]},
+    )
+    ex = GenericExecutor(SINK, conn, transport=server.transport())
+    size = 10
+    data = (
+        {"path": ""}
+        if spec_action.body is not None and "path" in spec_action.body.schema_.get("properties", {})
+        else {}
+    )
+    pages = list(ex.paginate(action, data, page_size=size).pages())
+    counts = [len(p.items) for p in pages if p.items]
+    assert counts[:3] == [10, 10, 3], (action, [len(p.items) for p in pages])
+    assert sum(counts) == 23
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_fault_scenarios(scenario: str) -> None:
+    spec = REGISTRY.get("github")
+    server = MockServer(spec, MockOptions(golden_root=None, slow_seconds=5.0))
+    ex = _executor(
+        "github",
+        server,
+        options=ExecutorOptions(retry=RetryPolicy(max_attempts=1), timeout=httpx.Timeout(1.0)),
+    )
+    expected = {
+        "rate_limited": "rate_limited",
+        "server_error": "upstream_unavailable",
+        "unavailable": "upstream_unavailable",
+        "slow": "timeout",
+        "malformed": "bad_response",
+        "expired_token": "auth_invalid",
+        "drop": "network",
+    }[scenario]
+    from runtime import CallOptions
+
+    with pytest.raises(PatchbayError) as info:
+        ex.call(
+            "get_authenticated_user", {}, CallOptions(extra_headers={"X-Mock-Scenario": scenario})
+        )
+    assert info.value.code == expected
+    assert (
+        server.requests[-1].headers.get(
+            "X-Mock-Scenario", server.requests[-1].headers.get("x-mock-scenario")
+        )
+        == scenario
+    )
+
+
+def test_rate_limit_then_success_through_retries() -> None:
+    spec = REGISTRY.get("slack")
+    server = MockServer(spec, MockOptions(golden_root=None, scenario="rate_limited", retry_after=2))
+    waits: list[float] = []
+    creds = {"bot_token": server.credentials["bot_token"]}
+    ex = GenericExecutor(
+        spec,
+        Connection("slack", credentials=creds),
+        transport=server.transport(),
+        sleep=waits.append,
+    )
+    with pytest.raises(PatchbayError):
+        ex.call("list_users", {"limit": 2})
+    server.options.scenario = None
+    assert ex.call("list_users", {"limit": 2}) is not None
+    assert waits[:3] == [2.0, 2.0, 2.0]
+
+
+def test_invalid_input_gets_the_vendor_validation_shape() -> None:
+    spec = REGISTRY.get("github")
+    server = MockServer(spec, MockOptions(golden_root=None))
+    token = server.credentials["token"]
+    response = server.handler(
+        httpx.Request(
+            "GET",
+            "https://api.github.com/repos/o/r/issues?per_page=1000",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    )
+    body = json.loads(response.content)
+    assert response.status_code == 422 and "per_page" in body["message"]
+
+
+def test_asgi_app_serves_async_clients() -> None:
+    spec = REGISTRY.get("stripe")
+    server = MockServer(spec, MockOptions(golden_root=None, records=12))
+
+    async def run() -> int:
+        transport = httpx.ASGITransport(app=server.app)
+        conn = Connection("stripe", credentials={"api_key": server.credentials["api_key"]})
+        async with AsyncGenericExecutor(
+            spec, conn, transport=transport, base_url="http://mock.test/v1"
+        ) as ex:
+            return len(await ex.paginate("list_customers", page_size=5).all())
+
+    assert asyncio.run(run()) == 12
+    assert [r.path for r in server.requests] == ["/v1/customers"] * 3
+
+
+def test_same_seed_same_data_other_seed_other_data() -> None:
+    spec = REGISTRY.get("github")
+
+    def first_title(seed: int) -> Any:
+        server = MockServer(spec, MockOptions(golden_root=None, seed=seed))
+        return (
+            _executor("github", server)
+            .paginate("list_issues", {"owner": "o", "repo": "r"}, max_items=3)
+            .all()
+        )
+
+    assert first_title(1) == first_title(1)
+    assert first_title(1) != first_title(2)
+
+
+def test_default_credentials_are_fake() -> None:
+    for name in REGISTRY.names():
+        values = default_credentials(REGISTRY.get(name)).values()
+        assert values and all(v.startswith("mock_") for v in values)
+
+
+def test_several_mocks_on_one_real_server() -> None:
+    from mocks.server import MountedMocks
+    from mocks.serving import serve
+
+    github = MockServer(
+        REGISTRY.get("github"), MockOptions(golden_root=None, records=7, mount="/github")
+    )
+    slack = MockServer(
+        REGISTRY.get("slack"), MockOptions(golden_root=None, records=3, mount="/slack")
+    )
+    with serve(MountedMocks([github, slack])) as origin:
+        gh = GenericExecutor(
+            github.spec,
+            Connection("github", credentials={"token": github.credentials["token"]}),
+            base_url=github.local_base_url(origin),
+        )
+        issues = gh.paginate("list_issues", {"owner": "o", "repo": "r"}, page_size=3).all()
+        sl = GenericExecutor(
+            slack.spec,
+            Connection("slack", credentials={"bot_token": slack.credentials["bot_token"]}),
+            base_url=slack.local_base_url(origin),
+        )
+        users = sl.paginate("list_users", {"limit": 2}).all()
+    assert len(issues) == 7 and len(github.requests) == 3
+    assert all(r.path == "/github/repos/o/r/issues" for r in github.requests)
+    assert len(users) == 3 and all(r.path == "/slack/api/users.list" for r in slack.requests)
+
+
+def test_contract_command_prints_the_table() -> None:
+    from click.testing import CliRunner
+
+    from patchbay.cli import main
+
+    result = CliRunner().invoke(main, ["contract", "stripe", "slack"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()[2:] if line}
+    assert lines["stripe"][0] == str(len(REGISTRY.get("stripe").actions))
+    assert lines["stripe"][3] == "0" and lines["slack"][3] == "0"
+    assert int(lines["slack"][1]) == int(lines["slack"][2]) >= len(REGISTRY.get("slack").actions)
