@@ -192,7 +192,7 @@ from generated.stripe import StripeApiKeyCredentials, StripeClient, models
 from pydantic import SecretStr
 
 client = StripeClient(StripeApiKeyCredentials(api_key=SecretStr("sk_test_FAKE")))
-customer: models.Customer = client.get_customer(customer="cus_1")
+customer: models.Customer | models.DeletedCustomer = client.get_customer(customer="cus_1")
 for item in client.list_customers(limit=10, max_items=5):
     print(item.id)
 """
