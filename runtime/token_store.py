@@ -1,0 +1,271 @@
+"""Stored connections: SQLite by default, secrets encrypted at rest.
+
+A row keeps what can be listed without the key (connector, auth variant, status, account label,
+expiry) in clear, and everything secret (credentials, tokens, variables) in one encrypted blob.
+``transaction`` takes SQLite's write lock (``BEGIN IMMEDIATE``), which is what makes a token
+refresh single-flight across processes sharing the file; the token provider adds locks for
+threads and tasks on top.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from .encryption import Encryptor
+from .errors import Conflict, NotFound
+from .oauth import TokenSet
+from .redaction import REDACTED
+
+Status = Literal["active", "needs_reauth", "revoked"]
+
+
+@dataclass(frozen=True)
+class StoredConnection:
+    id: str
+    connector: str
+    auth: str
+    status: Status = "active"
+    account_label: str | None = None
+    account_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    tokens: TokenSet | None = field(default=None, repr=False)
+    version: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredConnection(id={self.id!r}, connector={self.connector!r}, auth={self.auth!r}, "
+            f"status={self.status!r}, account_label={self.account_label!r}, "
+            f"credentials={{{', '.join(f'{k}={REDACTED}' for k in sorted(self.credentials))}}}, "
+            f"tokens={'set' if self.tokens else None}, version={self.version})"
+        )
+
+    @property
+    def expires_at(self) -> float | None:
+        return self.tokens.expires_at if self.tokens else None
+
+
+class TokenStore(Protocol):
+    """What other backends implement (a database, a secrets manager)."""
+
+    def create(self, connection: StoredConnection) -> StoredConnection: ...
+
+    def get(self, connection_id: str) -> StoredConnection: ...
+
+    def list(self) -> list[StoredConnection]: ...
+
+    def delete(self, connection_id: str) -> None: ...
+
+    def save(self, connection: StoredConnection) -> StoredConnection: ...
+
+    def transaction(self, connection_id: str) -> Any: ...
+
+
+def _token_dict(tokens: TokenSet | None) -> dict[str, Any] | None:
+    if tokens is None:
+        return None
+    return {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_at": tokens.expires_at,
+        "token_type": tokens.token_type,
+        "scope": tokens.scope,
+        "variables": tokens.variables,
+        "obtained_at": tokens.obtained_at,
+    }
+
+
+def _tokens(data: dict[str, Any] | None) -> TokenSet | None:
+    return None if data is None else TokenSet(**data)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS connections (
+    id TEXT PRIMARY KEY,
+    connector TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    status TEXT NOT NULL,
+    account_label TEXT,
+    account_id TEXT,
+    expires_at REAL,
+    version INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    secret BLOB NOT NULL
+)
+"""
+
+
+class SQLiteTokenStore:
+    """The default store: one SQLite file (path configurable), safe across processes."""
+
+    def __init__(self, path: str | Path, encryptor: Encryptor | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._encryptor = encryptor or Encryptor.from_env()
+        self._local = threading.local()
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"SQLiteTokenStore({str(self.path)!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=True
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    # ------------------------------------------------------------------------- (de)coding
+
+    def _seal(self, conn: StoredConnection) -> bytes:
+        payload = {
+            "variables": conn.variables,
+            "credentials": conn.credentials,
+            "tokens": _token_dict(conn.tokens),
+        }
+        return self._encryptor.encrypt(json.dumps(payload).encode())
+
+    def _row(
+        self, row: sqlite3.Row | tuple[Any, ...], *, open_secrets: bool = True
+    ) -> StoredConnection:
+        (
+            cid,
+            connector,
+            auth,
+            status,
+            label,
+            account_id,
+            _exp,
+            version,
+            created,
+            updated,
+            secret,
+        ) = row
+        secrets: dict[str, Any] = {"variables": {}, "credentials": {}, "tokens": None}
+        if open_secrets:
+            secrets = json.loads(self._encryptor.decrypt(secret, what=f"connection {cid}"))
+        return StoredConnection(
+            id=cid,
+            connector=connector,
+            auth=auth,
+            status=status,
+            account_label=label,
+            account_id=account_id,
+            variables=secrets["variables"],
+            credentials=secrets["credentials"],
+            tokens=_tokens(secrets["tokens"]),
+            version=version,
+            created_at=created,
+            updated_at=updated,
+        )
+
+    # ---------------------------------------------------------------------------- access
+
+    def create(self, connection: StoredConnection) -> StoredConnection:
+        now = time.time()
+        conn = replace(
+            connection,
+            id=connection.id or uuid.uuid4().hex[:12],
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        self._connect().execute(
+            "INSERT INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                conn.id,
+                conn.connector,
+                conn.auth,
+                conn.status,
+                conn.account_label,
+                conn.account_id,
+                conn.expires_at,
+                conn.version,
+                conn.created_at,
+                conn.updated_at,
+                self._seal(conn),
+            ),
+        )
+        return conn
+
+    def get(self, connection_id: str) -> StoredConnection:
+        row = (
+            self._connect()
+            .execute("SELECT * FROM connections WHERE id = ?", (connection_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise NotFound(f"no stored connection {connection_id!r}")
+        return self._row(row)
+
+    def list(self) -> list[StoredConnection]:
+        """Every connection, secrets left sealed (listing never needs the key)."""
+        rows = self._connect().execute("SELECT * FROM connections ORDER BY created_at").fetchall()
+        return [self._row(r, open_secrets=False) for r in rows]
+
+    def delete(self, connection_id: str) -> None:
+        cur = self._connect().execute("DELETE FROM connections WHERE id = ?", (connection_id,))
+        if cur.rowcount == 0:
+            raise NotFound(f"no stored connection {connection_id!r}")
+
+    def save(self, connection: StoredConnection) -> StoredConnection:
+        """Compare-and-swap on ``version``: a concurrent writer makes this raise ``conflict``."""
+        updated = replace(connection, version=connection.version + 1, updated_at=time.time())
+        cur = self._connect().execute(
+            "UPDATE connections SET status=?, account_label=?, account_id=?, expires_at=?, "
+            "version=?, updated_at=?, secret=? WHERE id=? AND version=?",
+            (
+                updated.status,
+                updated.account_label,
+                updated.account_id,
+                updated.expires_at,
+                updated.version,
+                updated.updated_at,
+                self._seal(updated),
+                connection.id,
+                connection.version,
+            ),
+        )
+        if cur.rowcount != 1:
+            raise Conflict(f"connection {connection.id!r} changed concurrently; reload and retry")
+        return updated
+
+    @contextmanager
+    def transaction(self, connection_id: str) -> Iterator[SQLiteTokenStore]:
+        """Hold SQLite's write lock: other processes' writers wait until this block ends."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def rotate_key(self) -> int:
+        """Re-encrypt every row under the first key of ``PATCHBAY_SECRET_KEY``."""
+        db = self._connect()
+        rows = db.execute("SELECT id, secret FROM connections").fetchall()
+        for cid, secret in rows:
+            db.execute(
+                "UPDATE connections SET secret=? WHERE id=?", (self._encryptor.rotate(secret), cid)
+            )
+        return len(rows)

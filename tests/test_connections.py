@@ -1,0 +1,257 @@
+"""Encrypted token store, OAuth2 code flow against the mock provider, single-flight refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mocks.oauth_provider import MockOAuthProvider
+from runtime import Connection, GenericExecutor, PatchbayError, load_spec
+from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
+from runtime.errors import AuthExpired, ConfigError
+from runtime.oauth import (
+    OAuthClient,
+    TokenSet,
+    authorize_url,
+    code_request,
+    new_state,
+    oauth_variant,
+    pkce_pair,
+    read_token_response,
+)
+from runtime.token_provider import StoredTokenProvider
+from runtime.token_store import SQLiteTokenStore, StoredConnection
+
+ROOT = Path(__file__).resolve().parent.parent
+SLACK = load_spec(ROOT / "specs/slack.json")
+SINK = load_spec(ROOT / "tests/data/kitchen_sink.json")
+KEY = new_key()
+CLIENT = OAuthClient("client_FAKE_id", "client_FAKE_secret")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteTokenStore:
+    return SQLiteTokenStore(tmp_path / "tokens.db", Encryptor([KEY]))
+
+
+def test_missing_or_wrong_key_is_a_clear_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=KEY_VARIABLE):
+        Encryptor.from_env({})
+    with pytest.raises(ConfigError, match="not a valid Fernet key"):
+        Encryptor.from_env({KEY_VARIABLE: "not-a-key"})
+    path = tmp_path / "t.db"
+    first = SQLiteTokenStore(path, Encryptor([KEY]))
+    saved = first.create(
+        StoredConnection("", "slack", "bot_token", credentials={"bot_token": "xoxb-FAKE-1"})
+    )
+    before = path.read_bytes()
+    wrong = SQLiteTokenStore(path, Encryptor([new_key()]))
+    with pytest.raises(ConfigError, match="wrong key"):
+        wrong.get(saved.id)
+    assert [c.id for c in wrong.list()] == [saved.id]  # listing needs no key
+    assert path.read_bytes() == before
+    assert first.get(saved.id).credentials == {"bot_token": "xoxb-FAKE-1"}
+
+
+def test_key_rotation_keeps_every_connection(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    old = SQLiteTokenStore(path, Encryptor([KEY]))
+    saved = old.create(
+        StoredConnection("", "stripe", "api_key", credentials={"api_key": "sk_test_FAKE"})
+    )
+    newer = new_key()
+    both = SQLiteTokenStore(path, Encryptor([newer, KEY]))
+    assert both.rotate_key() == 1
+    only_new = SQLiteTokenStore(path, Encryptor([newer]))
+    assert only_new.get(saved.id).credentials == {"api_key": "sk_test_FAKE"}
+
+
+def test_secrets_are_encrypted_at_rest_and_never_in_reprs(store: SQLiteTokenStore) -> None:
+    tokens = TokenSet("xoxe.xoxb-FAKE-access", "xoxe-1-FAKE-refresh", time.time() + 60)
+    saved = store.create(
+        StoredConnection("", "slack", "oauth2", tokens=tokens, account_label="Acme")
+    )
+    raw = store.path.read_bytes() + Path(str(store.path) + "-wal").read_bytes()
+    assert b"FAKE-access" not in raw and b"FAKE-refresh" not in raw
+    text = repr(saved) + repr(store.get(saved.id)) + repr(tokens)
+    assert "FAKE-access" not in text and "FAKE-refresh" not in text
+    assert store.get(saved.id).tokens == tokens
+
+
+def _authorize_and_exchange(
+    spec: object, provider: MockOAuthProvider, variables: dict[str, str]
+) -> TokenSet:
+    variant = provider.variant
+    verifier, challenge = pkce_pair()
+    state = new_state()
+    redirect = "http://127.0.0.1:50123/callback"
+    url = authorize_url(
+        provider.spec,
+        variant,
+        CLIENT,
+        redirect_uri=redirect,
+        state=state,
+        code_challenge=challenge,
+        variables=variables,
+    )
+    reply = provider.handler(httpx.Request("GET", url))
+    assert reply.status_code == 302
+    back = httpx.URL(reply.headers["location"])
+    assert back.params["state"] == state and str(back.copy_with(query=None)) == redirect
+    request = code_request(
+        provider.spec,
+        variant,
+        CLIENT,
+        code=back.params["code"],
+        redirect_uri=redirect,
+        code_verifier=verifier,
+        variables=variables,
+    )
+    return read_token_response(provider.spec, variant, provider.handler(request))
+
+
+def test_code_flow_with_pkce_basic_client_auth_and_token_variables() -> None:
+    provider = MockOAuthProvider(
+        SINK, oauth_variant(SINK), token_variables={"instance_url": "https://na1.mock.test"}
+    )
+    tokens = _authorize_and_exchange(SINK, provider, {"subdomain": "acme"})
+    assert tokens.access_token.startswith("at_FAKE_") and tokens.refresh_token
+    assert tokens.variables == {"instance_url": "https://na1.mock.test"}
+    token_call = provider.requests[-1]
+    assert token_call.headers["authorization"].startswith("Basic ")
+    assert b"code_verifier=" in token_call.content and b"client_secret" not in token_call.content
+    # A code is single-use, and a wrong verifier is refused.
+    again = provider.handler(provider.requests[-1])
+    with pytest.raises(AuthExpired):
+        read_token_response(SINK, provider.variant, again)
+
+
+def test_slack_envelope_and_denied_authorization() -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    tokens = _authorize_and_exchange(SLACK, provider, {})
+    assert tokens.expires_at is not None and tokens.refresh_token
+    provider.deny = True
+    url = authorize_url(
+        SLACK,
+        provider.variant,
+        CLIENT,
+        redirect_uri="http://127.0.0.1:1/cb",
+        state="s1",
+        code_challenge=None,
+        variables={},
+    )
+    assert "scope=channels%3Aread%2Cgroups%3Aread" in url
+    denied = httpx.URL(provider.handler(httpx.Request("GET", url)).headers["location"])
+    assert denied.params["error"] == "access_denied" and denied.params["state"] == "s1"
+
+
+def _expired_connection(store: SQLiteTokenStore, provider: MockOAuthProvider) -> StoredConnection:
+    tokens = _authorize_and_exchange(SLACK, provider, {})
+    stale = TokenSet(
+        tokens.access_token, tokens.refresh_token, time.time() - 5, obtained_at=time.time() - 3600
+    )
+    return store.create(StoredConnection("", "slack", "oauth2", tokens=stale))
+
+
+def test_one_refresh_for_100_threads(store: SQLiteTokenStore) -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+    tokens: list[str] = []
+    barrier = threading.Barrier(100)
+
+    def work() -> None:
+        p = StoredTokenProvider(store, conn.id, SLACK, CLIENT, transport=provider.transport())
+        barrier.wait()
+        tokens.append(p.get_token())
+
+    threads = [threading.Thread(target=work) for _ in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert provider.refresh_count == 1
+    assert len(tokens) == 100 and len(set(tokens)) == 1
+    stored = store.get(conn.id)
+    assert stored.tokens is not None and stored.tokens.access_token == tokens[0]
+    # The rotated refresh token was stored, and the old one no longer works at the provider.
+    assert stored.tokens.refresh_token != conn.tokens.refresh_token  # type: ignore[union-attr]
+
+
+def test_one_refresh_for_100_tasks(store: SQLiteTokenStore) -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+    p = StoredTokenProvider(store, conn.id, SLACK, CLIENT, async_transport=provider.transport())
+
+    async def run() -> list[str]:
+        return await asyncio.gather(*(p.aget_token() for _ in range(100)))
+
+    tokens = asyncio.run(run())
+    assert provider.refresh_count == 1 and len(set(tokens)) == 1
+
+
+def test_invalid_grant_marks_needs_reauth_and_keeps_the_data(store: SQLiteTokenStore) -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+    provider.revoke_all()
+    p = StoredTokenProvider(store, conn.id, SLACK, CLIENT, transport=provider.transport())
+    with pytest.raises(AuthExpired) as info:
+        p.get_token()
+    assert "patchbay connect slack" in str(info.value)
+    stored = store.get(conn.id)
+    assert stored.status == "needs_reauth" and stored.tokens == conn.tokens
+    with pytest.raises(AuthExpired, match="needs_reauth"):
+        p.get_token()
+
+
+def test_network_failure_during_refresh_changes_nothing(store: SQLiteTokenStore) -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("token endpoint unreachable")
+
+    p = StoredTokenProvider(store, conn.id, SLACK, CLIENT, transport=httpx.MockTransport(broken))
+    with pytest.raises(PatchbayError) as info:
+        p.get_token()
+    assert info.value.code == "network"
+    assert store.get(conn.id) == conn
+
+
+def test_executor_refreshes_once_on_the_vendors_expiry_signal(store: SQLiteTokenStore) -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    tokens = _authorize_and_exchange(SLACK, provider, {})
+    fresh = TokenSet(
+        tokens.access_token, tokens.refresh_token, time.time() + 3600, obtained_at=time.time() - 60
+    )
+    conn = store.create(StoredConnection("", "slack", "oauth2", tokens=fresh))
+    provider.expire_access_tokens()  # the vendor killed the access token before its expiry
+
+    def slack_api(request: httpx.Request) -> httpx.Response:
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        if not provider.is_valid_access_token(token):
+            return httpx.Response(200, json={"ok": False, "error": "token_expired"})
+        return httpx.Response(
+            200, json={"ok": True, "members": [], "response_metadata": {"next_cursor": ""}}
+        )
+
+    p = StoredTokenProvider(store, conn.id, SLACK, CLIENT, transport=provider.transport())
+    ex = GenericExecutor(
+        SLACK,
+        Connection("slack", auth="oauth2", token_provider=p),
+        transport=httpx.MockTransport(slack_api),
+    )
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ex.call("list_users", {"limit": 1})))
+        for _ in range(20)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 20 and provider.refresh_count == 1
