@@ -148,7 +148,7 @@ def render_connector(spec: ConnectorSpec, spec_bytes: bytes, source: str) -> dic
     )
     init = env.get_template("package_init.py.j2").render(
         **common,
-        lazy={"client": client_exports, "triggers": trigger_exports},
+        lazy={k: v for k, v in (("client", client_exports), ("triggers", trigger_exports)) if v},
         all_names=sorted([*client_exports, *trigger_exports, "models"]),
     )
     openapi = json.dumps(openapi_document(spec), indent=2, sort_keys=False, ensure_ascii=False)

@@ -367,12 +367,36 @@ class _Builder:
 
     # ----------------------------------------------------------------------------- responses
 
+    def body_errors_in_2xx(self) -> list[dict[str, Any]]:
+        """Schemas of the error bodies the spec's rules recognise in a 2xx response."""
+        shapes: list[dict[str, Any]] = []
+        for rule in self.spec.errors.rules:
+            statuses = rule.when.status
+            in_2xx = statuses is None or any(
+                (isinstance(s, int) and 200 <= s < 300) or s == "2xx" for s in statuses
+            )
+            if not in_2xx or not rule.when.body:
+                continue
+            shape: dict[str, Any] = {"type": "object"}
+            for cond in rule.when.body:
+                if "equals" in cond.model_fields_set and "." not in cond.path and cond.path:
+                    shape.setdefault("properties", {})[cond.path] = {"const": cond.equals}
+                    shape.setdefault("required", []).append(cond.path)
+            if "properties" in shape and shape not in shapes:
+                shapes.append(shape)
+        return shapes
+
     def responses(self, action: Action) -> dict[str, Any]:
         output = action.output
         ok: dict[str, Any] = {"description": action.title or f"Result of {action.name}."}
         if action.method != "HEAD":
             if output.format == "json":
-                ok["content"] = {"application/json": {"schema": self.schema(output.schema_)}}
+                success = self.schema(output.schema_)
+                errors = self.body_errors_in_2xx()
+                if errors and success:
+                    # Vendors that report errors inside a 200 (Slack's ok: false) send either.
+                    success = {"anyOf": [success, *errors]}
+                ok["content"] = {"application/json": {"schema": success}}
             elif output.format == "text":
                 text = self.schema(output.schema_) or {"type": "string"}
                 ok["content"] = {"text/plain": {"schema": text}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from runtime.spec import Action, ConnectorSpec, OAuth2Auth
 
 from .golden import GOLDEN_DIR, Fixture, all_fixtures
 from .server import MockOptions, MockServer, default_credentials
+from .wire import multipart_fields
 
 RESERVED_KWARGS = frozenset({"self", "request_options", "max_pages", "max_items", "page_size"})
 
@@ -136,6 +138,40 @@ def _output_problems(spec: ConnectorSpec, action: Action, body: Any) -> list[str
     return problems
 
 
+def fixture_variables(spec: ConnectorSpec, action: Action, fixture: Fixture) -> dict[str, str]:
+    """Connection variables the fixture's request implies: read off its path where the base URL
+    or the action path carries them (Twilio's account SID), else defaults or obvious fakes."""
+    template = action.base_url or spec.connection.base_url
+    values: dict[str, str] = {}
+    for name, var in spec.connection.variables.items():
+        if template.startswith("{" + name + "}"):
+            values[name] = "https://mock.test"  # the variable is the whole origin
+        else:
+            values[name] = var.default or (var.enum[0] if var.enum else f"mock_{name}")
+    if template.startswith("{"):
+        base_path = template.split("}", 1)[1]
+    else:
+        rest = template.split("://", 1)[-1]
+        base_path = "/" + rest.split("/", 1)[1] if "/" in rest else ""
+    wanted = (base_path.rstrip("/") + action.path).strip("/").split("/")
+    actual = fixture.request.path.strip("/").split("/")
+    if len(wanted) != len(actual):
+        return values
+    for t_seg, f_seg in zip(wanted, actual, strict=True):
+        parts = re.split(r"(\{[^{}]+\})", t_seg)
+        names = [p[1:-1] for p in parts if p.startswith("{")]
+        if not names:
+            continue
+        regex = "".join("(.+?)" if p.startswith("{") else re.escape(p) for p in parts)
+        found = re.fullmatch(regex, f_seg)
+        if found is None:
+            continue
+        for name, value in zip(names, found.groups(), strict=True):
+            if name in spec.connection.variables:
+                values[name] = value
+    return values
+
+
 def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
     result = ContractResult(case)
     fixture = case.fixture
@@ -143,9 +179,11 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
     module = _client_module(spec.name)
     models = importlib.import_module(f"generated.{spec.name}.models")
     creds = default_credentials(spec)
+    variables = fixture_variables(spec, action, fixture)
     # Only this case's fixture, so a documented success and error for the same request
     # (Slack's already_reacted) never shadow each other.
-    server = MockServer(spec, MockOptions(fixtures={action.name: [fixture]}, credentials=creds))
+    options = MockOptions(fixtures={action.name: [fixture]}, credentials=creds, variables=variables)
+    server = MockServer(spec, options)
     client_cls = next(
         obj
         for name, obj in vars(module).items()
@@ -154,7 +192,9 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
         and not name.startswith("Async")
         and obj.__module__ == module.__name__
     )
-    client = client_cls(_credentials(module, spec, creds), transport=server.transport())
+    client = client_cls(
+        _credentials(module, spec, creds), variables=variables, transport=server.transport()
+    )
     from codegen.naming import pascal, snake
 
     method = snake(action.name)
@@ -195,7 +235,7 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
             "method": first.method if first else None,
             "path": first.path if first else None,
             "query": sorted(first.query) if first else [],
-            "body": _decoded(first.body) if first else None,
+            "body": _decoded(first.body, first.headers) if first else None,
         },
         "response": {"status": fixture.response.status, **outcome},
     }
@@ -215,9 +255,14 @@ def _is_body_error(spec: ConnectorSpec, fixture: Fixture) -> bool:
     )
 
 
-def _decoded(body: bytes) -> Any:
+def _decoded(body: bytes, headers: dict[str, str]) -> Any:
+    """The request body for a snapshot: JSON decoded, multipart as its fields (the boundary is
+    random), anything else as text."""
     if not body:
         return None
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    if "multipart/form-data" in content_type:
+        return multipart_fields(body, content_type)
     try:
         return json.loads(body)
     except ValueError:

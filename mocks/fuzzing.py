@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +38,21 @@ class FuzzFailure:
     summary: str
     status: int | None
     reproduction: str
+    body: str = ""  # the start of the response body, when there was one
     count: int = 1
 
     def __str__(self) -> str:
         status = f" (HTTP {self.status})" if self.status is not None else ""
-        return f"{self.kind}{status} x{self.count}: {self.summary}\n    {self.reproduction}"
+        body = f"\n      body: {self.body}" if self.body else ""
+        return f"{self.kind}{status} x{self.count}: {self.summary}\n      {self.reproduction}{body}"
+
+
+# Values that differ between cases of one problem (positions, quoted data, numbers).
+_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
+
+
+def _signature(failure: FuzzFailure) -> tuple[str, str]:
+    return failure.kind, _VARYING.sub("_", failure.summary)
 
 
 @dataclass
@@ -55,7 +66,7 @@ class OperationReport:
 
     def add(self, failure: FuzzFailure) -> None:
         for known in self.failures:
-            if (known.kind, known.summary) == (failure.kind, failure.summary):
+            if _signature(known) == _signature(failure):
                 known.count += 1
                 return
         self.failures.append(failure)
@@ -130,6 +141,14 @@ def _curl(case: Any, headers: dict[str, str]) -> str:
         return f"<no curl: {type(exc).__name__}>; case={case!r}"
 
 
+def _excerpt(response: Any, limit: int = 300) -> str:
+    try:
+        text = str(response.text)
+    except Exception:  # undecodable bytes: the status and check message still say enough
+        return ""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
@@ -192,6 +211,7 @@ def _fuzz_operation(
                         f"{failure.title}: {detail}",
                         response.status_code,
                         _curl(case, headers),
+                        _excerpt(response),
                     )
                 )
         except Exception as exc:  # a check itself broke: report it, it is not a pass
@@ -222,6 +242,7 @@ def run_schemathesis(
     created or deleted resource is seen by the next operation), as with a real vendor.
     """
     import schemathesis
+    from schemathesis.core.result import Ok
 
     server = server or MockServer(spec, mock_options(spec))
     headers, query = auth_for(spec, server.options)
@@ -229,6 +250,8 @@ def run_schemathesis(
     schema.app = server.app
     report = FuzzReport(spec.name, max_examples, seed)
     for result in schema.get_all_operations():
+        if not isinstance(result, Ok):  # the document itself is broken: not a mock finding
+            raise result.err()
         operation = result.ok()
         op_report = OperationReport(operation.label)
         report.operations.append(op_report)

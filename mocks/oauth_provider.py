@@ -23,7 +23,7 @@ import httpx
 from runtime.paths import MISSING, get_path
 from runtime.spec import ConnectorSpec, OAuth2Auth
 
-from .vendor_errors import set_path
+from .vendor_errors import remove_path, set_path
 
 
 @dataclass
@@ -172,7 +172,7 @@ class MockOAuthProvider:
             self._refresh.discard(_get(body, self.variant.token_response.refresh_token))
             self._refresh.add(token)
             if self.variant.token_response.refresh_token:
-                _drop(body, self.variant.token_response.refresh_token)
+                remove_path(body, self.variant.token_response.refresh_token)
             return self._reply(200, body)
         return self._error("unsupported_grant_type")
 
@@ -206,12 +206,3 @@ def _plain(template: str) -> str:
 def _get(body: dict[str, Any], path: str | None) -> str:
     value = get_path(body, path or "", MISSING)
     return value if isinstance(value, str) else ""
-
-
-def _drop(body: dict[str, Any], path: str) -> None:
-    *parents, last = path.split(".")
-    node: Any = body
-    for key in parents:
-        node = node.get(key, {})
-    if isinstance(node, dict):
-        node.pop(last, None)

@@ -19,13 +19,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import httpx
+from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from runtime.error_mapping import match_holds
 from runtime.errors import ValidationFailed
 from runtime.paths import get_path
 from runtime.spec import (
@@ -48,7 +50,7 @@ from runtime.validation import InputCheck
 
 from .golden import GOLDEN_DIR, Fixture, fixtures_for, matches
 from .synthesis import rng_for, synthesize
-from .vendor_errors import error_response, set_path
+from .vendor_errors import error_response, remove_path, set_path
 from .wire import decode_input
 
 SCENARIO_HEADER = "X-Mock-Scenario"
@@ -62,6 +64,8 @@ SCENARIOS = (
     "drop",
 )
 _PAGE_PARAM = "mock_page"
+_TEST_CONNECTION = "test_connection"
+MOCK_ACCOUNT_LABEL = "Mock Account"
 
 
 @dataclass
@@ -112,8 +116,19 @@ def default_credentials(spec: ConnectorSpec) -> dict[str, str]:
 
 
 def _base_path(template: str, variables: dict[str, str]) -> str:
-    filled = render(template, {n: variables.get(n, "mock") for n in template_names(template)})
-    return httpx.URL(filled).path.rstrip("/")
+    """The path part of a base URL template. Known variables are filled in; unknown ones stay
+    placeholders, so the route accepts any value there (Twilio's ``{account_sid}``). A leading
+    variable is the whole origin (Salesforce's ``{instance_url}``) and contributes no path."""
+    if template.startswith("{"):
+        name, rest = template[1:].split("}", 1)
+        origin = variables.get(name, "")
+        template = (origin + rest) if "://" in origin else "https://mock" + rest
+    rest = template.split("://", 1)[-1]
+    path = "/" + rest.split("/", 1)[1] if "/" in rest else ""
+    known = {n: variables[n] for n in template_names(path) if n in variables}
+    for name, value in known.items():
+        path = path.replace("{" + name + "}", value)
+    return path.rstrip("/")
 
 
 def _compile(prefix: str, template: str) -> tuple[re.Pattern[str], int]:
@@ -155,6 +170,13 @@ class MockServer:
             if isinstance(pag, ContinueEndpointPagination):
                 pattern, literal = _compile(prefix, pag.continue_path)
                 routes.append(_Route(action, pag.continue_method, pattern, literal, True))
+        tc = self.spec.test_connection
+        probe = Action(name=_TEST_CONNECTION, method=tc.method, path=tc.path)
+        prefix = self.options.mount.rstrip("/") + _base_path(
+            self.spec.connection.base_url, variables
+        )
+        pattern, literal = _compile(prefix, tc.path)
+        routes.append(_Route(probe, tc.method, pattern, literal))
         routes.sort(key=lambda r: -r.literal)
         return routes
 
@@ -169,9 +191,7 @@ class MockServer:
             names = [n for n in re.findall(r"\{([^{}]+)\}", template)]
             values = [v for k, v in sorted(m.groupdict().items(), key=lambda kv: int(kv[0][1:]))]
             values = values[-len(names) :] if names else []
-            return route, {
-                n: httpx.URL("/" + v).path[1:] for n, v in zip(names, values, strict=True)
-            }
+            return route, {n: unquote(v) for n, v in zip(names, values, strict=True)}
         return None
 
     # ------------------------------------------------------------------------------- replies
@@ -238,7 +258,8 @@ class MockServer:
     def handle(self, method: str, url: httpx.URL, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request; never raises except to simulate a dropped connection."""
         query = [(k, v) for k, v in parse_qsl(url.query.decode(), keep_blank_values=True)]
-        found = self._route(method, url.path)
+        # Route on the raw path, so an encoded "/" stays inside its segment.
+        found = self._route(method, url.raw_path.split(b"?", 1)[0].decode("ascii"))
         self.requests.append(
             RecordedRequest(
                 method,
@@ -268,7 +289,13 @@ class MockServer:
             return self._json(503, {"message": "mock unavailable"}, {"Retry-After": "1"})
         if scenario == "drop":
             raise httpx.RemoteProtocolError("the mock dropped the connection")
-        reply = self._answer(route, path_params, query, headers, body, url)
+        if (
+            route.action.name == _TEST_CONNECTION
+            and route.action.path == self.spec.test_connection.path
+        ):
+            reply = self._test_connection()
+        else:
+            reply = self._answer(route, path_params, query, headers, body, url)
         if scenario == "malformed":
             return Reply(
                 200,
@@ -280,6 +307,27 @@ class MockServer:
                 reply.status, reply.headers, reply.content, delay=self.options.slow_seconds
             )
         return reply
+
+    def _test_connection(self) -> Reply:
+        """A reply meeting the spec's success conditions, with an account label and id."""
+        tc = self.spec.test_connection
+        body: dict[str, Any] = {}
+        for cond in tc.success.body if tc.success else []:
+            if "equals" in cond.model_fields_set:
+                set_path(body, cond.path, cond.equals)
+            elif "in_" in cond.model_fields_set and cond.in_:
+                set_path(body, cond.path, cond.in_[0])
+            elif cond.exists:
+                set_path(body, cond.path, "present")
+        if tc.account_label_path:
+            set_path(body, tc.account_label_path, MOCK_ACCOUNT_LABEL)
+        if tc.account_id_path:
+            set_path(body, tc.account_id_path, "mock_account")
+        status = 200
+        if tc.success and tc.success.status:
+            first = tc.success.status[0]
+            status = first if isinstance(first, int) else int(first[0]) * 100
+        return self._json(status, body)
 
     def _answer(
         self,
@@ -361,6 +409,44 @@ class MockServer:
             return None
         return schema_at_path(output.schema_, output.result_path, self.spec.defs)
 
+    def _echo(self, schema: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, Any]:
+        """Input values the resource keeps: only those its output schema allows as they are."""
+        props = (schema or {}).get("properties", {})
+        out = {}
+        for key, value in data.items():
+            sub = props.get(key)
+            if isinstance(sub, dict):
+                validator = Draft202012Validator({**sub, "$defs": self.spec.defs})
+                if validator.is_valid(value):
+                    out[key] = value
+        return out
+
+    def _drop_pointer(self, action: Action, envelope: dict[str, Any], path: str) -> None:
+        """Remove a "next page" pointer on the last page the way vendors do: the whole optional
+        block that carries it (HubSpot drops ``paging``), else just the pointer."""
+        schema = resolve_schema(action.output.schema_, self.spec.defs)
+        head = path.split(".", 1)[0].split("[", 1)[0]
+        if "." in path and head not in schema.get("required", []):
+            envelope.pop(head, None)
+        else:
+            remove_path(envelope, path)
+
+    def _defuse(self, body: Any) -> Any:
+        """Make a synthesized *success* body match none of the spec's error rules (a random
+        ``success: false`` would make Pipedrive's client see an error)."""
+        headers = httpx.Headers()
+        for rule in self.spec.errors.rules:
+            if not match_holds(rule.when, 200, headers, body):
+                continue
+            for cond in rule.when.body:
+                if "equals" in cond.model_fields_set and isinstance(cond.equals, bool):
+                    set_path(body, cond.path, not cond.equals)
+                    break
+                if cond.model_fields_set & {"equals", "in_", "exists"}:
+                    remove_path(body, cond.path)
+                    break
+        return body
+
     def _wrap(self, action: Action, result: Any) -> Any:
         """Put a result back at the action's result path inside a synthesized envelope."""
         path = action.output.result_path
@@ -388,7 +474,6 @@ class MockServer:
         id_field = self._id_field(action, schema)
         store = self.store.setdefault(concrete, {})
         gone = self.deleted.setdefault(concrete, set())
-        props = set((schema or {}).get("properties", {}))
         if is_item:
             item_id = path_params[re.findall(r"\{([^{}]+)\}", action.path)[-1]]
             if item_id in gone:
@@ -401,21 +486,25 @@ class MockServer:
             if action.method == "DELETE":
                 gone.add(item_id)
                 store.pop(item_id, None)
-                return self._json(200, self._wrap(action, current))
+                # Answer in the delete action's own shape (Stripe's {id, deleted: true}).
+                receipt = synthesize(schema, self.spec.defs, rng) if schema else {}
+                if isinstance(receipt, dict):
+                    receipt[id_field] = _typed_id(item_id, schema, id_field)
+                return self._json(200, self._defuse(self._wrap(action, receipt)))
             if action.method in ("POST", "PUT", "PATCH") and isinstance(current, dict):
-                current.update({k: v for k, v in data.items() if k in props})
+                current.update(self._echo(schema, data))
                 store[item_id] = current
-            return self._json(200, self._wrap(action, current))
+            return self._json(200, self._defuse(self._wrap(action, current)))
         result = synthesize(schema, self.spec.defs, rng) if schema else {}
         item_action = self._item_action(collection)
         if action.method == "POST" and item_action is not None and isinstance(result, dict):
             # The id lives where the item route reads it (GitHub's issue_number is "number").
             id_field = self._id_field(item_action, schema)
             new_id = f"mock_{len(store) + 1}"
-            result.update({k: v for k, v in data.items() if k in props})
+            result.update(self._echo(schema, data))
             result[id_field] = _typed_id(new_id, schema, id_field, len(store) + 1)
             store[str(result[id_field])] = result
-        return self._json(200, self._wrap(action, result))
+        return self._json(200, self._defuse(self._wrap(action, result)))
 
     # ---------------------------------------------------------------------------------- pages
 
@@ -529,19 +618,29 @@ class MockServer:
         if isinstance(envelope, dict):
             if pag.has_more_path:
                 set_path(envelope, pag.has_more_path, more)
+            # On the last page the "next" pointer is absent (Slack: an empty string).
             if isinstance(pag, CursorPagination) and pag.next_cursor_path:
-                set_path(
-                    envelope, pag.next_cursor_path, f"mock-cursor-{nxt}" if more else _empty(pag)
-                )
+                if more:
+                    set_path(envelope, pag.next_cursor_path, f"mock-cursor-{nxt}")
+                elif not pag.stop_on_empty_page:
+                    set_path(envelope, pag.next_cursor_path, "")
+                else:
+                    self._drop_pointer(action, envelope, pag.next_cursor_path)
             if isinstance(pag, OffsetPagination):
-                if pag.next_offset_path:
-                    set_path(envelope, pag.next_offset_path, nxt if more else None)
+                if pag.next_offset_path and more:
+                    set_path(envelope, pag.next_offset_path, nxt)
+                elif pag.next_offset_path:
+                    self._drop_pointer(action, envelope, pag.next_offset_path)
                 if pag.total_path:
                     set_path(envelope, pag.total_path, len(items))
             if isinstance(pag, PagePagination) and pag.total_pages_path:
                 set_path(envelope, pag.total_pages_path, max(1, -(-len(items) // size)))
             if isinstance(pag, NextUrlPagination):
-                set_path(envelope, pag.next_url_path, _with_page(url, nxt) if more else None)
+                if more:
+                    set_path(envelope, pag.next_url_path, _with_page(url, nxt))
+                else:
+                    self._drop_pointer(action, envelope, pag.next_url_path)
+            envelope = self._defuse(envelope)
             if isinstance(pag, ContinueEndpointPagination):
                 set_path(envelope, pag.cursor_path, f"mock-cursor-{nxt}")
         if isinstance(pag, LinkHeaderPagination) and more:
@@ -568,7 +667,11 @@ class MockServer:
             return
         request = Request(scope, receive)
         body = await request.body()
-        url = httpx.URL(str(request.url))
+        # Keep the path as sent (percent-encoded): Starlette's url is built from the decoded one.
+        raw_path: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+        query: bytes = scope.get("query_string", b"")
+        origin = httpx.URL(str(request.url.replace(path="/", query="")))
+        url = origin.copy_with(raw_path=raw_path + (b"?" + query if query else b""))
         reply = self.handle(request.method, url, dict(request.headers), body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -585,10 +688,6 @@ class MockServer:
         self.requests.clear()
         self.store.clear()
         self.deleted.clear()
-
-
-def _empty(pag: CursorPagination) -> Any:
-    return "" if pag.stop_on_empty_page is False else None
 
 
 def _offset_of(cursor: str) -> int:

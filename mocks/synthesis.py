@@ -7,6 +7,7 @@ stable; a different seed gives different (still schema-valid) data.
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from typing import Any
 
@@ -93,6 +94,19 @@ def synthesize(
     if isinstance(fmt, str) and fmt in _FORMATS:
         return _FORMATS[fmt].format(n=n, d=n % 9 + 1)
     text = f"mock_{n}"
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        candidates = (
+            f"{n}.{n:06d}",
+            str(n),
+            text,
+            f"{n:012x}",
+            f"{n:010d}",
+            "mock",
+            f"MOCK{n}",
+            "a" * max(1, n % 7),
+        )
+        text = next((c for c in candidates if re.search(pattern, c)), text)
     min_len = int(schema.get("minLength", 0))
     max_len = int(schema.get("maxLength", 64))
     if len(text) < min_len:

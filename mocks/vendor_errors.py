@@ -31,7 +31,18 @@ STATUS_FOR_CODE: dict[str, int] = {
 }
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+def new_body(*paths: str | None) -> Any:
+    """An empty body of the right kind: a list when the vendor's errors are a JSON array
+    (Salesforce's ``[0].message``), else an object."""
+    for path in paths:
+        if path:
+            segments = parse_path(path)
+            if segments and isinstance(segments[0], int):
+                return []
+    return {}
+
+
+def set_path(data: Any, path: str, value: Any) -> None:
     """Write ``value`` at a dotted path, creating objects (and lists for indexes) on the way."""
     segments = parse_path(path)
     node: Any = data
@@ -49,6 +60,21 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
             node[seg] = value
         else:
             node = node.setdefault(seg, [] if isinstance(nxt, int) else {})
+
+
+def remove_path(data: Any, path: str) -> None:
+    """Delete the value at a dotted path, if it is there."""
+    *parents, last = parse_path(path)
+    node: Any = data
+    for seg in parents:
+        if isinstance(seg, int):
+            if not isinstance(node, list) or len(node) <= seg:
+                return
+        elif not isinstance(node, dict) or seg not in node:
+            return
+        node = node[seg]
+    if isinstance(last, str) and isinstance(node, dict):
+        node.pop(last, None)
 
 
 def _satisfying(cond: Condition) -> tuple[bool, Any]:
@@ -87,7 +113,7 @@ def _status(rule: ErrorRule, code: str) -> int:
 
 def error_response(
     spec: ConnectorSpec, code: str, message: str, *, retry_after: float | None = None
-) -> tuple[int, dict[str, str], dict[str, Any]] | None:
+) -> tuple[int, dict[str, str], Any] | None:
     """``(status, headers, body)`` the vendor would send for ``code``; ``None`` when the spec
     gives no way to express it (no rule for it, and its usual status means something else)."""
     errors = spec.errors
@@ -96,7 +122,13 @@ def error_response(
     # Prefer a rule that allows the code's usual status (a 429 for rate limits, say).
     candidates.sort(key=lambda r: 0 if r.when.status and wanted in r.when.status else 1)
     for rule in candidates:
-        body: dict[str, Any] = {}
+        body = new_body(
+            *(c.path for c in rule.when.body),
+            rule.message_path,
+            errors.message_path,
+            rule.vendor_code_path,
+            errors.vendor_code_path,
+        )
         headers: dict[str, str] = {}
         ok = True
         for cond in rule.when.body:
@@ -125,7 +157,7 @@ def error_response(
     status = wanted
     if DEFAULT_BY_STATUS.get(status, "upstream_unavailable" if status >= 500 else None) != code:
         return None
-    body = {}
+    body = new_body(errors.message_path, errors.vendor_code_path)
     set_path(body, errors.message_path or "message", message)
     if errors.vendor_code_path and _free(body, errors.vendor_code_path):
         set_path(body, errors.vendor_code_path, f"mock_{code}")
@@ -134,7 +166,7 @@ def error_response(
     return status, headers, body
 
 
-def _free(body: dict[str, Any], path: str) -> bool:
+def _free(body: Any, path: str) -> bool:
     node: Any = body
     for seg in parse_path(path):
         if isinstance(seg, int):

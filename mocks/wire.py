@@ -8,8 +8,10 @@ input check the executor uses.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import re
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -94,6 +96,20 @@ def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return root
 
 
+def multipart_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    """``(name, value)`` of every part; a file part's value is its content as text."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    out = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            out.append((name, payload.decode(errors="replace")))
+    return out
+
+
 def decode_input(
     action: Action,
     path_params: dict[str, str],
@@ -109,12 +125,25 @@ def decode_input(
     for name, value in path_params.items():
         if name in params:
             data[name] = coerce(value, params[name].schema_, defs)
-    folded = unflatten(query)
+    # Declared names are taken as they are (Zendesk's "page[size]"); others fold (Stripe).
+    direct = [(k, v) for k, v in query if k in params]
+    folded = unflatten([(k, v) for k, v in query if k not in params])
+    for name, value in direct:
+        if name in folded:
+            continue
+        current = folded.get(name)
+        folded[name] = (
+            value
+            if current is None
+            else [*current, value]
+            if isinstance(current, list)
+            else [current, value]
+        )
     for name, value in folded.items():
         param = params.get(name)
         schema = param.schema_ if param is not None else {}
         if param is not None and param.style == "comma" and isinstance(value, str):
-            value = value.split(",")
+            value = value.split(",") if value else []
         if param is not None and param.style == "json" and isinstance(value, str):
             value = json.loads(value)
         if param is not None and resolve_schema(schema, defs).get("type") == "array":
@@ -140,6 +169,8 @@ def decode_input(
     elif spec_body.encoding == "form":
         pairs = parse_qsl(body.decode(), keep_blank_values=True)
         data.update(_coerce_tree(unflatten(pairs), schema, defs))
+    elif spec_body.encoding == "multipart" or "multipart/form-data" in content_type:
+        data.update(_coerce_tree(unflatten(multipart_fields(body, content_type)), schema, defs))
     elif spec_body.encoding == "raw" and spec_body.raw_field is not None:
         data[spec_body.raw_field] = body.decode(errors="replace")
     return data

@@ -210,6 +210,157 @@ def call(
     click.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
+def _store(path: Path | None) -> Any:
+    from runtime.token_store import SQLiteTokenStore, default_store_path
+
+    return SQLiteTokenStore(path or default_store_path())
+
+
+_STORE_OPTION = click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Connection store (default: $PATCHBAY_STORE or ~/.patchbay/connections.db).",
+)
+
+
+@main.command()
+@click.argument("connector")
+@click.option("--auth", "auth_variant", default=None, help="Auth variant (default: the first).")
+@click.option("--field", "fields", multiple=True, help="Credential name=value (API keys).")
+@click.option("--var", "variables", multiple=True, help="Connection variable name=value.")
+@click.option("--no-browser", is_flag=True, help="Print the authorization URL instead.")
+@click.option("--base-url", default=None, help="Send the Test Connection request here.")
+@click.option("--timeout", type=float, default=300.0, show_default=True)
+@_STORE_OPTION
+@click.pass_obj
+def connect(
+    registry: SpecRegistry,
+    connector: str,
+    auth_variant: str | None,
+    fields: tuple[str, ...],
+    variables: tuple[str, ...],
+    no_browser: bool,
+    base_url: str | None,
+    timeout: float,
+    store_path: Path | None,
+) -> None:
+    """Connect an account: OAuth2 in the browser, or API keys (flags, env or hidden prompts)."""
+    import webbrowser
+
+    from runtime.connect import connect_api_key, connect_oauth
+    from runtime.oauth import OAuthClient
+    from runtime.spec import OAuth2Auth
+
+    try:
+        spec = registry.get(connector)
+        variant = spec.auth[0] if auth_variant is None else spec.auth_variant(auth_variant)
+        values = _pairs(variables, "--var")
+        store = _store(store_path)
+        if isinstance(variant, OAuth2Auth):
+            client = OAuthClient.from_env(spec.name)
+
+            def show(url: str) -> None:
+                click.echo(f"Open this URL to authorize:\n{url}")
+                if not no_browser:
+                    webbrowser.open(url)
+
+            result = connect_oauth(
+                spec,
+                store,
+                client,
+                open_url=show,
+                auth=variant.name,
+                variables=values,
+                base_url=base_url,
+                timeout=timeout,
+            )
+        else:
+            base = connection_from_sources(
+                spec, auth=variant.name, fields=_pairs(fields, "--field"), environ=dict(os.environ)
+            ).credentials
+            for name, field in variant.fields.items():
+                if name not in base:
+                    base[name] = click.prompt(name, hide_input=field.secret)
+            result = connect_api_key(
+                spec,
+                store,
+                auth=variant.name,
+                credentials=base,
+                variables=values,
+                base_url=base_url,
+            )
+    except KeyError as exc:
+        click.echo(f"error: [config] unknown auth variant {exc}", err=True)
+        sys.exit(1)
+    except PatchbayError as exc:
+        _fail(exc)
+    conn = result.connection
+    click.echo(f"connected {conn.connector} as {conn.account_label or '(no label)'}: id {conn.id}")
+
+
+@main.group()
+def connections() -> None:
+    """Stored connections (secrets are never shown)."""
+
+
+@connections.command("list")
+@_STORE_OPTION
+def connections_list(store_path: Path | None) -> None:
+    try:
+        rows = _store(store_path).list()
+    except PatchbayError as exc:
+        _fail(exc)
+    click.echo(f"{'id':<14} {'connector':<16} {'auth':<14} {'status':<13} account")
+    for c in rows:
+        click.echo(
+            f"{c.id:<14} {c.connector:<16} {c.auth:<14} {c.status:<13} {c.account_label or ''}"
+        )
+
+
+@connections.command("show")
+@click.argument("connection_id")
+@_STORE_OPTION
+def connections_show(connection_id: str, store_path: Path | None) -> None:
+    try:
+        c = _store(store_path).get(connection_id)
+    except PatchbayError as exc:
+        _fail(exc)
+    shown = {
+        "id": c.id,
+        "connector": c.connector,
+        "auth": c.auth,
+        "status": c.status,
+        "account_label": c.account_label,
+        "account_id": c.account_id,
+        "variables": sorted(c.variables),
+        "credentials": sorted(c.credentials),
+        "token_expires_at": c.expires_at,
+        "has_refresh_token": bool(c.tokens and c.tokens.refresh_token),
+    }
+    click.echo(json.dumps(shown, indent=2))
+
+
+@connections.command("delete")
+@click.argument("connection_id")
+@_STORE_OPTION
+def connections_delete(connection_id: str, store_path: Path | None) -> None:
+    try:
+        _store(store_path).delete(connection_id)
+    except PatchbayError as exc:
+        _fail(exc)
+    click.echo(f"deleted {connection_id}")
+
+
+@connections.command("new-key")
+def connections_new_key() -> None:
+    """Print a fresh key for PATCHBAY_SECRET_KEY."""
+    from runtime.encryption import new_key
+
+    click.echo(new_key())
+
+
 @main.group()
 def mock() -> None:
     """Spec-driven mock servers."""
@@ -247,7 +398,7 @@ def mock_serve(
     for server in servers:
         creds = ", ".join(f"{k}={v}" for k, v in sorted(server.credentials.items()))
         click.echo(f"{server.spec.name:<10} {server.local_base_url(origin)}   ({creds})")
-    uvicorn.run(MountedMocks(servers), host=host, port=port, log_level="warning")
+    uvicorn.run(MountedMocks(servers), host=host, port=port, log_level="warning", interface="asgi3")
 
 
 @main.command()
@@ -261,7 +412,7 @@ def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
     missing = [
         m for m in missing_fixtures(registry) if not connectors or m.split(".")[0] in connectors
     ]
-    header = f"{'connector':<12} {'actions':>7} {'fixtures':>8} {'passed':>6} {'failed':>6}"
+    header = f"{'connector':<16} {'actions':>7} {'fixtures':>8} {'passed':>6} {'failed':>6}"
     click.echo(header)
     click.echo("-" * len(header))
     failed = 0
@@ -271,12 +422,41 @@ def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
         failed += len(bad)
         actions = len(registry.get(name).actions)
         passed = len(rows) - len(bad)
-        click.echo(f"{name:<12} {actions:>7} {len(rows):>8} {passed:>6} {len(bad):>6}")
+        click.echo(f"{name:<16} {actions:>7} {len(rows):>8} {passed:>6} {len(bad):>6}")
         for r in bad:
             click.echo(f"  FAIL {r.case.id}: {'; '.join(r.problems)}", err=True)
     for m in missing:
         click.echo(f"  no golden fixture for {m}", err=True)
     if failed or missing:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("connectors", nargs=-1)
+@click.option("--max-examples", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.pass_obj
+def fuzz(registry: SpecRegistry, connectors: tuple[str, ...], max_examples: int, seed: int) -> None:
+    """Fuzz each connector's generated OpenAPI against its in-process mock (schemathesis)."""
+    from mocks.fuzzing import run_schemathesis
+
+    generated = registry.directory.parent / "generated"
+    failed = False
+    for name in list(connectors) or registry.names():
+        try:
+            spec = registry.get(name)
+            document = json.loads((generated / name / "openapi.json").read_text(encoding="utf-8"))
+        except PatchbayError as exc:
+            _fail(exc)
+        except OSError:
+            click.echo(
+                f"error: no generated/{name}/openapi.json: run 'patchbay generate'", err=True
+            )
+            sys.exit(1)
+        report = run_schemathesis(spec, document, max_examples=max_examples, seed=seed)
+        click.echo(report.summary())
+        failed = failed or not report.ok
+    if failed:
         sys.exit(1)
 
 

@@ -58,7 +58,7 @@ def encode_param(param: Parameter, value: Any) -> list[tuple[str, str]]:
         return [(name, json.dumps(value, separators=(",", ":")))]
     if isinstance(value, list | tuple):
         if style == "comma":
-            return [(name, ",".join(wire_scalar(v) for v in value))]
+            return [(name, ",".join(wire_scalar(v) for v in value))] if value else []
         if style == "brackets":
             return [(f"{name}[]", wire_scalar(v)) for v in value]
         if style == "deep_object":
@@ -155,21 +155,20 @@ class RequestParts:
         extensions: dict[str, Any] | None,
     ) -> httpx.Request:
         """httpx writes the boundary and parts; files become (name, bytes, type) tuples."""
-        files = {}
-        data: dict[str, Any] = {}
+        # Plain fields go as parts without a filename, so the body is multipart even when no
+        # file is attached (httpx would fall back to a urlencoded form).
+        parts: list[tuple[str, tuple[str | None, bytes | str, str | None]]] = []
         for key, value in fields.items():
             if key in body.files:
-                files[key] = _file_tuple(key, value)
+                parts.append((key, _file_tuple(key, value)))
             else:
-                for k, v in encode_form({key: value}):
-                    data.setdefault(k, []).append(v)
+                parts += [(k, (None, v, None)) for k, v in encode_form({key: value})]
         return httpx.Request(
             self.method,
             self.url,
             params=params,
             headers=headers,
-            data=data,
-            files=files,
+            files=parts,
             extensions=extensions,
         )
 

@@ -56,6 +56,14 @@ class StoredConnection:
         return self.tokens.expires_at if self.tokens else None
 
 
+def default_store_path() -> Path:
+    """``$PATCHBAY_STORE``, else ``~/.patchbay/connections.db``."""
+    import os
+
+    configured = os.environ.get("PATCHBAY_STORE")
+    return Path(configured) if configured else Path.home() / ".patchbay" / "connections.db"
+
+
 class TokenStore(Protocol):
     """What other backends implement (a database, a secrets manager)."""
 

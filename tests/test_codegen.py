@@ -76,14 +76,15 @@ def test_awkward_names_become_valid_deterministic_identifiers(awkward_out: Path)
 
 
 def test_generating_twice_is_byte_identical(tmp_path: Path) -> None:
+    names = sorted(p.stem for p in (ROOT / "specs").glob("*.json") if p.stem != "connector.schema")
     first = generate(ROOT / "specs", tmp_path / "a")
     generate(ROOT / "specs", tmp_path / "b")
-    assert first.written == ["github", "slack", "stripe"]
+    assert first.written == names and len(names) >= 3
     assert tree_hashes(tmp_path / "a") == tree_hashes(tmp_path / "b")
     again = generate(ROOT / "specs", tmp_path / "a")
-    assert again.written == [] and again.skipped == ["github", "slack", "stripe"]
+    assert again.written == [] and again.skipped == names
     forced = generate(ROOT / "specs", tmp_path / "a", force=True)
-    assert forced.written == ["github", "slack", "stripe"]
+    assert forced.written == names
     assert tree_hashes(tmp_path / "a") == tree_hashes(tmp_path / "b")
 
 

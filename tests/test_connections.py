@@ -13,7 +13,7 @@ import pytest
 from mocks.oauth_provider import MockOAuthProvider
 from runtime import Connection, GenericExecutor, PatchbayError, load_spec
 from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from runtime.errors import AuthExpired, ConfigError
+from runtime.errors import AuthExpired, AuthInvalid, ConfigError
 from runtime.oauth import (
     OAuthClient,
     TokenSet,
@@ -255,3 +255,94 @@ def test_executor_refreshes_once_on_the_vendors_expiry_signal(store: SQLiteToken
     for t in threads:
         t.join()
     assert len(results) == 20 and provider.refresh_count == 1
+
+
+def test_connect_flow_end_to_end_with_the_browser_step(store: SQLiteTokenStore) -> None:
+    from mocks.server import MockOptions, MockServer
+    from runtime.connect import connect_oauth
+
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    api = MockServer(SLACK, MockOptions(golden_root=None, access_tokens=()))
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path in ("/oauth/v2/authorize", "/api/oauth.v2.access"):
+            return provider.handler(request)
+        api.options.access_tokens = tuple(provider._access)
+        return api.handler(request)
+
+    transport = httpx.MockTransport(route)
+
+    def browser(url: str) -> None:
+        # The "user" approves: the provider redirects to the loopback listener, for real.
+        location = provider.handler(httpx.Request("GET", url)).headers["location"]
+        assert location.startswith("http://127.0.0.1:")
+        assert httpx.get(location).status_code == 200
+
+    result = connect_oauth(SLACK, store, CLIENT, open_url=browser, transport=transport)
+    stored = store.get(result.connection.id)
+    assert result.check.ok and stored.account_label == result.check.account_label
+    assert stored.tokens is not None and stored.tokens.refresh_token and stored.status == "active"
+
+
+def test_connect_refuses_a_forged_state(store: SQLiteTokenStore) -> None:
+    from runtime.connect import connect_oauth
+
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+
+    def forger(url: str) -> None:
+        location = httpx.URL(provider.handler(httpx.Request("GET", url)).headers["location"])
+        forged = location.copy_merge_params({"state": "forged"})
+        httpx.get(str(forged))
+
+    with pytest.raises(AuthInvalid, match="state does not match"):
+        connect_oauth(SLACK, store, CLIENT, open_url=forger, transport=provider.transport())
+    assert store.list() == []
+
+
+def test_cli_connect_with_api_keys_then_list_show_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from mocks.server import MockOptions, MockServer
+    from mocks.serving import serve
+    from patchbay.cli import main
+
+    monkeypatch.setenv(KEY_VARIABLE, KEY)
+    stripe = load_spec(ROOT / "specs/stripe.json")
+    server = MockServer(stripe, MockOptions(golden_root=None))
+    db = str(tmp_path / "c.db")
+    runner = CliRunner()
+    with serve(server.app) as origin:
+        bad = runner.invoke(
+            main,
+            [
+                "connect",
+                "stripe",
+                "--field",
+                "api_key=sk_test_WRONG",
+                "--base-url",
+                f"{origin}/v1",
+                "--store",
+                db,
+            ],
+        )
+        assert bad.exit_code == 1 and "[auth_invalid]" in bad.output
+        ok = runner.invoke(
+            main,
+            ["connect", "stripe", "--base-url", f"{origin}/v1", "--store", db],
+            input="mock_api_key\n",
+        )
+    assert ok.exit_code == 0, ok.output
+    connection_id = ok.output.strip().split()[-1]
+    listed = runner.invoke(main, ["connections", "list", "--store", db])
+    assert connection_id in listed.output and "stripe" in listed.output
+    shown = runner.invoke(main, ["connections", "show", connection_id, "--store", db])
+    assert (
+        '"credentials": [\n    "api_key"\n  ]' in shown.output
+        and "mock_api_key" not in shown.output
+    )
+    assert (
+        runner.invoke(main, ["connections", "delete", connection_id, "--store", db]).exit_code == 0
+    )
+    assert connection_id not in runner.invoke(main, ["connections", "list", "--store", db]).output

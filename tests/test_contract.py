@@ -261,8 +261,10 @@ def test_same_seed_same_data_other_seed_other_data() -> None:
 
 def test_default_credentials_are_fake() -> None:
     for name in REGISTRY.names():
-        values = default_credentials(REGISTRY.get(name)).values()
-        assert values and all(v.startswith("mock_") for v in values)
+        spec = REGISTRY.get(name)
+        values = default_credentials(spec)
+        assert sorted(values) == sorted({f for v in spec.auth for f in v.fields})
+        assert all(v.startswith("mock_") for v in values.values())
 
 
 def test_several_mocks_on_one_real_server() -> None:

@@ -1,0 +1,213 @@
+"""Connecting an account: OAuth2 authorization code with a loopback redirect, or API keys.
+
+Both end with a *Test Connection* and a stored connection carrying the account label. The
+browser step is a callable (``open_url``), so ``patchbay connect`` opens a browser or prints the
+URL, and tests follow the redirect themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from .connection import Connection
+from .errors import AuthInvalid, PatchbayError, Timeout
+from .executor import ConnectionCheck, ExecutorOptions, GenericExecutor
+from .oauth import (
+    OAuthClient,
+    authorize_url,
+    code_request,
+    new_state,
+    oauth_variant,
+    pkce_pair,
+    read_token_response,
+)
+from .spec import ConnectorSpec
+from .token_provider import StoredTokenProvider
+from .token_store import StoredConnection, TokenStore
+
+_PAGE = (
+    b"<!doctype html><title>Patchbay</title><p>Patchbay received the authorization. "
+    b"You can close this window.</p>"
+)
+
+
+class LoopbackListener:
+    """A one-shot HTTP server on 127.0.0.1 (free port) that catches the OAuth redirect."""
+
+    def __init__(self, path: str = "/callback") -> None:
+        self.path = path
+        self.params: dict[str, str] | None = None
+        self._done = threading.Event()
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path != listener.path:
+                    self.send_error(404)
+                    return
+                listener.params = dict(parse_qsl(parts.query, keep_blank_values=True))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(_PAGE)
+                listener._done.set()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return  # the query carries the code: never log it
+
+        self._server = HTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+
+    def wait(self, timeout: float) -> dict[str, str]:
+        try:
+            if not self._done.wait(timeout) or self.params is None:
+                raise Timeout(f"no authorization came back within {timeout:g}s")
+            return self.params
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    connection: StoredConnection
+    check: ConnectionCheck
+
+
+def _check_and_label(
+    spec: ConnectorSpec,
+    connection: Connection,
+    *,
+    transport: httpx.BaseTransport | None,
+    base_url: str | None,
+) -> ConnectionCheck:
+    options = ExecutorOptions()
+    with GenericExecutor(
+        spec, connection, transport=transport, base_url=base_url, options=options
+    ) as ex:
+        return ex.test_connection()
+
+
+def connect_api_key(
+    spec: ConnectorSpec,
+    store: TokenStore,
+    *,
+    auth: str | None,
+    credentials: dict[str, str],
+    variables: dict[str, str],
+    transport: httpx.BaseTransport | None = None,
+    base_url: str | None = None,
+) -> ConnectResult:
+    """Test the keys first; only a connection that works is stored."""
+    variant = spec.auth[0] if auth is None else spec.auth_variant(auth)
+    connection = Connection(
+        spec.name, auth=variant.name, variables=variables, credentials=credentials
+    )
+    check = _check_and_label(spec, connection, transport=transport, base_url=base_url)
+    if not check.ok:
+        assert check.error is not None
+        raise check.error
+    stored = store.create(
+        StoredConnection(
+            "",
+            spec.name,
+            variant.name,
+            account_label=check.account_label,
+            account_id=check.account_id,
+            variables=dict(variables),
+            credentials=dict(credentials),
+        )
+    )
+    return ConnectResult(stored, check)
+
+
+def connect_oauth(
+    spec: ConnectorSpec,
+    store: TokenStore,
+    client: OAuthClient,
+    *,
+    open_url: Callable[[str], None],
+    auth: str | None = None,
+    variables: dict[str, str] | None = None,
+    scopes: list[str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    base_url: str | None = None,
+    timeout: float = 300.0,
+) -> ConnectResult:
+    """Authorize in the browser, check ``state``, exchange the code, store, test, label."""
+    variant = oauth_variant(spec, auth)
+    values = dict(variables or {})
+    listener = LoopbackListener()
+    verifier, challenge = pkce_pair()
+    state = new_state()
+    url = authorize_url(
+        spec,
+        variant,
+        client,
+        redirect_uri=listener.redirect_uri,
+        state=state,
+        code_challenge=challenge if variant.pkce else None,
+        variables=values,
+        scopes=scopes,
+    )
+    try:
+        open_url(url)
+    except BaseException:
+        listener.close()
+        raise
+    params = listener.wait(timeout)
+    if params.get("state") != state:
+        raise AuthInvalid(
+            "the redirect's state does not match: refusing it (possible CSRF)", connector=spec.name
+        )
+    if "error" in params:
+        raise AuthInvalid(
+            f"authorization was refused: {params['error']}",
+            connector=spec.name,
+            vendor_code=params["error"],
+        )
+    request = code_request(
+        spec,
+        variant,
+        client,
+        code=params.get("code", ""),
+        redirect_uri=listener.redirect_uri,
+        code_verifier=verifier if variant.pkce else None,
+        variables=values,
+    )
+    with httpx.Client(transport=transport) as http:
+        try:
+            response = http.send(request)
+        except httpx.HTTPError as exc:
+            raise PatchbayError(
+                f"the token endpoint could not be reached: {type(exc).__name__}"
+            ) from None
+    tokens = read_token_response(spec, variant, response)
+    values.update(tokens.variables)
+    stored = store.create(
+        StoredConnection("", spec.name, variant.name, variables=values, tokens=tokens)
+    )
+    provider = StoredTokenProvider(store, stored.id, spec, client, transport=transport)
+    connection = Connection(spec.name, auth=variant.name, variables=values, token_provider=provider)
+    check = _check_and_label(spec, connection, transport=transport, base_url=base_url)
+    current = store.get(stored.id)
+    labelled = store.save(
+        replace(current, account_label=check.account_label, account_id=check.account_id)
+    )
+    return ConnectResult(labelled, check)
