@@ -229,7 +229,10 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
     if not expected_error:
         if "error" in outcome:
             result.problems.append(f"the client raised {outcome['error']} for a success fixture")
-        result.problems += _output_problems(spec, action, fixture.response.body)
+        result.problems += [
+            f"{case.path}: {problem}"
+            for problem in _output_problems(spec, action, fixture.response.body)
+        ]
     result.record = {
         "request": {
             "method": first.method if first else None,

@@ -81,6 +81,7 @@ class MockOptions:
     golden_root: Path | None = GOLDEN_DIR
     fixtures: dict[str, list[Fixture]] | None = None  # per action; replaces golden_root's
     mount: str = ""  # a path prefix, when several connectors share one port ("/stripe")
+    max_body_bytes: int = 1_048_576
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class MockServer:
         self.requests: list[RecordedRequest] = []
         self.store: dict[str, dict[str, dict[str, Any]]] = {}
         self.deleted: dict[str, set[str]] = {}
+        self._synth_cache: dict[tuple[int, str], str] = {}
         self._routes = self._build_routes()
         self._checks = {a.name: InputCheck(spec.name, a, spec.defs) for a in spec.actions}
         self._fixtures: dict[str, list[Fixture]] = dict(self.options.fixtures or {})
@@ -277,6 +279,10 @@ class MockServer:
         if found is None:
             return self._error("not_found", f"no action answers {method} {url.path}")
         route, path_params = found
+        if len(body) > self.options.max_body_bytes:
+            return self._error(
+                "validation", f"request body over {self.options.max_body_bytes} bytes"
+            )
         if scenario == "expired_token":
             return self._error("auth_expired", "the access token expired", fallback="auth_invalid")
         if not self._authorized(headers, query):
@@ -452,13 +458,21 @@ class MockServer:
         path = action.output.result_path
         if not path:
             return result
-        envelope = synthesize(
-            action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name)
-        )
+        envelope = self._synthesized(action.output.schema_, action.name)
         if not isinstance(envelope, dict):
             envelope = {}
         set_path(envelope, path, result)
         return envelope
+
+    def _synthesized(self, schema: Any, key: str) -> Any:
+        """Synthesized data for ``schema`` under ``key``: made once, then a fresh copy each time
+        (a JSON round trip is the cheapest deep copy; callers mutate what they get)."""
+        cache_key = (id(schema), key)
+        text = self._synth_cache.get(cache_key)
+        if text is None:
+            value = synthesize(schema, self.spec.defs, rng_for(self.options.seed, key))
+            text = self._synth_cache[cache_key] = json.dumps(value)
+        return json.loads(text)
 
     def _rest(
         self, action: Action, path_params: dict[str, str], data: dict[str, Any], url: httpx.URL
@@ -466,7 +480,7 @@ class MockServer:
         if action.output.format != "json":
             return Reply(200, {"Content-Type": "application/octet-stream"}, b"mock content")
         schema = self._result_schema(action)
-        rng = rng_for(self.options.seed, f"{action.name}:{url.path}")
+        key = f"{action.name}:{url.path}"
         collection, is_item = self._collection(action)
         concrete = render(
             collection, {**self.options.variables, **path_params}, missing=lambda n: KeyError(n)
@@ -480,14 +494,14 @@ class MockServer:
                 return self._error("not_found", f"no such resource: {item_id}")
             current = store.get(item_id)
             if current is None:
-                current = synthesize(schema, self.spec.defs, rng) if schema else {}
+                current = self._synthesized(schema, key) if schema else {}
                 if isinstance(current, dict):
                     current[id_field] = _typed_id(item_id, schema, id_field)
             if action.method == "DELETE":
                 gone.add(item_id)
                 store.pop(item_id, None)
                 # Answer in the delete action's own shape (Stripe's {id, deleted: true}).
-                receipt = synthesize(schema, self.spec.defs, rng) if schema else {}
+                receipt = self._synthesized(schema, key) if schema else {}
                 if isinstance(receipt, dict):
                     receipt[id_field] = _typed_id(item_id, schema, id_field)
                 return self._json(200, self._defuse(self._wrap(action, receipt)))
@@ -495,7 +509,7 @@ class MockServer:
                 current.update(self._echo(schema, data))
                 store[item_id] = current
             return self._json(200, self._defuse(self._wrap(action, current)))
-        result = synthesize(schema, self.spec.defs, rng) if schema else {}
+        result = self._synthesized(schema, key) if schema else {}
         item_action = self._item_action(collection)
         if action.method == "POST" and item_action is not None and isinstance(result, dict):
             # The id lives where the item route reads it (GitHub's issue_number is "number").
@@ -530,9 +544,7 @@ class MockServer:
         ]
         synthetic = []
         for n in range(self.options.records):
-            item = synthesize(
-                item_schema, self.spec.defs, rng_for(self.options.seed, f"{action.name}:{n}")
-            )
+            item = self._synthesized(item_schema, f"{action.name}:{n}")
             if isinstance(item, dict) and id_field in item_schema.get("properties", {}):
                 item[id_field] = _typed_id(f"mock_item_{n}", item_schema, id_field, n + 1)
             synthetic.append(item)
@@ -605,9 +617,7 @@ class MockServer:
         chunk = items[offset : offset + size]
         nxt = offset + size
         more = nxt < len(items)
-        envelope = synthesize(
-            action.output.schema_, self.spec.defs, rng_for(self.options.seed, action.name)
-        )
+        envelope = self._synthesized(action.output.schema_, action.name)
         if pag.items_path == "":
             envelope = chunk
         else:

@@ -306,3 +306,47 @@ def test_contract_command_prints_the_table() -> None:
     assert lines["stripe"][0] == str(len(REGISTRY.get("stripe").actions))
     assert lines["stripe"][3] == "0" and lines["slack"][3] == "0"
     assert int(lines["slack"][1]) == int(lines["slack"][2]) >= len(REGISTRY.get("slack").actions)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "path"),
+    [
+        ("application/x-www-form-urlencoded", b'{"not": "a form"', "/v1/customers"),
+        ("application/json", b"{broken json", "/v1/customers"),
+        ("text/plain", b"x" * 2_000_000, "/v1/customers"),
+        ("application/json", b"{}", "/v1/no/such/endpoint"),
+    ],
+)
+def test_bad_client_input_never_gets_a_500(content_type: str, body: bytes, path: str) -> None:
+    spec = REGISTRY.get("stripe")
+    server = MockServer(spec, MockOptions(golden_root=None))
+    request = httpx.Request(
+        "POST",
+        f"https://api.stripe.com{path}",
+        headers={
+            "Authorization": f"Bearer {server.credentials['api_key']}",
+            "Content-Type": content_type,
+        },
+        content=body,
+    )
+    response = server.handler(request)
+    assert 400 <= response.status_code < 500
+    assert "error" in response.json()
+
+
+def test_a_fixture_that_breaks_its_schema_names_its_file(tmp_path: Path) -> None:
+    from mocks.contract import ContractCase
+    from mocks.golden import load_fixture
+
+    source = ROOT / "golden/stripe/get_balance/documented.json"
+    doc = json.loads(source.read_text())
+    doc["response"]["body"]["available"] = "not a list"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(doc))
+    case = ContractCase("stripe", "get_balance", "broken", broken, load_fixture(broken))
+    result = run_case(REGISTRY.get("stripe"), case)
+    assert not result.ok
+    assert any(
+        p.startswith(f"{broken}: response body does not match") and "/available" in p
+        for p in result.problems
+    )
