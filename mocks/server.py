@@ -29,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from runtime.error_mapping import match_holds
 from runtime.errors import ValidationFailed
-from runtime.paths import get_path
+from runtime.paths import MISSING, get_path
 from runtime.spec import (
     Action,
     ApiKeyAuth,
@@ -318,17 +318,17 @@ class MockServer:
         """A reply meeting the spec's success conditions, with an account label and id."""
         tc = self.spec.test_connection
         body: dict[str, Any] = {}
+        if tc.account_label_path:
+            set_path(body, tc.account_label_path, MOCK_ACCOUNT_LABEL)
+        if tc.account_id_path:
+            set_path(body, tc.account_id_path, "mock_account")
         for cond in tc.success.body if tc.success else []:
             if "equals" in cond.model_fields_set:
                 set_path(body, cond.path, cond.equals)
             elif "in_" in cond.model_fields_set and cond.in_:
                 set_path(body, cond.path, cond.in_[0])
-            elif cond.exists:
+            elif cond.exists and get_path(body, cond.path) is MISSING:
                 set_path(body, cond.path, "present")
-        if tc.account_label_path:
-            set_path(body, tc.account_label_path, MOCK_ACCOUNT_LABEL)
-        if tc.account_id_path:
-            set_path(body, tc.account_id_path, "mock_account")
         status = 200
         if tc.success and tc.success.status:
             first = tc.success.status[0]

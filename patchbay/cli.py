@@ -300,6 +300,32 @@ def connect(
     click.echo(f"connected {conn.connector} as {conn.account_label or '(no label)'}: id {conn.id}")
 
 
+@main.command("test-connection")
+@click.argument("connection_id")
+@click.option("--base-url", default=None, help="Send the request here instead of the vendor.")
+@_STORE_OPTION
+@click.pass_obj
+def test_connection_command(
+    registry: SpecRegistry, connection_id: str, base_url: str | None, store_path: Path | None
+) -> None:
+    """Check a stored connection: OK with its account label, or the error and what to do."""
+    from runtime.connect import check_stored_connection, hint_for
+
+    try:
+        store = _store(store_path)
+        spec = registry.get(store.get(connection_id).connector)
+        check = check_stored_connection(spec, store, connection_id, base_url=base_url)
+    except PatchbayError as exc:
+        _fail(exc)
+    if check.ok:
+        click.echo(f"OK  {spec.name} {connection_id}: {check.account_label or '(no label)'}")
+        return
+    assert check.error is not None
+    click.echo(f"FAILED  {spec.name} {connection_id}: {check.error}", err=True)
+    click.echo(f"hint: {hint_for(spec, check.error)}", err=True)
+    sys.exit(1)
+
+
 @main.group()
 def connections() -> None:
     """Stored connections (secrets are never shown)."""

@@ -211,3 +211,64 @@ def connect_oauth(
         replace(current, account_label=check.account_label, account_id=check.account_id)
     )
     return ConnectResult(labelled, check)
+
+
+def runtime_connection(
+    spec: ConnectorSpec,
+    stored: StoredConnection,
+    store: TokenStore,
+    *,
+    oauth_client: OAuthClient | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Connection:
+    """What an executor needs for a stored connection (a token provider for OAuth2)."""
+    variant = spec.auth_variant(stored.auth)
+    provider = None
+    if variant.type == "oauth2":
+        client = oauth_client or OAuthClient.from_env(spec.name)
+        provider = StoredTokenProvider(store, stored.id, spec, client, transport=transport)
+    return Connection(
+        spec.name,
+        auth=stored.auth,
+        variables=dict(stored.variables),
+        credentials=dict(stored.credentials),
+        token_provider=provider,
+    )
+
+
+def hint_for(spec: ConnectorSpec, error: PatchbayError) -> str:
+    """What a person should do about a failed Test Connection."""
+    variables = ", ".join(f"{{{v}}}" for v in spec.connection.variables)
+    if error.code == "auth_expired":
+        return f"the authorization expired or was revoked: run `patchbay connect {spec.name}`"
+    if error.code == "auth_invalid":
+        return f"the credentials were refused: check them, or run `patchbay connect {spec.name}`"
+    if error.code == "permission_denied":
+        scopes = sorted({s for v in spec.auth if v.type == "oauth2" for s in v.scopes})
+        wanted = f" (the spec asks for: {', '.join(scopes)})" if scopes else ""
+        return f"a scope or permission is missing: reconnect granting it{wanted}"
+    if error.code in ("not_found", "network", "config") and variables:
+        return f"check the connection variables {variables} (a wrong subdomain, region or host?)"
+    if error.code == "rate_limited":
+        return "the vendor is rate limiting: try again later"
+    return "see the error above"
+
+
+def check_stored_connection(
+    spec: ConnectorSpec,
+    store: TokenStore,
+    connection_id: str,
+    *,
+    oauth_client: OAuthClient | None = None,
+    transport: httpx.BaseTransport | None = None,
+    base_url: str | None = None,
+) -> ConnectionCheck:
+    """Run *Test Connection* for a stored connection; a token problem becomes a failed check."""
+    stored = store.get(connection_id)
+    try:
+        connection = runtime_connection(
+            spec, stored, store, oauth_client=oauth_client, transport=transport
+        )
+        return _check_and_label(spec, connection, transport=transport, base_url=base_url)
+    except PatchbayError as exc:
+        return ConnectionCheck(ok=False, error=exc)

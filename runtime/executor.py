@@ -50,7 +50,7 @@ from .paths import get_path
 from .redaction import Redactor
 from .request_builder import RequestBuilder, RequestParts
 from .retry import RetryPolicy
-from .spec import Action, Body, ConnectorSpec
+from .spec import IDEMPOTENT_METHODS, Action, Body, ConnectorSpec
 from .validation import InputCheck
 
 if TYPE_CHECKING:
@@ -354,33 +354,49 @@ class ExecutorCore:
                 return
             request = walker.next_request(response, body, items)
 
-    def test_connection_flow(self) -> Flow[ConnectionCheck]:
-        tc = self.spec.test_connection
+    def raw_parts(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> RequestParts:
+        """A request outside any action (Test Connection, bespoke clients): same base URL,
+        default headers and auth, no input schema."""
         base = self.base_url_override or render_config(
             self.spec.connection.base_url,
             self.variables,
             what="the base URL",
             connector=self.spec.name,
         )
-        path = render_config(
-            tc.path, self.variables, what="test_connection.path", connector=self.spec.name
+        rendered = render_config(
+            path, self.variables, what=f"path {path!r}", connector=self.spec.name
         )
         headers = {
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
             **self._connection_headers,
         }
-        parts = RequestParts(
-            method=tc.method,
-            url=base.rstrip("/") + path,
-            params=list(tc.query.items()),
+        return RequestParts(
+            method=method,
+            url=base.rstrip("/") + rendered,
+            params=list((query or {}).items()),
             headers=headers,
-            body=Body(encoding="json") if tc.body is not None else None,
-            body_fields=dict(tc.body or {}),
+            body=Body(encoding="json") if json_body is not None else None,
+            body_fields=dict(json_body or {}),
         )
+
+    def request_flow(self, parts: RequestParts, label: str) -> Flow[Any]:
+        _response, body = yield from self.exchange(None, parts, _NO_OPTIONS, label=label)
+        return body
+
+    def test_connection_flow(self) -> Flow[ConnectionCheck]:
+        tc = self.spec.test_connection
+        parts = self.raw_parts(tc.method, tc.path, query=tc.query, json_body=tc.body)
         try:
             response, body = yield from self.exchange(
-                None, parts, _NO_OPTIONS, label="test_connection"
+                None, parts, _NO_OPTIONS, label="test_connection", safe=True
             )
         except PatchbayError as exc:
             return ConnectionCheck(ok=False, error=exc)
@@ -412,6 +428,7 @@ class ExecutorCore:
         opts: CallOptions,
         *,
         label: str | None = None,
+        safe: bool = False,
     ) -> Flow[tuple[httpx.Response, Any]]:
         """Sign, send, decode and classify one request, retrying and refreshing as allowed."""
         spec = self.spec
@@ -433,7 +450,9 @@ class ExecutorCore:
                 else httpx.Timeout(opts.timeout)
             )
         idem_header = plan.idempotency.header if plan is not None and plan.idempotency else None
-        repeatable = (plan.repeatable if plan is not None else True) or (
+        # ``safe``: a probe that changes nothing whatever its method (Slack's POST auth.test).
+        default_repeatable = safe or parts.method in IDEMPOTENT_METHODS
+        repeatable = (plan.repeatable if plan is not None else default_repeatable) or (
             idem_header is not None and idem_header in parts.headers
         )
         output_format = plan.action.output.format if plan is not None else "json"
@@ -735,6 +754,20 @@ class GenericExecutor:
     def test_connection(self) -> ConnectionCheck:
         return run_sync(self.core.test_connection_flow(), self._client, self._sleep)
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """A call no action describes (for bespoke clients): the same auth, retries and error
+        mapping as any action, and the decoded body back."""
+        parts = self.core.raw_parts(method, path, query=query, json_body=json)
+        flow = self.core.request_flow(parts, f"{method} {path}")
+        return run_sync(flow, self._client, self._sleep)
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
@@ -795,6 +828,18 @@ class AsyncGenericExecutor:
 
     async def test_connection(self) -> ConnectionCheck:
         return await run_async(self.core.test_connection_flow(), self._client, self._sleep)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> Any:
+        parts = self.core.raw_parts(method, path, query=query, json_body=json)
+        flow = self.core.request_flow(parts, f"{method} {path}")
+        return await run_async(flow, self._client, self._sleep)
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -54,7 +54,7 @@ class Bespoke:
 def test_bespoke_client_is_preferred_even_with_the_flag_on(registry: SpecRegistry) -> None:
     bespoke = Bespoke()
     manager = IntegrationManager(registry, generic_enabled=True)
-    manager.register_bespoke("kitchen_sink", lambda spec, conn: bespoke)
+    manager.register_bespoke("kitchen_sink", lambda executor: bespoke)
     assert manager.route("kitchen_sink") == "bespoke"
     assert manager.call(CONN, "list_records", {"since": "x"}) == {"from": "bespoke"}
     assert bespoke.calls == [("list_records", {"since": "x"})]
