@@ -388,6 +388,136 @@ def connections_new_key() -> None:
 
 
 @main.group()
+def triggers() -> None:
+    """Polling trigger subscriptions (stored beside the connections)."""
+
+
+@triggers.command("add")
+@click.argument("connection_id")
+@click.argument("connector")
+@click.argument("trigger")
+@click.option("--interval", type=float, default=None, help="Seconds (default: the spec's).")
+@click.option("--param", "params", multiple=True, help="Action input name=value (repeatable).")
+@click.option("--backfill", type=click.IntRange(min=0), default=0, help="Deliver N existing items.")
+@_STORE_OPTION
+@click.pass_obj
+def triggers_add(
+    registry: SpecRegistry,
+    connection_id: str,
+    connector: str,
+    trigger: str,
+    interval: float | None,
+    params: tuple[str, ...],
+    backfill: int,
+    store_path: Path | None,
+) -> None:
+    from runtime.polling import trigger_of
+    from runtime.trigger_runner import Subscription
+
+    try:
+        spec_trigger = trigger_of(registry.get(connector), trigger)
+    except PatchbayError as exc:
+        _fail(exc)
+    sub = _subscriptions(store_path).add(
+        Subscription(
+            "",
+            connection_id,
+            connector,
+            trigger,
+            interval or spec_trigger.default_interval_seconds,
+            params=_pairs(params, "--param"),
+            backfill=backfill,
+        )
+    )
+    click.echo(f"subscribed {connector}.{trigger} for {connection_id}: id {sub.id}")
+
+
+@triggers.command("list")
+@_STORE_OPTION
+def triggers_list(store_path: Path | None) -> None:
+    click.echo(f"{'id':<14} {'trigger':<32} {'every':>6} {'status':<12} {'sent':>6}  message")
+    for s in _subscriptions(store_path).list():
+        name = f"{s.connector}.{s.trigger}"
+        every = f"{s.interval_seconds:g}"
+        click.echo(f"{s.id:<14} {name:<32} {every:>6} {s.status:<12} {s.delivered:>6}  {s.message}")
+
+
+@triggers.command("show")
+@click.argument("subscription_id")
+@_STORE_OPTION
+def triggers_show(subscription_id: str, store_path: Path | None) -> None:
+    try:
+        sub = _subscriptions(store_path).get(subscription_id)
+    except PatchbayError as exc:
+        _fail(exc)
+    shown = {**sub.__dict__, "seen": len(sub.seen)}
+    click.echo(json.dumps(shown, indent=2, default=str))
+
+
+@triggers.command("remove")
+@click.argument("subscription_id")
+@_STORE_OPTION
+def triggers_remove(subscription_id: str, store_path: Path | None) -> None:
+    try:
+        _subscriptions(store_path).remove(subscription_id)
+    except PatchbayError as exc:
+        _fail(exc)
+    click.echo(f"removed {subscription_id}")
+
+
+@triggers.command("run")
+@click.option("--seconds", type=float, default=None, help="Stop after this long (default: never).")
+@_STORE_OPTION
+@click.pass_obj
+def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: Path | None) -> None:
+    """Run every subscription; events are printed as JSON lines, with a status line per tick."""
+    import asyncio
+
+    from runtime.executor import AsyncGenericExecutor
+    from runtime.manager import IntegrationManager
+    from runtime.trigger_runner import Subscription, TriggerEvent, TriggerRunner
+
+    manager = IntegrationManager(registry, store=_store(store_path), generic_enabled=True)
+
+    def executors(connection_id: str) -> Any:
+        spec, conn = manager.connection(connection_id)
+        return spec, AsyncGenericExecutor(spec, conn)
+
+    def emit(events: list[TriggerEvent]) -> None:
+        for e in events:
+            click.echo(
+                json.dumps(
+                    {"subscription": e.subscription, "key": e.dedupe_key, "payload": e.payload},
+                    default=str,
+                )
+            )
+
+    def status(subs: list[Subscription]) -> None:
+        for s in subs:
+            click.echo(
+                f"# {s.id} {s.connector}.{s.trigger} {s.status} sent={s.delivered} {s.message}",
+                err=True,
+            )
+
+    runner = TriggerRunner(_subscriptions(store_path), executors, emit)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        if seconds is not None:
+            asyncio.get_running_loop().call_later(seconds, stop.set)
+        await runner.run(stop=stop, on_tick=status, tick_seconds=5.0)
+
+    asyncio.run(go())
+
+
+def _subscriptions(path: Path | None) -> Any:
+    from runtime.token_store import default_store_path
+    from runtime.trigger_runner import SubscriptionStore
+
+    return SubscriptionStore(path or default_store_path())
+
+
+@main.group()
 def mock() -> None:
     """Spec-driven mock servers."""
 

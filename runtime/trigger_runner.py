@@ -1,0 +1,400 @@
+"""TriggerRunner v1: polling subscriptions with persisted cursors, dedupe and backoff.
+
+Delivery is at-least-once with a stable dedupe key per event: a batch is handed to the handler,
+and only after the handler returned is the new cursor (and the seen-ID ledger) committed. A crash
+in between redelivers the batch with the same keys. A lookback window re-reads records the
+vendor indexed late; the bounded ledger keeps them from being delivered twice. The first run
+starts from "now" (optionally delivering the newest ``backfill`` items). A sync token the
+vendor declares stale (Google's 410) starts a full resync that the ledger de-duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import NotFound, PatchbayError
+from .executor import AsyncGenericExecutor, Page
+from .paths import get_path
+from .polling import poll_input, sortable, trigger_of
+from .spec import ConnectorSpec, PollingTrigger
+
+Status = Literal["active", "backing_off", "paused"]
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    """One event handed to a handler, from polling or from a webhook."""
+
+    connector: str
+    subscription: str
+    dedupe_key: str
+    type: str | None
+    payload: Any
+
+
+Handler = Callable[[list[TriggerEvent]], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    connection_id: str
+    connector: str
+    trigger: str
+    interval_seconds: float
+    params: dict[str, Any] = field(default_factory=dict)
+    backfill: int = 0
+    cursor: Any = None
+    seen: tuple[str, ...] = ()
+    started: bool = False
+    status: Status = "active"
+    message: str = ""
+    failures: int = 0
+    next_run_at: float = 0.0
+    last_run_at: float | None = None
+    delivered: int = 0
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+)
+"""
+
+
+class SubscriptionStore:
+    """The schedule registry, in the same SQLite file as the token store (its own table)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._db().execute(_SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    @staticmethod
+    def _encode(sub: Subscription) -> str:
+        data = dict(sub.__dict__)
+        data["seen"] = list(sub.seen)
+        return json.dumps(data, default=str)
+
+    @staticmethod
+    def _decode(text: str) -> Subscription:
+        data = json.loads(text)
+        data["seen"] = tuple(data["seen"])
+        return Subscription(**data)
+
+    def add(self, sub: Subscription) -> Subscription:
+        sub = replace(sub, id=sub.id or uuid.uuid4().hex[:12])
+        self._db().execute("INSERT INTO subscriptions VALUES (?, ?)", (sub.id, self._encode(sub)))
+        return sub
+
+    def save(self, sub: Subscription) -> None:
+        self._db().execute(
+            "UPDATE subscriptions SET data=? WHERE id=?", (self._encode(sub), sub.id)
+        )
+
+    def get(self, sub_id: str) -> Subscription:
+        row = self._db().execute("SELECT data FROM subscriptions WHERE id=?", (sub_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no subscription {sub_id!r}")
+        return self._decode(row[0])
+
+    def list(self) -> list[Subscription]:
+        rows = self._db().execute("SELECT data FROM subscriptions ORDER BY id").fetchall()
+        return [self._decode(r[0]) for r in rows]
+
+    def remove(self, sub_id: str) -> None:
+        if self._db().execute("DELETE FROM subscriptions WHERE id=?", (sub_id,)).rowcount == 0:
+            raise NotFound(f"no subscription {sub_id!r}")
+
+
+#: Errors waiting cannot fix: the subscription pauses with a clear status until resumed.
+PAUSING = frozenset({"auth_expired", "auth_invalid", "permission_denied", "bad_response", "config"})
+
+ExecutorFactory = Callable[[str], tuple[ConnectorSpec, AsyncGenericExecutor]]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    subscription: Subscription
+    delivered: int
+    error: PatchbayError | None = None
+
+
+class TriggerRunner:
+    """Runs subscriptions: ``run_once`` for one poll, ``run`` for the scheduler loop."""
+
+    def __init__(
+        self,
+        store: SubscriptionStore,
+        executors: ExecutorFactory,
+        handler: Handler,
+        *,
+        clock: Callable[[], float] = time.time,
+        jitter: float = 0.1,
+        max_backoff: float = 3600.0,
+        ledger_size: int = 2000,
+        max_items: int = 1000,
+        random_source: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self._executors = executors
+        self._handler = handler
+        self._clock = clock
+        self._jitter = jitter
+        self._max_backoff = max_backoff
+        self._ledger = ledger_size
+        self._max_items = max_items
+        self._random = random_source
+        self._running: set[str] = set()
+        self.lag: list[float] = []
+
+    # ---------------------------------------------------------------------------- one poll
+
+    async def run_once(self, sub_id: str) -> RunOutcome:
+        """Poll one subscription now (unless it is already running: runs never overlap)."""
+        sub = self.store.get(sub_id)
+        if sub_id in self._running or sub.status == "paused":
+            return RunOutcome(sub, 0)
+        self._running.add(sub_id)
+        try:
+            return await self._poll(sub)
+        finally:
+            self._running.discard(sub_id)
+
+    async def _poll(self, sub: Subscription) -> RunOutcome:
+        now = self._clock()
+        try:
+            spec, executor = self._executors(sub.connection_id)
+            trigger = trigger_of(spec, sub.trigger)
+            async with executor:
+                items, token = await self._fetch(executor, trigger, sub)
+        except PatchbayError as exc:
+            return RunOutcome(self._failed(sub, exc, now, pause=exc.code in PAUSING), 0, exc)
+        events, cursor, keys = self._select(spec, trigger, sub, items, token)
+        if events:
+            try:
+                result = self._handler(events)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # the handler failed: keep the cursor, back off
+                error = PatchbayError(f"handler failed: {type(exc).__name__}: {exc}")
+                return RunOutcome(self._failed(sub, error, now, pause=False), 0, error)
+        ledger = (*sub.seen, *keys)[-self._ledger :]
+        done = replace(
+            sub,
+            cursor=cursor,
+            seen=ledger,
+            started=True,
+            status="active",
+            message="",
+            failures=0,
+            last_run_at=now,
+            next_run_at=now + self._interval(sub.interval_seconds),
+            delivered=sub.delivered + len(events),
+        )
+        self.store.save(done)  # the commit: only after the handler acknowledged the batch
+        return RunOutcome(done, len(events))
+
+    async def _fetch(
+        self, executor: AsyncGenericExecutor, trigger: PollingTrigger, sub: Subscription
+    ) -> tuple[list[Any], Any]:
+        cursor_spec = trigger.cursor
+        cursor = sub.cursor if sub.started else None
+        sent = self._with_lookback(trigger, cursor)
+        data = poll_input(trigger, sent, sub.params)
+        try:
+            pages = await self._pages(executor, trigger, data)
+        except PatchbayError as exc:
+            if cursor_spec.kind == "sync_token" and exc.status in cursor_spec.stale_status:
+                # The vendor says the token is stale: resync everything; the ledger dedupes.
+                pages = await self._pages(executor, trigger, poll_input(trigger, None, sub.params))
+            else:
+                raise
+        items = [item for page in pages for item in page.items]
+        token = None
+        if cursor_spec.kind == "sync_token":
+            for page in pages:
+                found = get_path(page.body, cursor_spec.token_path or "", None)
+                token = found if found is not None else token
+        return items, token
+
+    async def _pages(
+        self, executor: AsyncGenericExecutor, trigger: PollingTrigger, data: dict[str, Any]
+    ) -> list[Page]:
+        pager = executor.paginate(trigger.action, data, max_items=self._max_items)
+        return [page async for page in pager.pages()]
+
+    def _with_lookback(self, trigger: PollingTrigger, cursor: Any) -> Any:
+        """The cursor sent to the vendor: moved back by the lookback window for timestamps."""
+        spec = trigger.cursor
+        if cursor is None or spec.kind != "timestamp" or not trigger.lookback_seconds:
+            return cursor
+        back = trigger.lookback_seconds
+        if spec.format == "iso8601" and isinstance(cursor, str):
+            moved = datetime.fromisoformat(cursor.replace("Z", "+00:00")) - timedelta(seconds=back)
+            return moved.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        if spec.format == "epoch_milliseconds":
+            back *= 1000
+        value = Decimal(str(cursor)) - back
+        return int(value) if value == value.to_integral_value() else str(value)
+
+    def _select(
+        self,
+        spec: ConnectorSpec,
+        trigger: PollingTrigger,
+        sub: Subscription,
+        items: list[Any],
+        token: Any,
+    ) -> tuple[list[TriggerEvent], Any, list[str]]:
+        """New events (oldest first, none in the ledger), the next cursor, and their keys."""
+        cursor_spec = trigger.cursor
+        keyed = []
+        for item in items:
+            raw = get_path(item, trigger.dedupe_key, None)
+            if raw is None:
+                continue
+            keyed.append((f"{spec.name}:{trigger.name}:{raw}", item))
+        seen = set(sub.seen)
+        fresh = [(k, i) for k, i in keyed if k not in seen]
+        if cursor_spec.kind == "sync_token":
+            next_cursor = token if token is not None else sub.cursor
+        else:
+            path = cursor_spec.field or ""
+            values = [
+                (sortable(v, cursor_spec), v)
+                for _, i in keyed
+                if (v := get_path(i, path, None)) is not None
+            ]
+            best = max(values, key=lambda pair: pair[0])[1] if values else None
+            current = sub.cursor
+            if current is not None and (
+                best is None or sortable(best, cursor_spec) < sortable(current, cursor_spec)
+            ):
+                best = current
+            next_cursor = best
+            fresh.sort(key=lambda pair: sortable(get_path(pair[1], path, 0), cursor_spec))
+        if not sub.started:
+            # First run: start from "now"; only the newest ``backfill`` items are delivered.
+            chosen = fresh[-sub.backfill :] if sub.backfill else []
+            keys = [k for k, _ in fresh]
+        else:
+            chosen = fresh
+            keys = [k for k, _ in fresh]
+        events = [TriggerEvent(spec.name, sub.id, k, trigger.name, i) for k, i in chosen]
+        return events, next_cursor, keys
+
+    # ----------------------------------------------------------------------- bookkeeping
+
+    def _interval(self, base: float) -> float:
+        return base * (1 + self._jitter * (2 * self._random() - 1))
+
+    def _failed(
+        self, sub: Subscription, exc: PatchbayError, now: float, *, pause: bool
+    ) -> Subscription:
+        """Pause on what waiting cannot fix (auth, permissions, malformed responses); else back
+        off exponentially, at least as long as the vendor's ``retry_after``."""
+        if pause:
+            paused = replace(
+                sub,
+                status="paused",
+                message=f"paused: [{exc.code}] {exc.message}",
+                failures=sub.failures + 1,
+                last_run_at=now,
+            )
+            self.store.save(paused)
+            return paused
+        failures = sub.failures + 1
+        wait = min(self._max_backoff, sub.interval_seconds * (2 ** min(failures, 16)))
+        if exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        backing = replace(
+            sub,
+            status="backing_off",
+            message=f"[{exc.code}] {exc.message}; retrying in {wait:g}s",
+            failures=failures,
+            last_run_at=now,
+            next_run_at=now + wait,
+        )
+        self.store.save(backing)
+        return backing
+
+    def resume(self, sub_id: str) -> None:
+        sub = self.store.get(sub_id)
+        self.store.save(replace(sub, status="active", message="", failures=0, next_run_at=0.0))
+
+    # -------------------------------------------------------------------------- scheduler
+
+    async def run(
+        self,
+        *,
+        stop: asyncio.Event,
+        concurrency: int = 100,
+        on_tick: Callable[[list[Subscription]], None] | None = None,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        """Run every due subscription until ``stop`` is set; never two runs of one at once."""
+        limit = asyncio.Semaphore(concurrency)
+        tasks: set[asyncio.Task[Any]] = set()
+        scheduled: set[str] = set()
+        seen_at: dict[str, float] = {}
+        last_tick = 0.0
+
+        async def one(sub: Subscription) -> None:
+            async with limit:
+                # A new subscription (next_run_at 0) is due from the moment it is first seen.
+                due_at = sub.next_run_at or seen_at.get(sub.id, self._clock())
+                self.lag.append(max(0.0, self._clock() - due_at))
+                await self.run_once(sub.id)
+
+        while not stop.is_set():
+            now = self._clock()
+            subs = self.store.list()
+            for sub in subs:
+                seen_at.setdefault(sub.id, now)
+                if sub.status != "paused" and sub.next_run_at <= now and sub.id not in scheduled:
+                    scheduled.add(sub.id)  # until this run ends: runs never overlap
+                    task = asyncio.create_task(one(sub))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(_forget(scheduled, sub.id))
+            if on_tick is not None and now - last_tick >= tick_seconds:
+                on_tick(subs)
+                last_tick = now
+            upcoming = [s.next_run_at for s in subs if s.status != "paused"]
+            delay = min([max(0.01, t - now) for t in upcoming], default=tick_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(delay, tick_seconds))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _forget(scheduled: set[str], sub_id: str) -> Callable[[asyncio.Task[Any]], None]:
+    def done(_task: asyncio.Task[Any]) -> None:
+        scheduled.discard(sub_id)
+
+    return done

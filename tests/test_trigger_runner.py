@@ -1,0 +1,415 @@
+"""TriggerRunner v1 against the stateful mocks and vendor-like transports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import spec_doc
+
+from mocks.server import MockOptions, MockServer
+from runtime import (
+    AsyncGenericExecutor,
+    Connection,
+    ExecutorOptions,
+    GenericExecutor,
+    RetryPolicy,
+    parse_spec,
+)
+from runtime.registry import SpecRegistry
+from runtime.spec import ConnectorSpec
+from runtime.trigger_runner import Subscription, SubscriptionStore, TriggerEvent, TriggerRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = SpecRegistry(ROOT / "specs")
+NOW = 1_800_000_000.0
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+def factory(
+    spec: ConnectorSpec, transport: httpx.AsyncBaseTransport, credentials: dict[str, str]
+) -> Any:
+    def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
+        conn = Connection(spec.name, credentials=credentials)
+        options = ExecutorOptions(retry=RetryPolicy(max_attempts=1))
+        return spec, AsyncGenericExecutor(
+            spec, conn, transport=transport, options=options, sleep=_no_sleep
+        )
+
+    return make
+
+
+class Collector:
+    """A handler with its own dedupe by key, as the docs tell handler authors to write."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.processed: dict[str, Any] = {}
+
+    def __call__(self, events: list[TriggerEvent]) -> None:
+        for event in events:
+            self.received.append(event.dedupe_key)
+            self.processed.setdefault(event.dedupe_key, event.payload)
+
+
+@pytest.fixture
+def subs(tmp_path: Path) -> SubscriptionStore:
+    return SubscriptionStore(tmp_path / "subs.db")
+
+
+def github_setup(
+    subs: SubscriptionStore, **opts: Any
+) -> tuple[MockServer, TriggerRunner, Collector, Subscription]:
+    spec = REGISTRY.get("github")
+    server = MockServer(spec, MockOptions(golden_root=None, records=5, **opts))
+    creds = {"token": server.credentials["token"]}
+    handler = Collector()
+    runner = TriggerRunner(
+        subs, factory(spec, server.transport(), creds), handler, clock=lambda: NOW
+    )
+    sub = subs.add(
+        Subscription("", "conn-1", "github", "new_issue", 60, params={"owner": "o", "repo": "r"})
+    )
+    return server, runner, handler, sub
+
+
+def test_first_run_starts_from_now_then_new_records_arrive_exactly_once(
+    subs: SubscriptionStore,
+) -> None:
+    server, runner, handler, sub = github_setup(subs)
+    first = asyncio.run(runner.run_once(sub.id))
+    assert first.delivered == 0 and first.subscription.started and len(first.subscription.seen) == 5
+    spec = server.spec
+    sync = GenericExecutor(
+        spec,
+        Connection("github", credentials={"token": server.credentials["token"]}),
+        transport=server.transport(),
+    )
+    created = sync.call("create_issue", {"owner": "o", "repo": "r", "title": "Fresh"})
+    second = asyncio.run(runner.run_once(sub.id))
+    assert second.delivered == 1
+    assert handler.received == [f"github:new_issue:{created['id']}"]
+    third = asyncio.run(runner.run_once(sub.id))
+    assert third.delivered == 0 and len(handler.received) == 1
+    stored = subs.get(sub.id)
+    assert stored.delivered == 1 and stored.status == "active" and stored.cursor is not None
+
+
+def test_backfill_delivers_the_newest_items_on_the_first_run(subs: SubscriptionStore) -> None:
+    _server, runner, handler, sub = github_setup(subs)
+    subs.save(Subscription(**{**sub.__dict__, "backfill": 2}))
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 2
+    assert len(handler.received) == 2
+
+
+class CrashingStore(SubscriptionStore):
+    """A store whose next commit fails: the process 'dies' between handler and commit."""
+
+    crash_next = False
+
+    def save(self, sub: Subscription) -> None:
+        if self.crash_next:
+            self.crash_next = False
+            raise RuntimeError("crashed before the commit")
+        super().save(sub)
+
+
+def test_crash_between_handler_and_commit_redelivers_with_the_same_key(tmp_path: Path) -> None:
+    subs = CrashingStore(tmp_path / "s.db")
+    server, runner, handler, sub = github_setup(subs)
+    asyncio.run(runner.run_once(sub.id))
+    sync = GenericExecutor(
+        server.spec,
+        Connection("github", credentials={"token": server.credentials["token"]}),
+        transport=server.transport(),
+    )
+    sync.call("create_issue", {"owner": "o", "repo": "r", "title": "Twice?"})
+    subs.crash_next = True
+    with pytest.raises(RuntimeError, match="crashed"):
+        asyncio.run(runner.run_once(sub.id))
+    asyncio.run(runner.run_once(sub.id))
+    assert len(handler.received) == 2 and len(set(handler.received)) == 1
+    assert len(handler.processed) == 1
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+
+
+def test_rate_limit_backs_off_with_retry_after_and_revoked_token_pauses(
+    subs: SubscriptionStore,
+) -> None:
+    server, runner, _handler, sub = github_setup(subs, scenario="rate_limited", retry_after=900)
+    outcome = asyncio.run(runner.run_once(sub.id))
+    assert outcome.error is not None and outcome.error.code == "rate_limited"
+    stored = subs.get(sub.id)
+    assert (
+        stored.status == "backing_off" and stored.next_run_at >= NOW + 900 and stored.failures == 1
+    )
+    server.options.scenario = None
+    assert asyncio.run(runner.run_once(sub.id)).error is None
+    assert subs.get(sub.id).status == "active" and subs.get(sub.id).failures == 0
+    server.credentials = {"token": "rotated-elsewhere"}  # the token no longer works
+    paused = asyncio.run(runner.run_once(sub.id)).subscription
+    assert paused.status == "paused" and "auth_invalid" in paused.message
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0  # paused stays paused
+    runner.resume(sub.id)
+    assert subs.get(sub.id).status == "active"
+
+
+def test_handler_failure_keeps_the_cursor_and_malformed_responses_pause(
+    subs: SubscriptionStore,
+) -> None:
+    server, runner, _handler, sub = github_setup(subs)
+    asyncio.run(runner.run_once(sub.id))
+    before = subs.get(sub.id)
+    sync = GenericExecutor(
+        server.spec,
+        Connection("github", credentials={"token": server.credentials["token"]}),
+        transport=server.transport(),
+    )
+    sync.call("create_issue", {"owner": "o", "repo": "r", "title": "Boom"})
+
+    def broken(events: list[TriggerEvent]) -> None:
+        raise ValueError("handler bug")
+
+    failing = TriggerRunner(
+        subs,
+        factory(server.spec, server.transport(), {"token": server.credentials["token"]}),
+        broken,
+        clock=lambda: NOW,
+    )
+    outcome = asyncio.run(failing.run_once(sub.id))
+    after = subs.get(sub.id)
+    assert outcome.error is not None and "handler bug" in outcome.error.message
+    assert (
+        after.cursor == before.cursor
+        and after.seen == before.seen
+        and after.status == "backing_off"
+    )
+    server.options.scenario = "malformed"
+    paused = asyncio.run(runner.run_once(sub.id)).subscription
+    assert paused.status == "paused" and "bad_response" in paused.message
+
+
+def _timeline_spec() -> ConnectorSpec:
+    item = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "updated_at": {"type": "string"}},
+    }
+    return parse_spec(
+        spec_doc(
+            [
+                {
+                    "name": "list_records",
+                    "method": "GET",
+                    "path": "/records",
+                    "parameters": [{"name": "since", "in": "query"}],
+                    "output": {"schema": {"type": "array", "items": item}},
+                    "pagination": {"style": "link_header", "items_path": ""},
+                }
+            ],
+            triggers={
+                "polling": [
+                    {
+                        "name": "changed_record",
+                        "action": "list_records",
+                        "cursor": {
+                            "kind": "timestamp",
+                            "field": "updated_at",
+                            "param": "since",
+                            "format": "iso8601",
+                        },
+                        "dedupe_key": "id",
+                        "order": "asc",
+                        "lookback_seconds": 300,
+                    }
+                ]
+            },
+        )
+    )
+
+
+def test_a_record_indexed_late_inside_the_lookback_window_is_delivered_once(
+    subs: SubscriptionStore,
+) -> None:
+    records = [{"id": "r1", "updated_at": "2026-05-01T10:00:00Z"}]
+    sent: list[str] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        since = request.url.params.get("since", "")
+        sent.append(since)
+        return httpx.Response(200, json=[r for r in records if r["updated_at"] >= since])
+
+    spec = _timeline_spec()
+    handler = Collector()
+    runner = TriggerRunner(
+        subs,
+        factory(spec, httpx.MockTransport(vendor), {"api_key": "k_FAKE"}),
+        handler,
+        clock=lambda: NOW,
+    )
+    sub = subs.add(Subscription("", "c", "acme", "changed_record", 60))
+    asyncio.run(runner.run_once(sub.id))
+    records.append({"id": "r2", "updated_at": "2026-05-01T10:05:00Z"})
+    records.append({"id": "late", "updated_at": "2026-05-01T09:58:00Z"})  # indexed late
+    asyncio.run(runner.run_once(sub.id))
+    assert sent[1] == "2026-05-01T09:55:00Z"  # the cursor 10:00 moved back by the lookback
+    assert handler.received == ["acme:changed_record:late", "acme:changed_record:r2"]
+    asyncio.run(runner.run_once(sub.id))
+    assert len(handler.received) == 2  # re-read inside the window, delivered once
+    assert subs.get(sub.id).cursor == "2026-05-01T10:05:00Z"
+
+
+def test_a_stale_sync_token_resyncs_without_duplicates(subs: SubscriptionStore) -> None:
+    spec = REGISTRY.get("google_calendar")
+    events = [{"id": "e1", "etag": '"1"', "status": "confirmed"}]
+    calls: list[dict[str, str]] = []
+
+    def google(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        calls.append(params)
+        if params.get("syncToken") == "tok-stale":
+            return httpx.Response(
+                410,
+                json={
+                    "error": {
+                        "code": 410,
+                        "message": "Sync token is no longer valid",
+                        "errors": [{"reason": "fullSyncRequired"}],
+                    }
+                },
+            )
+        return httpx.Response(
+            200,
+            json={
+                "kind": "calendar#events",
+                "items": events,
+                "nextSyncToken": "tok-stale" if len(calls) < 3 else "tok-fresh",
+            },
+        )
+
+    variant = spec.auth[0]
+    creds = {f: "FAKE" for f in variant.fields}
+    from runtime import StaticTokenProvider
+
+    def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
+        conn = Connection(
+            spec.name,
+            auth=variant.name,
+            credentials=creds,
+            token_provider=StaticTokenProvider("at_FAKE"),
+        )
+        return spec, AsyncGenericExecutor(
+            spec,
+            conn,
+            transport=httpx.MockTransport(google),
+            options=ExecutorOptions(retry=RetryPolicy(max_attempts=1)),
+        )
+
+    handler = Collector()
+    runner = TriggerRunner(subs, make, handler, clock=lambda: NOW)
+    trigger = spec.triggers.polling[0]
+    sub = subs.add(
+        Subscription("", "c", spec.name, trigger.name, 60, params={"calendarId": "primary"})
+    )
+    asyncio.run(runner.run_once(sub.id))
+    assert subs.get(sub.id).cursor == "tok-stale"
+    events.append({"id": "e2", "etag": '"2"', "status": "confirmed"})
+    outcome = asyncio.run(runner.run_once(sub.id))
+    assert outcome.error is None, outcome.error
+    assert [c.get("syncToken") for c in calls] == [None, "tok-stale", None]
+    key = trigger.dedupe_key
+    assert handler.received == [f"google_calendar:{trigger.name}:{events[1][key]}"]
+    assert subs.get(sub.id).cursor == "tok-fresh"
+
+
+def test_scheduler_runs_due_subscriptions_without_overlap(subs: SubscriptionStore) -> None:
+    spec = REGISTRY.get("github")
+    server = MockServer(spec, MockOptions(golden_root=None, records=2))
+    active = 0
+    peak = 0
+
+    async def slow(events: list[TriggerEvent]) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+
+    runner = TriggerRunner(
+        subs,
+        factory(spec, server.transport(), {"token": server.credentials["token"]}),
+        slow,
+        jitter=0.0,
+    )
+    ids = [
+        subs.add(
+            Subscription(
+                "",
+                f"c{i}",
+                "github",
+                "new_issue",
+                0.05,
+                params={"owner": "o", "repo": f"r{i}"},
+                backfill=1,
+            )
+        ).id
+        for i in range(5)
+    ]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop=stop, tick_seconds=0.02))
+        await asyncio.sleep(0.6)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    for sub_id in ids:
+        stored = subs.get(sub_id)
+        assert stored.started and stored.last_run_at is not None
+    assert runner.lag and max(runner.lag) < 1.0
+    per_sub = [r.path for r in server.requests]
+    assert len(per_sub) >= 10
+    assert peak <= 5
+
+
+def test_events_carry_typed_payload_fields_and_the_cli_lists_subscriptions(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from patchbay.cli import main
+
+    db = tmp_path / "t.db"
+    runner = CliRunner()
+    added = runner.invoke(
+        main,
+        [
+            "triggers",
+            "add",
+            "conn-9",
+            "github",
+            "new_issue",
+            "--param",
+            "owner=o",
+            "--param",
+            "repo=r",
+            "--store",
+            str(db),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    sub_id = added.output.split()[-1]
+    listed = runner.invoke(main, ["triggers", "list", "--store", str(db)])
+    assert (
+        sub_id in listed.output and "github.new_issue" in listed.output and "300" in listed.output
+    )
+    assert json.loads(runner.invoke(main, ["triggers", "show", sub_id, "--store", str(db)]).output)[
+        "params"
+    ] == {"owner": "o", "repo": "r"}
+    assert runner.invoke(main, ["triggers", "remove", sub_id, "--store", str(db)]).exit_code == 0
+    assert sub_id not in runner.invoke(main, ["triggers", "list", "--store", str(db)]).output
