@@ -136,6 +136,8 @@ class SQLiteTokenStore:
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=True
             )
             db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: commits survive a crashed process; only a power cut may lose the last.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
             self._local.db = db
         return db

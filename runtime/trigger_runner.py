@@ -30,7 +30,7 @@ from .errors import NotFound, PatchbayError
 from .executor import AsyncGenericExecutor, Page
 from .paths import get_path
 from .polling import poll_input, sortable, trigger_of
-from .spec import ConnectorSpec, PollingTrigger
+from .spec import ConnectorSpec, PollingCursor, PollingTrigger
 
 Status = Literal["active", "backing_off", "paused"]
 
@@ -91,6 +91,8 @@ class SubscriptionStore:
         if db is None:
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: commits survive a crashed process; only a power cut may lose the last.
+            db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
 
@@ -285,18 +287,19 @@ class TriggerRunner:
         else:
             path = cursor_spec.field or ""
             values = [
-                (sortable(v, cursor_spec), v)
+                (key[1], v)
                 for _, i in keyed
                 if (v := get_path(i, path, None)) is not None
+                and (key := _order_key(v, cursor_spec))[0] == 0
             ]
             best = max(values, key=lambda pair: pair[0])[1] if values else None
             current = sub.cursor
             if current is not None and (
-                best is None or sortable(best, cursor_spec) < sortable(current, cursor_spec)
+                best is None or _order_key(best, cursor_spec) < _order_key(current, cursor_spec)
             ):
                 best = current
             next_cursor = best
-            fresh.sort(key=lambda pair: sortable(get_path(pair[1], path, 0), cursor_spec))
+            fresh.sort(key=lambda pair: _order_key(get_path(pair[1], path, None), cursor_spec))
         if not sub.started:
             # First run: start from "now"; only the newest ``backfill`` items are delivered.
             chosen = fresh[-sub.backfill :] if sub.backfill else []
@@ -398,3 +401,12 @@ def _forget(scheduled: set[str], sub_id: str) -> Callable[[asyncio.Task[Any]], N
         scheduled.discard(sub_id)
 
     return done
+
+
+def _order_key(value: Any, cursor: PollingCursor) -> tuple[int, Any]:
+    """Cursor values in order; a value the format cannot read sorts after all readable ones
+    (and never moves the cursor) instead of stopping the run."""
+    try:
+        return (0, sortable(value, cursor)) if value is not None else (2, "")
+    except ValueError:
+        return (1, str(value))

@@ -413,3 +413,70 @@ def test_events_carry_typed_payload_fields_and_the_cli_lists_subscriptions(tmp_p
     ] == {"owner": "o", "repo": "r"}
     assert runner.invoke(main, ["triggers", "remove", sub_id, "--store", str(db)]).exit_code == 0
     assert sub_id not in runner.invoke(main, ["triggers", "list", "--store", str(db)]).output
+
+
+WITH_TRIGGERS = [n for n in REGISTRY.names() if REGISTRY.get(n).triggers.polling]
+
+
+def _required_params(spec: ConnectorSpec, trigger_name: str) -> dict[str, Any]:
+    from runtime.validation import input_schema
+
+    trigger = next(t for t in spec.triggers.polling if t.name == trigger_name)
+    schema = input_schema(spec.action(trigger.action), spec.defs)
+    out: dict[str, Any] = {}
+    for name in schema.get("required", []):
+        if name in trigger.input:
+            continue
+        kind = schema["properties"][name].get("type")
+        out[name] = 1 if kind == "integer" else f"mock_{name}"
+    return out
+
+
+@pytest.mark.parametrize("name", WITH_TRIGGERS)
+def test_every_polling_trigger_delivers_new_records_exactly_once(
+    name: str, subs: SubscriptionStore
+) -> None:
+    from runtime import StaticTokenProvider
+
+    spec = REGISTRY.get(name)
+    trigger = spec.triggers.polling[0]
+    variables = {
+        v: (
+            "https://mock.test"
+            if spec.connection.base_url.startswith("{" + v + "}")
+            else (var.default or (var.enum[0] if var.enum else f"mock_{v}"))
+        )
+        for v, var in spec.connection.variables.items()
+    }
+    server = MockServer(spec, MockOptions(golden_root=None, records=4, variables=variables))
+    variant = spec.auth[0]
+
+    def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
+        conn = Connection(
+            spec.name,
+            auth=variant.name,
+            variables=variables,
+            credentials={f: server.credentials[f] for f in variant.fields},
+            token_provider=StaticTokenProvider("mock_access_token"),
+        )
+        return spec, AsyncGenericExecutor(
+            spec,
+            conn,
+            transport=server.transport(),
+            options=ExecutorOptions(retry=RetryPolicy(max_attempts=1)),
+        )
+
+    handler = Collector()
+    runner = TriggerRunner(subs, make, handler, clock=lambda: NOW)
+    sub = subs.add(
+        Subscription("", "c", name, trigger.name, 60, params=_required_params(spec, trigger.name))
+    )
+    first = asyncio.run(runner.run_once(sub.id))
+    assert first.error is None, first.error
+    assert first.delivered == 0 and first.subscription.started
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+    server.options.records = 6  # two records appear at the vendor
+    second = asyncio.run(runner.run_once(sub.id))
+    assert second.error is None and second.delivered == 2
+    assert len(set(handler.received)) == 2
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0
