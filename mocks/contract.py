@@ -21,6 +21,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, SecretStr
 
+from codegen.contexts import RESERVED_KWARGS
 from runtime import PatchbayError, StaticTokenProvider
 from runtime.facade import Credentials
 from runtime.registry import SpecRegistry
@@ -29,8 +30,6 @@ from runtime.spec import Action, ConnectorSpec, OAuth2Auth
 from .golden import GOLDEN_DIR, Fixture, all_fixtures
 from .server import MockOptions, MockServer, default_credentials
 from .wire import multipart_fields
-
-RESERVED_KWARGS = frozenset({"self", "request_options", "max_pages", "max_items", "page_size"})
 
 
 @dataclass(frozen=True)

@@ -647,3 +647,13 @@ def demo(registry: SpecRegistry, items: int, page_size: int) -> None:
             f"{row.requests:>8}  {', '.join(row.first_ids)}"
         )
     click.echo(f"\nevery call went over HTTP to a stand-in on 127.0.0.1 ({len(rows)} connectors)")
+
+
+def _attach_subcommands() -> None:
+    """Command groups that live in their own modules (they stay wiring only)."""
+    from patchbay.record_cli import record
+
+    main.add_command(record)
+
+
+_attach_subcommands()
