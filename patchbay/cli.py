@@ -473,9 +473,10 @@ def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: Path
     """Run every subscription; events are printed as JSON lines, with a status line per tick."""
     import asyncio
 
+    from runtime.events import TriggerEvent
     from runtime.executor import AsyncGenericExecutor
     from runtime.manager import IntegrationManager
-    from runtime.trigger_runner import Subscription, TriggerEvent, TriggerRunner
+    from runtime.trigger_runner import Subscription, TriggerRunner
 
     manager = IntegrationManager(registry, store=_store(store_path), generic_enabled=True)
 
@@ -652,8 +653,10 @@ def demo(registry: SpecRegistry, items: int, page_size: int) -> None:
 def _attach_subcommands() -> None:
     """Command groups that live in their own modules (they stay wiring only)."""
     from patchbay.record_cli import record
+    from patchbay.webhooks_cli import webhooks
 
     main.add_command(record)
+    main.add_command(webhooks)
 
 
 _attach_subcommands()

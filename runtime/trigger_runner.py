@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import NotFound, PatchbayError
+from .events import BatchHandler, TriggerEvent
 from .executor import AsyncGenericExecutor, Page
 from .paths import get_path
 from .polling import poll_input, sortable, trigger_of
@@ -35,18 +36,7 @@ from .spec import ConnectorSpec, PollingCursor, PollingTrigger
 Status = Literal["active", "backing_off", "paused"]
 
 
-@dataclass(frozen=True)
-class TriggerEvent:
-    """One event handed to a handler, from polling or from a webhook."""
-
-    connector: str
-    subscription: str
-    dedupe_key: str
-    type: str | None
-    payload: Any
-
-
-Handler = Callable[[list[TriggerEvent]], Awaitable[None] | None]
+Handler = BatchHandler
 
 
 @dataclass(frozen=True)

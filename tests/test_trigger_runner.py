@@ -20,9 +20,10 @@ from runtime import (
     RetryPolicy,
     parse_spec,
 )
+from runtime.events import TriggerEvent, per_event
 from runtime.registry import SpecRegistry
 from runtime.spec import ConnectorSpec
-from runtime.trigger_runner import Subscription, SubscriptionStore, TriggerEvent, TriggerRunner
+from runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -480,3 +481,24 @@ def test_every_polling_trigger_delivers_new_records_exactly_once(
     assert second.error is None and second.delivered == 2
     assert len(set(handler.received)) == 2
     assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+
+
+def test_one_per_event_handler_serves_polling_too(subs: SubscriptionStore) -> None:
+    spec = REGISTRY.get("github")
+    server = MockServer(spec, MockOptions(golden_root=None, records=3))
+    seen: list[TriggerEvent] = []
+    runner = TriggerRunner(
+        subs,
+        factory(spec, server.transport(), {"token": server.credentials["token"]}),
+        per_event(seen.append),
+        clock=lambda: NOW,
+    )
+    sub = subs.add(
+        Subscription(
+            "", "c", "github", "new_issue", 60, params={"owner": "o", "repo": "r"}, backfill=2
+        )
+    )
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 2
+    assert [e.connector for e in seen] == ["github", "github"] and all(
+        isinstance(e, TriggerEvent) for e in seen
+    )

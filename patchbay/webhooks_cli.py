@@ -1,0 +1,299 @@
+"""``patchbay webhooks …``: serve the receiver, create/register/list/remove subscriptions, and
+send signed test deliveries. Wiring only; the logic is in ``runtime.webhooks``.
+
+Attached to the main group with ``main.add_command(webhooks)``; ``ctx.obj`` is a SpecRegistry.
+Subscriptions live in the connection store file (``--store``, ``$PATCHBAY_STORE``), secrets
+encrypted with ``PATCHBAY_SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from runtime import GenericExecutor, PatchbayError
+from runtime.connection import connection_from_sources
+from runtime.registry import SpecRegistry
+from runtime.spec import ConnectorSpec
+
+
+def _fail(error: Exception) -> NoReturn:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(1)
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected name=value, got {item!r}", param_hint=what)
+        out[key] = value
+    return out
+
+
+def _store(path: Path | None) -> Any:
+    from runtime.token_store import default_store_path
+    from runtime.webhooks import SQLiteWebhookStore
+
+    return SQLiteWebhookStore(path or default_store_path())
+
+
+def _env_secret(spec: ConnectorSpec, webhook: str | None) -> str | None:
+    hook = next((h for h in spec.triggers.webhooks if webhook in (None, h.name)), None)
+    if hook is None:
+        return None
+    return os.environ.get(f"PATCHBAY_{spec.name.upper()}_{hook.secret_field.upper()}")
+
+
+_STORE = click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Store file (default: $PATCHBAY_STORE or ~/.patchbay/connections.db).",
+)
+_WEBHOOK = click.option("--webhook", default=None, help="Webhook name (default: the first).")
+_PUBLIC = click.option(
+    "--public-url",
+    required=True,
+    help="Public origin of `patchbay webhooks serve` (e.g. https://hooks.example.com).",
+)
+
+
+def _executor(
+    spec: ConnectorSpec,
+    auth: str | None,
+    fields: tuple[str, ...],
+    variables: tuple[str, ...],
+    base_url: str | None,
+) -> GenericExecutor:
+    connection = connection_from_sources(
+        spec,
+        auth=auth,
+        fields=_pairs(fields, "--field"),
+        variables=_pairs(variables, "--var"),
+        environ=dict(os.environ),
+    )
+    return GenericExecutor(spec, connection, base_url=base_url)
+
+
+def _call_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--auth", "auth_variant", default=None, help="Auth variant."),
+            click.option("--field", "fields", multiple=True, help="Credential name=value."),
+            click.option("--var", "variables", multiple=True, help="Connection variable."),
+            click.option("--base-url", default=None, help="Send API calls here (a mock)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@click.group()
+def webhooks() -> None:
+    """Receive vendor webhooks: verified, deduplicated, typed."""
+
+
+@webhooks.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8787, show_default=True)
+@_STORE
+@click.pass_obj
+def serve(registry: SpecRegistry, host: str, port: int, store_path: Path | None) -> None:
+    """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event."""
+    import uvicorn
+
+    from runtime.webhook_app import create_app
+    from runtime.webhooks import TriggerEvent, WebhookManager
+
+    try:
+        manager = WebhookManager(registry, _store(store_path))
+    except PatchbayError as exc:
+        _fail(exc)
+
+    def show(event: TriggerEvent) -> None:
+        line = {
+            "connector": event.connector,
+            "subscription": event.subscription,
+            "type": event.type,
+            "dedupe_key": event.dedupe_key,
+        }
+        click.echo(json.dumps(line, sort_keys=True))
+
+    manager.add_handler(show)
+    click.echo(f"receiving on http://{host}:{port}/webhooks/<connector>/<subscription>")
+    logging.getLogger("patchbay").setLevel(logging.INFO)
+    uvicorn.run(create_app(manager), host=host, port=port, log_level="warning")
+
+
+@webhooks.command("url")
+@click.argument("connector")
+@_PUBLIC
+@click.option("--secret", "secrets", multiple=True, help="Signing secret (repeat to rotate).")
+@_WEBHOOK
+@_STORE
+@click.pass_obj
+def url(
+    registry: SpecRegistry,
+    connector: str,
+    public_url: str,
+    secrets: tuple[str, ...],
+    webhook: str | None,
+    store_path: Path | None,
+) -> None:
+    """Create a subscription for a webhook set up by hand (Slack: paste the printed URL as the
+    app's Request URL) with its signing secret (--secret or PATCHBAY_<CONNECTOR>_<SECRET_FIELD>)."""
+    from runtime.webhooks import WebhookSubscription, webhook_of, webhook_url
+
+    try:
+        spec = registry.get(connector)
+        hook = webhook_of(spec, webhook) if webhook else spec.triggers.webhooks[0]
+        values = list(secrets) or [s for s in [_env_secret(spec, hook.name)] if s]
+        if not values:
+            raise click.UsageError(
+                f"give --secret or set PATCHBAY_{spec.name.upper()}_{hook.secret_field.upper()}"
+            )
+        sub = _store(store_path).create(
+            WebhookSubscription(
+                id="",
+                connector=spec.name,
+                webhook=hook.name,
+                secrets=tuple(values),
+                registration={"manual": True},
+            )
+        )
+    except IndexError:
+        _fail(ValueError(f"{connector} has no webhooks"))
+    except PatchbayError as exc:
+        _fail(exc)
+    click.echo(webhook_url(public_url, sub))
+
+
+@webhooks.command("register")
+@click.argument("connector")
+@_PUBLIC
+@click.option("--param", "params", multiple=True, help="owner=…, repo=…, form_id=… (repeatable).")
+@click.option("--event", "events", multiple=True, help="Event types (default: the spec's).")
+@_WEBHOOK
+@_call_options
+@_STORE
+@click.pass_obj
+def register_command(
+    registry: SpecRegistry,
+    connector: str,
+    public_url: str,
+    params: tuple[str, ...],
+    events: tuple[str, ...],
+    webhook: str | None,
+    auth_variant: str | None,
+    fields: tuple[str, ...],
+    variables: tuple[str, ...],
+    base_url: str | None,
+    store_path: Path | None,
+) -> None:
+    """Register an endpoint with the vendor through the connector's own action and store the
+    signing secret (Stripe returns one; Patchbay makes one for GitHub and Typeform)."""
+    from runtime.webhooks import register, webhook_url
+
+    try:
+        spec = registry.get(connector)
+        values: dict[str, Any] = dict(_pairs(params, "--param"))
+        if events:
+            values["events"] = list(events)
+        store = _store(store_path)
+        with _executor(spec, auth_variant, fields, variables, base_url) as executor:
+            sub = register(spec, executor, store, public_url, webhook=webhook, params=values)
+    except PatchbayError as exc:
+        _fail(exc)
+    click.echo(f"registered {sub.connector}/{sub.webhook}: id {sub.id}")
+    click.echo(webhook_url(public_url, sub))
+
+
+@webhooks.command("list")
+@_STORE
+def list_command(store_path: Path | None) -> None:
+    """Subscriptions (never their secrets)."""
+    try:
+        rows = _store(store_path).list()
+    except PatchbayError as exc:
+        _fail(exc)
+    click.echo(f"{'id':<18} {'connector':<12} {'webhook':<20} registration")
+    for sub in rows:
+        info = json.dumps(sub.registration, sort_keys=True)
+        click.echo(f"{sub.id:<18} {sub.connector:<12} {sub.webhook:<20} {info}")
+
+
+@webhooks.command("unregister")
+@click.argument("subscription_id")
+@_call_options
+@_STORE
+@click.pass_obj
+def unregister_command(
+    registry: SpecRegistry,
+    subscription_id: str,
+    auth_variant: str | None,
+    fields: tuple[str, ...],
+    variables: tuple[str, ...],
+    base_url: str | None,
+    store_path: Path | None,
+) -> None:
+    """Remove the vendor's endpoint (when the spec has a delete action) and the subscription."""
+    from runtime.webhooks import unregister
+
+    try:
+        store = _store(store_path)
+        spec = registry.get(store.get(subscription_id).connector)
+        remote = bool(store.get(subscription_id).registration.get("action"))
+        if remote:
+            with _executor(spec, auth_variant, fields, variables, base_url) as executor:
+                removed = unregister(spec, executor, store, subscription_id)
+        else:
+            removed = unregister(spec, None, store, subscription_id)
+    except PatchbayError as exc:
+        _fail(exc)
+    where = " and at the vendor" if removed else " (locally; remove it at the vendor by hand)"
+    click.echo(f"unregistered {subscription_id}{where}")
+
+
+@webhooks.command("send")
+@click.argument("connector")
+@click.argument("event")
+@click.option("--to", "to_url", required=True, help="Receiver URL (a loopback address).")
+@click.option("--secret", default=None, help="Signing secret (default: the env variable).")
+@click.option("--payload", "payload_json", default=None, help="Event body as JSON.")
+@_WEBHOOK
+@click.pass_obj
+def send_command(
+    registry: SpecRegistry,
+    connector: str,
+    event: str,
+    to_url: str,
+    secret: str | None,
+    payload_json: str | None,
+    webhook: str | None,
+) -> None:
+    """Send one EVENT signed exactly as CONNECTOR's vendor signs it; prints the answer."""
+    import httpx
+
+    from mocks.webhook_sender import send
+
+    try:
+        spec = registry.get(connector)
+        key = secret or _env_secret(spec, webhook)
+        if not key:
+            raise click.UsageError("give --secret or set the connector's secret variable")
+        payload = json.loads(payload_json) if payload_json else None
+        response = send(to_url, spec, event, key, webhook=webhook, payload=payload)
+    except (PatchbayError, ValueError, httpx.HTTPError) as exc:
+        _fail(exc)
+    click.echo(f"{response.status_code} {response.text}")
+    if response.status_code >= 400:
+        sys.exit(1)

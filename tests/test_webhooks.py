@@ -1,0 +1,653 @@
+"""Webhook receiving: verifiers per scheme (vendor examples), the manager's rules, the app,
+registration through the spec-driven mock, the signed sender and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from pydantic import BaseModel
+
+from mocks.server import MockOptions, MockServer
+from mocks.webhook_sender import build_delivery, sign
+from patchbay.webhooks_cli import webhooks
+from runtime import Connection, GenericExecutor
+from runtime.encryption import Encryptor, new_key
+from runtime.registry import SpecRegistry
+from runtime.spec import Webhook, WebhookVerification
+from runtime.webhook_app import create_app
+from runtime.webhooks import (
+    SQLiteWebhookStore,
+    TriggerEvent,
+    WebhookManager,
+    WebhookRejected,
+    WebhookSubscription,
+    register,
+    unregister,
+    verify_signature,
+)
+
+REGISTRY = SpecRegistry()
+NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+SECRET = "whsec_patchbay_test_secret_0001"
+NEW_SECRET = "whsec_patchbay_test_secret_0002"
+
+#: connector -> an event type that reaches handlers (GitHub's ping is acknowledged only).
+EVENTS = {
+    "slack": "message",
+    "stripe": "customer.created",
+    "github": "issues",
+    "typeform": "form_response",
+    "zendesk": "zen:event-type:ticket.created",
+}
+TIMESTAMPED = ["slack", "stripe", "zendesk"]
+
+
+def hook_of(connector: str) -> Webhook:
+    return REGISTRY.get(connector).triggers.webhooks[0]
+
+
+@pytest.fixture
+def key() -> str:
+    return new_key()
+
+
+@pytest.fixture
+def store(tmp_path: Path, key: str) -> SQLiteWebhookStore:
+    return SQLiteWebhookStore(tmp_path / "store.db", Encryptor([key]), prune_every=2)
+
+
+@pytest.fixture
+def manager(store: SQLiteWebhookStore) -> tuple[WebhookManager, list[TriggerEvent]]:
+    received: list[TriggerEvent] = []
+    mgr = WebhookManager(REGISTRY, store, clock=lambda: NOW)
+    mgr.add_handler(received.append)
+    return mgr, received
+
+
+def subscribe(
+    store: SQLiteWebhookStore, connector: str, secrets: tuple[str, ...] = (SECRET,)
+) -> WebhookSubscription:
+    hook = hook_of(connector)
+    return store.create(
+        WebhookSubscription(id="", connector=connector, webhook=hook.name, secrets=secrets)
+    )
+
+
+def delivery(
+    connector: str, secret: str = SECRET, *, ts: float = NOW, payload: Any = None
+) -> tuple[dict[str, str], bytes]:
+    spec = REGISTRY.get(connector)
+    hook = spec.triggers.webhooks[0]
+    signed = build_delivery(spec, hook, EVENTS[connector], secret, payload=payload, timestamp=ts)
+    return signed.headers, signed.body
+
+
+# ------------------------------------------------------------------ published vendor examples
+
+SLACK_BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id="
+    b"G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-"
+    b"collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F39770088"
+    b"5554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c4"
+    b"47fce8b6703c"
+)
+SLACK_SIG = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+
+def test_slack_published_example_verifies_exactly() -> None:
+    ver = hook_of("slack").verification
+    headers = {"X-Slack-Signature": SLACK_SIG, "X-Slack-Request-Timestamp": "1531420618"}
+    verify_signature(ver, headers, SLACK_BODY, ["8f742231b10e8888abcd99yyyzzz85a5"], now=1531420618)
+    with pytest.raises(WebhookRejected, match="bad_signature"):
+        verify_signature(
+            ver, headers, SLACK_BODY + b"x", ["8f742231b10e8888abcd99yyyzzz85a5"], now=1531420618
+        )
+    with pytest.raises(WebhookRejected, match="stale_timestamp"):
+        verify_signature(
+            ver, headers, SLACK_BODY, ["8f742231b10e8888abcd99yyyzzz85a5"], now=1531420618 + 301
+        )
+    # The sender signs identically.
+    signed = sign(
+        hook_of("slack"), SLACK_BODY, "8f742231b10e8888abcd99yyyzzz85a5", timestamp=1531420618
+    )
+    assert signed["X-Slack-Signature"] == SLACK_SIG
+
+
+def test_github_published_example_verifies_exactly() -> None:
+    ver = hook_of("github").verification
+    sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    verify_signature(
+        ver, {"X-Hub-Signature-256": sig}, b"Hello, World!", ["It's a Secret to Everybody"]
+    )
+    with pytest.raises(WebhookRejected):
+        verify_signature(
+            ver, {"X-Hub-Signature-256": sig}, b"Hello, World?", ["It's a Secret to Everybody"]
+        )
+    assert (
+        sign(hook_of("github"), b"Hello, World!", "It's a Secret to Everybody")[
+            "X-Hub-Signature-256"
+        ]
+        == sig
+    )
+
+
+STANDARD = WebhookVerification(
+    scheme="standard_webhooks",
+    signature_header="webhook-signature",
+    timestamp_header="webhook-timestamp",
+    signed_payload="{id}.{timestamp}.{body}",
+    encoding="base64",
+    secret_encoding="base64",
+)
+
+
+def test_standard_webhooks_reference_vector() -> None:
+    headers = {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,bad= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+    body = b'{"test": 2432232314}'
+    verify_signature(
+        STANDARD, headers, body, ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], now=1614265330
+    )
+    with pytest.raises(WebhookRejected, match="future_timestamp"):
+        verify_signature(
+            STANDARD,
+            headers,
+            body,
+            ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+            now=1614265330 - 301,
+        )
+    with pytest.raises(WebhookRejected, match="bad_signature"):
+        verify_signature(
+            STANDARD,
+            {**headers, "webhook-id": "msg_other"},
+            body,
+            ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+            now=1614265330,
+        )
+
+
+def test_generic_hmac_scheme_follows_the_spec_parameters() -> None:
+    ver = WebhookVerification(
+        scheme="hmac", signature_header="X-Sig", signature_prefix="sha1=", algorithm="sha1"
+    )
+    good = "sha1=" + hmac.new(b"k3y!", b"{}", hashlib.sha1).hexdigest()
+    verify_signature(ver, {"x-sig": good}, b"{}", ["k3y!"])
+    with pytest.raises(WebhookRejected):
+        verify_signature(ver, {"x-sig": good.replace("sha1=", "sha256=")}, b"{}", ["k3y!"])
+
+
+def test_stripe_any_v1_matches_and_v0_is_ignored() -> None:
+    ver = hook_of("stripe").verification
+    body = b'{"id":"evt_1"}'
+    good = hmac.new(SECRET.encode(), f"{int(NOW)}.".encode() + body, hashlib.sha256).hexdigest()
+    both = {"Stripe-Signature": f"t={int(NOW)},v1={'0' * 64},v1={good}"}
+    verify_signature(ver, both, body, [SECRET], now=NOW)
+    only_v0 = {"Stripe-Signature": f"t={int(NOW)},v0={good}"}
+    with pytest.raises(WebhookRejected, match="bad_signature"):
+        verify_signature(ver, only_v0, body, [SECRET], now=NOW)
+    # The key is the whole string including whsec_, not a decoded form of it.
+    stripped = hmac.new(
+        SECRET.removeprefix("whsec_").encode(), f"{int(NOW)}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    with pytest.raises(WebhookRejected):
+        verify_signature(
+            ver, {"Stripe-Signature": f"t={int(NOW)},v1={stripped}"}, body, [SECRET], now=NOW
+        )
+
+
+def test_zendesk_signs_timestamp_then_body() -> None:
+    ver = hook_of("zendesk").verification
+    stamp, body = "2026-01-01T00:00:00Z", b'{"id":"1","type":"t"}'
+    forward = base64.b64encode(
+        hmac.new(SECRET.encode(), stamp.encode() + body, hashlib.sha256).digest()
+    ).decode()
+    backward = base64.b64encode(
+        hmac.new(SECRET.encode(), body + stamp.encode(), hashlib.sha256).digest()
+    ).decode()
+    ts_header = "X-Zendesk-Webhook-Signature-Timestamp"
+    verify_signature(
+        ver, {"X-Zendesk-Webhook-Signature": forward, ts_header: stamp}, body, [SECRET], now=NOW
+    )
+    with pytest.raises(WebhookRejected, match="bad_signature"):
+        verify_signature(
+            ver,
+            {"X-Zendesk-Webhook-Signature": backward, ts_header: stamp},
+            body,
+            [SECRET],
+            now=NOW,
+        )
+
+
+def test_typeform_signature_is_base64_not_hex() -> None:
+    ver = hook_of("typeform").verification
+    body = b'{"event_id":"e"}'
+    raw = hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
+    verify_signature(
+        ver, {"Typeform-Signature": "sha256=" + base64.b64encode(raw).decode()}, body, [SECRET]
+    )
+    with pytest.raises(WebhookRejected):
+        verify_signature(ver, {"Typeform-Signature": "sha256=" + raw.hex()}, body, [SECRET])
+
+
+# ------------------------------------------------------------- the manager, per vendor scheme
+
+
+@pytest.mark.parametrize("connector", list(EVENTS))
+def test_valid_delivery_becomes_a_typed_trigger_event(
+    connector: str, store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, connector)
+    headers, body = delivery(connector)
+    result = mgr.handle(connector, sub.id, headers, body)
+    assert (result.status, result.processed) == (200, True)
+    assert len(received) == 1
+    event = received[0]
+    assert (event.connector, event.subscription, event.type) == (
+        connector,
+        sub.id,
+        EVENTS[connector],
+    )
+    assert isinstance(event.payload, BaseModel)  # the generated model of the event type
+    assert event.dedupe_key
+
+
+@pytest.mark.parametrize("connector", list(EVENTS))
+def test_forged_and_tampered_deliveries_are_rejected(
+    connector: str, store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, connector)
+    headers, body = delivery(connector, secret="whsec_attacker_guess")
+    assert mgr.handle(connector, sub.id, headers, body).status == 401
+    headers, body = delivery(connector)
+    tampered = body.replace(b"{", b'{"x":1,', 1)
+    assert mgr.handle(connector, sub.id, headers, tampered).status == 401
+    sig_header = hook_of(connector).verification.signature_header
+    missing = {k: v for k, v in headers.items() if k.lower() != sig_header.lower()}
+    assert mgr.handle(connector, sub.id, missing, body).status == 400
+    assert received == []
+    assert store.delivery_count() == 0
+
+
+@pytest.mark.parametrize("connector", TIMESTAMPED)
+@pytest.mark.parametrize(("offset", "reason"), [(-301, "stale"), (301, "future")])
+def test_stale_and_future_timestamps_are_rejected(
+    connector: str,
+    offset: int,
+    reason: str,
+    store: SQLiteWebhookStore,
+    manager: tuple[WebhookManager, list[TriggerEvent]],
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, connector)
+    headers, body = delivery(connector, ts=NOW + offset)
+    result = mgr.handle(connector, sub.id, headers, body)
+    assert (result.status, result.reason) == (401, f"{reason}_timestamp")
+    inside = NOW + (299 if offset > 0 else -299)
+    headers, body = delivery(connector, ts=inside)
+    assert mgr.handle(connector, sub.id, headers, body).status == 200
+    assert len(received) == 1
+
+
+@pytest.mark.parametrize("connector", list(EVENTS))
+def test_replayed_delivery_is_acknowledged_and_processed_once(
+    connector: str, store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, connector)
+    headers, body = delivery(connector)
+    first = mgr.handle(connector, sub.id, headers, body)
+    again = mgr.handle(connector, sub.id, headers, body)
+    assert (first.status, first.processed) == (200, True)
+    assert (again.status, again.processed, again.reason) == (200, False, "duplicate")
+    assert len(received) == 1
+    # A second manager on the same file (another process) also knows it: the ids persist.
+    other = WebhookManager(REGISTRY, store, clock=lambda: NOW)
+    late: list[TriggerEvent] = []
+    other.add_handler(late.append)
+    assert other.handle(connector, sub.id, headers, body).reason == "duplicate"
+    assert late == []
+
+
+@pytest.mark.parametrize("connector", list(EVENTS))
+def test_rotated_secrets_are_all_accepted_until_removed(
+    connector: str, store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, connector)
+    store.add_secret(sub.id, NEW_SECRET)
+    for secret in (SECRET, NEW_SECRET):
+        headers, body = delivery(connector, secret=secret)
+        assert mgr.handle(connector, sub.id, headers, body).status == 200
+    store.remove_secret(sub.id, SECRET)
+    headers, body = delivery(connector, secret=SECRET)
+    assert mgr.handle(connector, sub.id, headers, body).status == 401
+    assert len(received) == 2
+
+
+@pytest.mark.parametrize("connector", list(EVENTS))
+def test_wrong_content_type_empty_and_oversized_bodies_are_rejected(
+    connector: str, store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, connector)
+    headers, body = delivery(connector)
+    form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    assert mgr.handle(connector, sub.id, form, body).status == 415
+    empty_headers, _ = delivery(connector, payload={})
+    assert mgr.handle(connector, sub.id, empty_headers, b"").status == 400
+    limit = hook_of(connector).max_body_bytes
+    big = {"event_id": "x", "id": "x", "pad": "a" * limit}
+    big_headers, big_body = delivery(connector, payload=big)
+    assert len(big_body) > limit
+    assert mgr.handle(connector, sub.id, big_headers, big_body).status == 413
+    assert received == []
+    assert store.delivery_count() == 0
+
+
+def test_unknown_subscription_is_404_and_logged_without_body_or_signature(
+    store: SQLiteWebhookStore,
+    manager: tuple[WebhookManager, list[TriggerEvent]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, "stripe")
+    headers, body = delivery("stripe", payload={"id": "evt_1", "marker": "BODY-MARKER-123"})
+    with caplog.at_level(logging.DEBUG, logger="patchbay"):
+        assert mgr.handle("stripe", "nope", headers, body).status == 404
+        assert mgr.handle("github", sub.id, headers, body).status == 404  # wrong connector
+        assert mgr.handle("stripe", sub.id, headers, body + b" ").status == 401
+    logged = " ".join(
+        f"{r.getMessage()} {json.dumps(getattr(r, 'patchbay', {}))}" for r in caplog.records
+    )
+    assert "webhook.unknown_subscription" in logged
+    assert "BODY-MARKER-123" not in logged
+    signature = headers["Stripe-Signature"].split("v1=")[1]
+    assert signature not in logged and SECRET not in logged
+    assert received == []
+
+
+def test_secrets_are_encrypted_at_rest_and_never_in_reprs(
+    store: SQLiteWebhookStore, tmp_path: Path
+) -> None:
+    sub = subscribe(store, "github", (SECRET, NEW_SECRET))
+    assert SECRET not in repr(sub) and NEW_SECRET not in repr(sub)
+    raw = sqlite3.connect(tmp_path / "store.db").execute("SELECT * FROM webhook_subscriptions")
+    dumped = repr(raw.fetchall())
+    assert SECRET not in dumped and "secret_0001" not in dumped
+    assert store.get(sub.id).secrets == (SECRET, NEW_SECRET)
+    assert store.list()[0].secrets == ()  # listing leaves secrets sealed
+    with pytest.raises(Exception, match="cannot decrypt"):
+        SQLiteWebhookStore(tmp_path / "store.db", Encryptor([new_key()])).get(sub.id)
+
+
+def test_seen_delivery_ids_are_pruned_and_bounded(store: SQLiteWebhookStore) -> None:
+    store.max_deliveries = 3
+    for i in range(6):
+        assert store.claim("s", f"d{i}", now=NOW + i)
+    assert store.delivery_count() <= 4  # pruned every second claim
+    store.prune(NOW + 10)
+    assert store.delivery_count() == 3
+    store.retention = 1.0
+    store.prune(NOW + 100)
+    assert store.delivery_count() == 0
+
+
+def test_slack_url_verification_answers_the_challenge_after_verifying(
+    store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, "slack")
+    payload = {
+        "token": "t",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+        "type": "url_verification",
+    }
+    headers, body = delivery("slack", payload=payload)
+    result = mgr.handle("slack", sub.id, headers, body)
+    assert (result.status, result.body, result.content_type) == (
+        200,
+        payload["challenge"].encode(),
+        "text/plain",
+    )
+    forged, _ = delivery("slack", secret="wrong", payload=payload)
+    assert mgr.handle("slack", sub.id, forged, body).status == 401
+    assert received == []
+
+
+def test_github_ping_is_acknowledged_not_dispatched(
+    store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    mgr, received = manager
+    sub = subscribe(store, "github")
+    spec = REGISTRY.get("github")
+    signed = build_delivery(
+        spec,
+        spec.triggers.webhooks[0],
+        "ping",
+        SECRET,
+        payload={"zen": "Keep it logically awesome.", "hook_id": 1},
+    )
+    result = mgr.handle("github", sub.id, signed.headers, signed.body)
+    assert (result.status, result.reason) == (200, "acknowledged")
+    assert received == []
+
+
+def test_failing_handler_answers_500_and_the_retry_is_processed(
+    store: SQLiteWebhookStore,
+) -> None:
+    calls: list[str] = []
+
+    def flaky(event: TriggerEvent) -> None:
+        calls.append(event.dedupe_key)
+        if len(calls) == 1:
+            raise RuntimeError("downstream down")
+
+    mgr = WebhookManager(REGISTRY, store, clock=lambda: NOW)
+    mgr.add_handler(flaky)
+    sub = subscribe(store, "github")
+    headers, body = delivery("github")
+    assert mgr.handle("github", sub.id, headers, body).status == 500
+    assert mgr.handle("github", sub.id, headers, body).status == 200
+    assert mgr.handle("github", sub.id, headers, body).reason == "duplicate"
+    assert len(calls) == 2 and calls[0] == calls[1] == headers["X-GitHub-Delivery"]
+
+
+def test_typed_router_handlers_receive_the_generated_model(
+    store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    from generated.stripe import models
+
+    mgr, _ = manager
+    router = mgr.router("stripe", "events")
+    assert router is not None
+    seen: list[Any] = []
+    router.on("customer.created")(seen.append)
+    sub = subscribe(store, "stripe")
+    headers, body = delivery("stripe")
+    assert mgr.handle("stripe", sub.id, headers, body).status == 200
+    assert len(seen) == 1 and isinstance(seen[0], models.Event)
+
+
+# ------------------------------------------------------------------------- the Starlette app
+
+
+# ------------------------------------------------------------- registration through the mock
+
+
+def _executor(connector: str, server: MockServer) -> GenericExecutor:
+    spec = server.spec
+    return GenericExecutor(
+        spec,
+        Connection(connector, credentials=dict(server.credentials)),
+        transport=server.transport(),
+        sleep=lambda s: None,
+    )
+
+
+class Recording:
+    """Passes calls to the executor and keeps each result (what the vendor answered)."""
+
+    def __init__(self, executor: GenericExecutor) -> None:
+        self.executor = executor
+        self.results: list[Any] = []
+
+    def call(self, action: str, data: Any = None, /) -> Any:
+        result = self.executor.call(action, data)
+        self.results.append(result)
+        return result
+
+
+def test_stripe_registration_stores_the_returned_secret(store: SQLiteWebhookStore) -> None:
+    server = MockServer(REGISTRY.get("stripe"))
+    with _executor("stripe", server) as ex:
+        recording = Recording(ex)
+        sub = register(server.spec, recording, store, "https://hooks.example.test", params={})
+    sent = server.requests[-1]
+    assert sent.method == "POST" and sent.path.endswith("/webhook_endpoints")
+    assert f"%2Fwebhooks%2Fstripe%2F{sub.id}".encode() in sent.body  # form-encoded url
+    returned = recording.results[-1]["secret"]
+    stored = store.get(sub.id)
+    assert stored.secrets == (returned,)
+    assert stored.registration == {
+        "action": "create_webhook_endpoint",
+        "endpoint_id": recording.results[-1]["id"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("connector", "params", "delete_path"),
+    [
+        ("github", {"owner": "octo", "repo": "hello"}, "/repos/octo/hello/hooks/"),
+        ("typeform", {"form_id": "F1", "tag": "pb"}, "/forms/F1/webhooks/pb"),
+    ],
+)
+def test_registration_with_a_patchbay_secret_and_unregister(
+    connector: str, params: dict[str, str], delete_path: str, store: SQLiteWebhookStore
+) -> None:
+    server = MockServer(REGISTRY.get(connector), MockOptions(golden_root=None))
+    with _executor(connector, server) as ex:
+        sub = register(server.spec, ex, store, "https://hooks.example.test/", params=params)
+        created = server.requests[-1]
+        body = json.loads(created.body)
+        config = body.get("config", body)
+        assert config["secret"] == store.get(sub.id).secrets[0]
+        assert len(config["secret"]) == 64
+        assert config["url"] == f"https://hooks.example.test/webhooks/{connector}/{sub.id}"
+        assert unregister(server.spec, ex, store, sub.id) is True
+    assert server.requests[-1].method == "DELETE"
+    assert delete_path in server.requests[-1].path
+    assert store.list() == []
+
+
+def test_slack_is_registered_by_hand(store: SQLiteWebhookStore) -> None:
+    server = MockServer(REGISTRY.get("slack"))
+    with _executor("slack", server) as ex, pytest.raises(Exception, match="webhooks url slack"):
+        register(server.spec, ex, store, "https://hooks.example.test")
+    assert store.list() == []
+
+
+# --------------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def live_server(
+    store: SQLiteWebhookStore,
+) -> Iterator[tuple[str, list[TriggerEvent]]]:
+    received: list[TriggerEvent] = []
+    mgr = WebhookManager(REGISTRY, store)
+    mgr.add_handler(received.append)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(mgr), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not server.started and time.time() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", received
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_app_over_loopback_dedupes_and_caps_the_body(
+    store: SQLiteWebhookStore, live_server: tuple[str, list[TriggerEvent]]
+) -> None:
+    origin, received = live_server
+    sub = subscribe(store, "typeform")
+    spec = REGISTRY.get("typeform")
+    signed = build_delivery(spec, spec.triggers.webhooks[0], "form_response", SECRET)
+    url = f"{origin}/webhooks/typeform/{sub.id}"
+    with httpx.Client() as client:
+        assert client.post(url, content=signed.body, headers=signed.headers).status_code == 200
+        again = client.post(url, content=signed.body, headers=signed.headers)
+        assert again.json() == {"ok": True, "duplicate": True}
+        missing = client.post(
+            f"{origin}/webhooks/typeform/nope", content=signed.body, headers=signed.headers
+        )
+        assert missing.status_code == 404
+        huge = b"{" + b" " * (hook_of("typeform").max_body_bytes + 10) + b"}"
+        assert client.post(url, content=huge, headers=signed.headers).status_code == 413
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the stream is cut at the cap
+            for _ in range(20):
+                yield b" " * 65536
+
+        streamed = client.post(url, content=chunks(), headers=signed.headers)
+        assert streamed.status_code == 413
+    assert len(received) == 1
+
+
+def test_cli_url_list_send_and_unregister(
+    tmp_path: Path,
+    key: str,
+    live_server: tuple[str, list[TriggerEvent]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    origin, received = live_server
+    monkeypatch.setenv("PATCHBAY_SECRET_KEY", key)
+    runner = CliRunner()
+    store_args = ["--store", str(tmp_path / "store.db")]
+    made = runner.invoke(
+        webhooks,
+        ["url", "slack", "--public-url", origin, "--secret", SECRET, *store_args],
+        obj=REGISTRY,
+    )
+    assert made.exit_code == 0, made.output
+    url = made.output.strip()
+    assert url.startswith(f"{origin}/webhooks/slack/")
+    listed = runner.invoke(webhooks, ["list", *store_args], obj=REGISTRY)
+    assert url.rsplit("/", 1)[1] in listed.output and SECRET not in listed.output
+    sent = runner.invoke(
+        webhooks, ["send", "slack", "message", "--to", url, "--secret", SECRET], obj=REGISTRY
+    )
+    assert sent.exit_code == 0 and sent.output.startswith("200"), sent.output
+    forged = runner.invoke(
+        webhooks, ["send", "slack", "message", "--to", url, "--secret", "x"], obj=REGISTRY
+    )
+    assert forged.exit_code == 1 and forged.output.startswith("401")
+    assert [e.type for e in received] == ["message"]
+    gone = runner.invoke(webhooks, ["unregister", url.rsplit("/", 1)[1], *store_args], obj=REGISTRY)
+    assert gone.exit_code == 0 and "locally" in gone.output
