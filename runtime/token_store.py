@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from .encryption import Encryptor
 from .errors import Conflict, NotFound
 from .oauth import TokenSet
 from .redaction import REDACTED
+from .sqlite_db import ThreadLocalConnections
 
 Status = Literal["active", "needs_reauth", "revoked"]
 
@@ -120,27 +120,15 @@ class SQLiteTokenStore:
 
     def __init__(self, path: str | Path, encryptor: Encryptor | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connections = ThreadLocalConnections(self.path)
         self._encryptor = encryptor or Encryptor.from_env()
-        self._local = threading.local()
-        with self._connect() as db:
-            db.execute(_SCHEMA)
+        self._connect().execute(_SCHEMA)
 
     def __repr__(self) -> str:
         return f"SQLiteTokenStore({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=True
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: commits survive a crashed process; only a power cut may lose the last.
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     # ------------------------------------------------------------------------- (de)coding
 

@@ -16,7 +16,6 @@ import inspect
 import json
 import random
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from .executor import AsyncGenericExecutor, Page
 from .paths import get_path
 from .polling import poll_input, sortable, trigger_of
 from .spec import ConnectorSpec, PollingCursor, PollingTrigger
+from .sqlite_db import ThreadLocalConnections
 
 Status = Literal["active", "backing_off", "paused"]
 
@@ -72,19 +72,11 @@ class SubscriptionStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._connections = ThreadLocalConnections(self.path)
         self._db().execute(_SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: commits survive a crashed process; only a power cut may lose the last.
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     @staticmethod
     def _encode(sub: Subscription) -> str:

@@ -16,6 +16,19 @@ from .spec import Webhook
 type Handler[T] = Callable[[T], object]
 
 
+def event_type_of(hook: Webhook, payload: Any, headers: Mapping[str, str] | None) -> str | None:
+    """The event type: the spec's header if present (any letter case), else its body path."""
+    if hook.event_type_header is not None and headers:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        value = lowered.get(hook.event_type_header.lower())
+        if value is not None:
+            return value
+    if hook.event_type_path is not None:
+        found = get_path(payload, hook.event_type_path, None)
+        return found if isinstance(found, str) else None
+    return None
+
+
 class EventRouter:
     """Base of generated ``<Connector><Webhook>Events`` classes."""
 
@@ -43,16 +56,7 @@ class EventRouter:
         return register
 
     def event_type(self, payload: Any, headers: Mapping[str, str] | None = None) -> str | None:
-        hook = self.spec
-        if hook.event_type_header is not None and headers is not None:
-            lowered = {k.lower(): v for k, v in headers.items()}
-            value = lowered.get(hook.event_type_header.lower())
-            if value is not None:
-                return value
-        if hook.event_type_path is not None:
-            found = get_path(payload, hook.event_type_path, None)
-            return found if isinstance(found, str) else None
-        return None
+        return event_type_of(self.spec, payload, headers)
 
     def parse(
         self, payload: Any, headers: Mapping[str, str] | None = None

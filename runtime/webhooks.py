@@ -26,7 +26,6 @@ import json
 import logging
 import secrets as secrets_module
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,7 +41,8 @@ from .observability import log_event
 from .paths import get_path
 from .redaction import REDACTED
 from .spec import ConnectorSpec, Webhook, WebhookVerification
-from .webhook_events import EventRouter
+from .sqlite_db import ThreadLocalConnections
+from .webhook_events import EventRouter, event_type_of
 
 
 class WebhookRejected(Exception):
@@ -366,12 +366,11 @@ class SQLiteWebhookStore:
         prune_every: int = 1000,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connections = ThreadLocalConnections(self.path)
         self._encryptor = encryptor or Encryptor.from_env()
         self.retention = retention
         self.max_deliveries = max_deliveries
         self.prune_every = prune_every
-        self._local = threading.local()
         self._claims = 0
         self._cache: dict[tuple[str, int], tuple[str, ...]] = {}
         db = self._connect()
@@ -382,13 +381,7 @@ class SQLiteWebhookStore:
         return f"SQLiteWebhookStore({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     def _row(self, row: tuple[Any, ...]) -> WebhookSubscription:
         sid, connector, webhook, registration, version, created, updated, sealed = row
@@ -809,14 +802,7 @@ class WebhookManager:
 
 
 def _event_type(hook: Webhook, payload: Any, headers: Mapping[str, str]) -> str | None:
-    if hook.event_type_header is not None:
-        value = headers.get(hook.event_type_header.lower())
-        if value is not None:
-            return value
-    if hook.event_type_path is not None:
-        found = get_path(payload, hook.event_type_path, None)
-        return found if isinstance(found, str) else None
-    return None
+    return event_type_of(hook, payload, headers)
 
 
 # -------------------------------------------------------------------------- registration
