@@ -826,6 +826,9 @@ class Registration:
     """(action result, params) -> what unregister needs (ids), stored in clear."""
     delete_action: str | None = None
     delete_input: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    fetch_secret: Callable[[ActionCaller, Any], Any] | None = None
+    """(executor, create result) -> a second call's result that ``secret_from`` reads instead,
+    for vendors that hand the secret out separately (Zendesk)."""
 
 
 def _events_or_all(hook: Webhook) -> list[str]:
@@ -866,6 +869,19 @@ def _typeform_create(
     }
 
 
+def _zendesk_create(
+    hook: Webhook, url: str, _secret: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": params.get("name") or "Patchbay",
+        "endpoint": url,
+        "http_method": "POST",  # event subscriptions need POST and json
+        "request_format": "json",
+        "status": "active",
+        "subscriptions": list(params.get("events") or sorted(hook.events)),
+    }
+
+
 REGISTRATIONS: dict[str, Registration] = {
     "stripe": Registration(
         create=lambda hook, url, _s, params: {
@@ -875,6 +891,8 @@ REGISTRATIONS: dict[str, Registration] = {
         # Stripe makes the secret and returns it once, in this response.
         secret_from=lambda result, _s: str(result["secret"]),
         info_from=lambda result, _p: {"endpoint_id": result.get("id")},
+        delete_action="delete_webhook_endpoint",
+        delete_input=lambda info: {"webhook_endpoint": info["endpoint_id"]},
     ),
     "github": Registration(
         create=_github_create,
@@ -901,6 +919,17 @@ REGISTRATIONS: dict[str, Registration] = {
         },
         delete_action="delete_webhook",
         delete_input=lambda info: {"form_id": info["form_id"], "tag": info["tag"]},
+    ),
+    "zendesk": Registration(
+        create=_zendesk_create,
+        # Zendesk makes the secret; it is read with a second call once the webhook exists.
+        fetch_secret=lambda executor, result: executor.call(
+            "get_webhook_signing_secret", {"webhook_id": result["id"]}
+        ),
+        secret_from=lambda result, _s: str(result["secret"]),
+        info_from=lambda result, _p: {"webhook_id": result["id"]},
+        delete_action="delete_webhook",
+        delete_input=lambda info: {"webhook_id": info["webhook_id"]},
     ),
 }
 
@@ -935,16 +964,29 @@ def register(
         hook.registration_action,
         plan.create(hook, webhook_url(public_base, sub), generated, values),
     )
-    secret = plan.secret_from(result, generated)
     info = {"action": hook.registration_action, **plan.info_from(result, values)}
+    if plan.fetch_secret is None:
+        secret = plan.secret_from(result, generated)
+    else:
+        try:
+            secret = plan.secret_from(plan.fetch_secret(executor, result), generated)
+        except Exception:
+            if plan.delete_action is not None and plan.delete_input is not None:
+                try:  # best effort: leave no vendor webhook pointing at an unstored id
+                    executor.call(plan.delete_action, plan.delete_input(info))
+                except Exception:
+                    log_event(
+                        logging.WARNING, "webhook.register_cleanup_failed", connector=spec.name
+                    )
+            raise
     return store.create(replace(sub, secrets=(secret,), registration=info))
 
 
 def unregister(
     spec: ConnectorSpec, executor: ActionCaller | None, store: SQLiteWebhookStore, sub_id: str
 ) -> bool:
-    """Remove the vendor's endpoint when the spec has a delete action (returns True), then the
-    subscription. Without one (Stripe's spec, Slack) only the local record goes."""
+    """Remove the vendor's endpoint when the connector has a delete action (returns True), then
+    the subscription. Without one (Slack, registered by hand) only the local record goes."""
     sub = store.get(sub_id)
     plan = REGISTRATIONS.get(spec.name)
     removed = False

@@ -765,6 +765,8 @@ def test_every_action_matches_its_output_schema() -> None:
     ex, _ = executor(st, validate=True)
     customer = ex.call("create_customer", {"name": "Schema", "metadata": {"a": "b"}})
     charge = next(iter(st.charges))
+    new_endpoint = {"url": "https://x.example.test", "enabled_events": ["*"]}
+    endpoint = ex.call("create_webhook_endpoint", new_endpoint)
     calls: list[tuple[str, dict[str, Any]]] = [
         ("list_customers", {}),
         ("get_customer", {"customer": customer["id"]}),
@@ -775,7 +777,8 @@ def test_every_action_matches_its_output_schema() -> None:
         ("create_refund", {"charge": charge, "amount": 100}),
         ("list_events", {}),
         ("get_balance", {}),
-        ("create_webhook_endpoint", {"url": "https://x.example.test", "enabled_events": ["*"]}),
+        ("create_webhook_endpoint", new_endpoint),
+        ("delete_webhook_endpoint", {"webhook_endpoint": endpoint["id"]}),
         ("delete_customer", {"customer": customer["id"]}),
     ]
     assert {name for name, _ in calls} | {"create_customer"} == {a.name for a in SPEC.actions}

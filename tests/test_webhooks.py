@@ -566,6 +566,86 @@ def test_slack_is_registered_by_hand(store: SQLiteWebhookStore) -> None:
     assert store.list() == []
 
 
+def test_stripe_unregister_deletes_the_webhook_endpoint(store: SQLiteWebhookStore) -> None:
+    server = MockServer(REGISTRY.get("stripe"))
+    with _executor("stripe", server) as ex:
+        sub = register(server.spec, ex, store, "https://hooks.example.test", params={})
+        endpoint_id = store.get(sub.id).registration["endpoint_id"]
+        assert unregister(server.spec, ex, store, sub.id) is True
+    sent = server.requests[-1]
+    assert (sent.method, sent.path) == ("DELETE", f"/v1/webhook_endpoints/{endpoint_id}")
+    assert sent.action == "delete_webhook_endpoint"
+    assert store.list() == []
+
+
+def _zendesk_executor(server: MockServer) -> GenericExecutor:
+    return GenericExecutor(
+        server.spec,
+        Connection(
+            "zendesk",
+            auth="api_token",
+            variables={"subdomain": "example-fake"},
+            credentials=dict(server.credentials),
+        ),
+        transport=server.transport(),
+        sleep=lambda s: None,
+    )
+
+
+def test_zendesk_registration_fetches_the_secret_and_unregister_deletes(
+    store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
+) -> None:
+    server = MockServer(REGISTRY.get("zendesk"))
+    with _zendesk_executor(server) as ex:
+        recording = Recording(ex)
+        sub = register(server.spec, recording, store, "https://hooks.example.test", params={})
+        created, fetched = server.requests[-2:]
+        assert (created.method, created.path) == ("POST", "/api/v2/webhooks")
+        assert json.loads(created.body)["webhook"] == {
+            "name": "Patchbay",
+            "endpoint": f"https://hooks.example.test/webhooks/zendesk/{sub.id}",
+            "http_method": "POST",
+            "request_format": "json",
+            "status": "active",
+            "subscriptions": sorted(hook_of("zendesk").events),
+        }
+        webhook_id = recording.results[0]["id"]
+        assert (fetched.method, fetched.path) == (
+            "GET",
+            f"/api/v2/webhooks/{webhook_id}/signing_secret",
+        )
+        stored = store.get(sub.id)
+        assert stored.secrets == (recording.results[-1]["secret"],)
+        assert stored.registration == {"action": "create_webhook", "webhook_id": webhook_id}
+        # Deliveries signed with the fetched secret verify.
+        mgr, received = manager
+        headers, body = delivery("zendesk", secret=stored.secrets[0])
+        assert mgr.handle("zendesk", sub.id, headers, body).status == 200
+        assert len(received) == 1
+        assert unregister(server.spec, ex, store, sub.id) is True
+    deleted = server.requests[-1]
+    assert (deleted.method, deleted.path) == ("DELETE", f"/api/v2/webhooks/{webhook_id}")
+    assert deleted.action == "delete_webhook"
+    assert store.list() == []
+
+
+def test_zendesk_webhook_is_deleted_when_its_secret_cannot_be_read(
+    store: SQLiteWebhookStore,
+) -> None:
+    server = MockServer(REGISTRY.get("zendesk"))
+
+    class SecretFails(Recording):
+        def call(self, action: str, data: Any = None, /) -> Any:
+            if action == "get_webhook_signing_secret":
+                raise RuntimeError("secret unavailable")
+            return super().call(action, data)
+
+    with _zendesk_executor(server) as ex, pytest.raises(RuntimeError, match="unavailable"):
+        register(server.spec, SecretFails(ex), store, "https://hooks.example.test")
+    assert [r.action for r in server.requests] == ["create_webhook", "delete_webhook"]
+    assert store.list() == []
+
+
 # --------------------------------------------------------------------------------- the CLI
 
 

@@ -213,6 +213,11 @@ class StripeStandIn(StandIn):
             ("POST", re.compile(r"^/v1/refunds$"), self._create_refund),
             ("GET", re.compile(r"^/v1/events$"), self._list_events),
             ("POST", re.compile(r"^/v1/webhook_endpoints$"), self._create_webhook_endpoint),
+            (
+                "DELETE",
+                re.compile(r"^/v1/webhook_endpoints/([^/]+)$"),
+                self._delete_webhook_endpoint,
+            ),
         ]
         self._seed(items)
 
@@ -890,6 +895,13 @@ class StripeStandIn(StandIn):
         }
         self.webhook_endpoints[endpoint["id"]] = endpoint
         return self._ok(ctx, endpoint)
+
+    def _delete_webhook_endpoint(self, request: httpx.Request, ctx: _Ctx) -> httpx.Response:
+        _check_known(ctx.params, [])
+        (endpoint_id,) = ctx.path_args
+        if self.webhook_endpoints.pop(endpoint_id, None) is None:
+            raise _no_such("webhook_endpoint", endpoint_id)
+        return self._ok(ctx, {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
 
 
 def _merge_metadata(current: Json, update: Any) -> Json:
