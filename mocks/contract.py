@@ -222,6 +222,10 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
             result.problems.append(
                 f"request went to {first.method} {first.path}, fixture has {req.method} {req.path}"
             )
+    if first is not None and server.fixture_hits == 0:
+        result.problems.append(
+            "the mock did not answer from the fixture (its request never matched)"
+        )
     expected_error = fixture.response.status >= 400 or _is_body_error(spec, fixture)
     if expected_error and "error" not in outcome:
         result.problems.append("the fixture is an error response but the client did not raise")

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runtime.errors import ConfigError
+
+from .wire import multipart_fields
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 
@@ -81,6 +84,28 @@ def matches(
     if isinstance(req.body, dict):
         return isinstance(body, dict) and _subset(req.body, body)
     return req.body is None or req.body == body
+
+
+def multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Query or form pairs as the fixture format keeps them: key -> list of values."""
+    out: dict[str, list[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def decode_body(body: bytes, content_type: str) -> Any:
+    """A body as the fixture format stores it: JSON, form fields as key -> list, text, or null."""
+    if not body:
+        return None
+    if "x-www-form-urlencoded" in content_type:
+        return multi(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+    if "multipart/form-data" in content_type:
+        return multi(multipart_fields(body, content_type))
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
 
 
 def dump_fixture(fixture: Fixture) -> str:

@@ -49,8 +49,16 @@ from runtime.spec_checks import resolve_schema
 from runtime.templating import template_names
 from runtime.validation import InputCheck
 
-from .golden import GOLDEN_DIR, Fixture, dump_fixture, load_fixture, matches
-from .wire import decode_input, multipart_fields
+from .golden import (
+    GOLDEN_DIR,
+    Fixture,
+    decode_body,
+    dump_fixture,
+    load_fixture,
+    matches,
+    multi,
+)
+from .wire import decode_input
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -462,29 +470,8 @@ class ActionMatcher:
 # ------------------------------------------------------------------------------- fixture files
 
 
-def _multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for k, v in pairs:
-        out.setdefault(k, []).append(v)
-    return out
-
-
 def _content_type(headers: Iterable[tuple[str, str]]) -> str:
     return next((v for k, v in headers if k.lower() == "content-type"), "")
-
-
-def decode_body(body: bytes, content_type: str) -> Any:
-    """A body as the fixture format stores it: JSON, form fields as key -> list, text, or null."""
-    if not body:
-        return None
-    if "x-www-form-urlencoded" in content_type:
-        return _multi(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
-    if "multipart/form-data" in content_type:
-        return _multi(multipart_fields(body, content_type))
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")
 
 
 def write_atomic(folder: Path, text: str, prefix: str = RECORDED_PREFIX) -> Path:
@@ -630,7 +617,7 @@ class Recorder:
                 "request": {
                     "method": ex.method.upper(),
                     "path": path,
-                    "query": _multi(query),
+                    "query": multi(query),
                     "headers": headers,
                     "body": req_body,
                 },

@@ -29,7 +29,7 @@ from runtime.errors import ConfigError
 from runtime.registry import SpecRegistry
 from runtime.spec import ConnectorSpec
 
-from .golden import GOLDEN_DIR, Fixture, load_fixture, matches
+from .golden import GOLDEN_DIR, Fixture, decode_body, load_fixture, matches
 from .recorder import (
     MODES,
     Exchange,
@@ -38,7 +38,6 @@ from .recorder import (
     Recorder,
     RedactionRules,
     closest,
-    decode_body,
     rules_for,
     scan_fixtures,
 )

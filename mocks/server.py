@@ -48,7 +48,7 @@ from runtime.spec_checks import resolve_schema, schema_at_path
 from runtime.templating import render, template_names
 from runtime.validation import InputCheck
 
-from .golden import GOLDEN_DIR, Fixture, fixtures_for, matches
+from .golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
 from .synthesis import rng_for, synthesize
 from .vendor_errors import error_response, remove_path, set_path
 from .wire import decode_input
@@ -147,6 +147,7 @@ class MockServer:
         self.options = options or MockOptions()
         self.credentials = self.options.credentials or default_credentials(spec)
         self.requests: list[RecordedRequest] = []
+        self.fixture_hits = 0  # replies taken from golden fixtures (the contract suite checks)
         self.store: dict[str, dict[str, dict[str, Any]]] = {}
         self.deleted: dict[str, set[str]] = {}
         self._synth_cache: dict[tuple[int, str], str] = {}
@@ -373,8 +374,9 @@ class MockServer:
             where = (exc.pointer or "/").lstrip("/").replace("/", ".") or "input"
             return self._error("validation", f"{where}: {exc.message}")
         for fixture in self._fixtures.get(action.name, []):
-            form_or_json = _comparable_body(body, content_type)
-            if matches(fixture, route.method, url.path, _multi(query), form_or_json):
+            form_or_json = decode_body(body, content_type)
+            if matches(fixture, route.method, url.path, multi(query), form_or_json):
+                self.fixture_hits += 1
                 res = fixture.response
                 return self._json(res.status, res.body, dict(res.headers))
         if pag is not None:
@@ -561,7 +563,7 @@ class MockServer:
             return default
         raw = dict(query).get(size.param)
         if raw is None and size.in_ == "body":
-            raw = _comparable_body(body, content_type).get(size.param) if body else None
+            raw = _body_fields(body, content_type).get(size.param)
             raw = raw[0] if isinstance(raw, list) else raw
         try:
             value = int(raw) if raw is not None else default
@@ -574,7 +576,7 @@ class MockServer:
     ) -> int:
         pag = action.pagination
         params = dict(query)
-        fields = _comparable_body(body, content_type) if body else {}
+        fields = _body_fields(body, content_type)
 
         def value(name: str, where: str) -> Any:
             raw = fields.get(name) if where == "body" else params.get(name)
@@ -737,24 +739,10 @@ def _pager_params(action: Action) -> list[str]:
     return [n for n in names if n not in declared]
 
 
-def _multi(query: list[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for k, v in query:
-        out.setdefault(k, []).append(v)
-    return out
-
-
-def _comparable_body(body: bytes, content_type: str) -> Any:
-    if not body:
-        return None
-    if "json" in content_type:
-        try:
-            return json.loads(body)
-        except ValueError:
-            return None
-    if "x-www-form-urlencoded" in content_type:
-        return _multi(parse_qsl(body.decode(), keep_blank_values=True))
-    return None
+def _body_fields(body: bytes, content_type: str) -> dict[str, Any]:
+    """The body's top-level fields, when it has any (a JSON object or a form)."""
+    decoded = decode_body(body, content_type)
+    return decoded if isinstance(decoded, dict) else {}
 
 
 def _typed_id(value: str, schema: Any, id_field: str, number: int | None = None) -> Any:
