@@ -412,7 +412,10 @@ def test_pytest_fixture_replays_a_session(patchbay_replay: RecordedSession) -> N
 # --------------------------------------------------------------------------- drift, HAR, CLI
 
 
-def test_drift_check_reports_new_fields_and_changed_types(vendor: _Vendor, tmp_path: Path) -> None:
+def test_drift_check_reports_new_fields_and_changed_types(
+    vendor: _Vendor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)  # recording is refused under CI; this test records
     real = httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(vendor.cert)))
     replay = RecordedSession(STRIPE, root=tmp_path, mode="new", real=real, stand_ins=[vendor.host])
     with httpx.Client(transport=replay.transport()) as client:
