@@ -41,7 +41,7 @@ from runtime.paths import get_path
 from runtime.retry import RetryPolicy
 from runtime.spec import Action
 from runtime.spec_checks import resolve_schema
-from runtime.validation import input_schema, input_validator_class
+from runtime.validation import fast_validator, input_schema, input_validator_class
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS = ("stripe", "github", "slack")
@@ -176,8 +176,14 @@ def strategy_for(
 
 def valid_inputs(spec: ConnectorSpec, action: Action) -> st.SearchStrategy[dict[str, Any]]:
     """Inputs the action's own input check accepts."""
+    validator = input_validator_class()(input_schema(action, spec.defs))
+    return near_valid_inputs(spec, action).filter(validator.is_valid)
+
+
+def near_valid_inputs(spec: ConnectorSpec, action: Action) -> st.SearchStrategy[dict[str, Any]]:
+    """Inputs built property by property from the schema; body-level rules (anyOf, oneOf ...)
+    are not steered, so some of them are invalid."""
     schema = input_schema(action, spec.defs)
-    validator = input_validator_class()(schema)
     defs = dict(spec.defs)
     path_names = {p.name for p in action.parameters if p.in_ == "path"}
     fixed: dict[str, st.SearchStrategy[Any]] = {}
@@ -186,7 +192,7 @@ def valid_inputs(spec: ConnectorSpec, action: Action) -> st.SearchStrategy[dict[
         chars = _PATH_CHARS if name in path_names else _CHARS
         target = fixed if name in schema.get("required", []) else optional
         target[name] = strategy_for(sub, defs, chars=chars)
-    return st.fixed_dictionaries(fixed, optional=optional).filter(validator.is_valid)
+    return st.fixed_dictionaries(fixed, optional=optional)
 
 
 def _sample(spec: ConnectorSpec, count: int = 6) -> list[str]:
@@ -564,3 +570,54 @@ def test_empty_comma_list_sends_nothing() -> None:
     with executor_for(spec, mock.transport(), lambda s: None) as ex:
         ex.call("list_repos_for_authenticated_user", {"affiliation": []})
     assert mock.requests[0].query == []
+
+
+# ------------------------------------- 2c. the fast input check agrees with jsonschema's verdict
+
+AGREEMENT = settings(SETTINGS, max_examples=10)
+
+
+@st.composite
+def candidate_inputs(draw: st.DrawFn, spec: ConnectorSpec, action: Action) -> Any:
+    """A near-valid input, left alone or broken one way (unknown key, dropped key, wrong type,
+    not an object at all)."""
+    data = dict(draw(near_valid_inputs(spec, action)))
+    props = input_schema(action, spec.defs)["properties"]
+    way = draw(st.sampled_from(["as is", "unknown", "drop", "type", "not an object"]))
+    if way == "unknown":
+        data[draw(_TEXT.filter(lambda k: k not in props))] = draw(_JSON_SCALARS)
+    elif way == "drop" and data:
+        data.pop(draw(st.sampled_from(sorted(data))))
+    elif way == "type" and props:
+        key = draw(st.sampled_from(sorted(props)))
+        data[key] = draw(_JSON_SCALARS | st.lists(_JSON_SCALARS, max_size=2))
+    elif way == "not an object":
+        return draw(_JSON_SCALARS | st.lists(_JSON_SCALARS, max_size=2))
+    return data
+
+
+def _check_agreement(spec: ConnectorSpec, action: Action, verdicts: set[bool]) -> None:
+    schema = input_schema(action, spec.defs)
+    slow = input_validator_class()(schema)
+    fast = fast_validator(schema)
+    assert fast is not None, f"{spec.name}.{action.name}: jsonschema-rs cannot compile it"
+
+    @AGREEMENT
+    @given(data=candidate_inputs(spec, action))
+    def check(data: Any) -> None:
+        verdict = slow.is_valid(data)
+        assert fast(data) is verdict, f"{action.name}: jsonschema says {verdict} for {data!r}"
+        verdicts.add(verdict)
+
+    check()
+
+
+@pytest.mark.parametrize("connector", ALL_CONNECTORS)
+def test_fast_input_check_agrees_with_jsonschema(connector: str) -> None:
+    """The executor trusts jsonschema-rs's "valid" without asking jsonschema: on generated
+    inputs for every action, valid and invalid, both validators give the same verdict."""
+    spec = spec_of(connector)
+    verdicts: set[bool] = set()
+    for action in spec.actions:
+        _check_agreement(spec, action, verdicts)
+    assert verdicts == {True, False}, "the generated inputs must include valid and invalid ones"
