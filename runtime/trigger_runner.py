@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import logging
 import random
 import sqlite3
 import time
@@ -28,6 +29,7 @@ from typing import Any, Literal
 from .errors import NotFound, PatchbayError
 from .events import BatchHandler, TriggerEvent
 from .executor import AsyncGenericExecutor, Page
+from .observability import log_event
 from .paths import get_path
 from .polling import poll_input, sortable, trigger_of
 from .spec import ConnectorSpec, PollingCursor, PollingTrigger
@@ -179,6 +181,21 @@ class TriggerRunner:
         except PatchbayError as exc:
             return RunOutcome(self._failed(sub, exc, now, pause=exc.code in PAUSING), 0, exc)
         events, cursor, keys = self._select(spec, trigger, sub, items, token)
+        message = ""
+        if len(items) >= self._max_items:
+            # Not silent: records past the cap (the newest when the action lists oldest first,
+            # the oldest new ones otherwise) were not read in this poll.
+            message = (
+                f"warning: the poll stopped at the {self._max_items}-item cap; records past it "
+                "were not read (use a cursor param, or raise max_items)"
+            )
+            log_event(
+                logging.WARNING,
+                "trigger.poll_truncated",
+                connector=spec.name,
+                trigger=trigger.name,
+                max_items=self._max_items,
+            )
         if events:
             try:
                 result = self._handler(events)
@@ -194,7 +211,7 @@ class TriggerRunner:
             seen=ledger,
             started=True,
             status="active",
-            message="",
+            message=message,
             failures=0,
             last_run_at=now,
             next_run_at=now + self._interval(sub.interval_seconds),

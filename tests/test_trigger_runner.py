@@ -430,14 +430,17 @@ def _required_params(spec: ConnectorSpec, trigger_name: str) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("name", WITH_TRIGGERS)
-def test_every_polling_trigger_delivers_new_records_exactly_once(
-    name: str, subs: SubscriptionStore
-) -> None:
+def _mock_runner(
+    spec: ConnectorSpec,
+    subs: SubscriptionStore,
+    handler: Collector,
+    *,
+    records: int,
+    **options: Any,
+) -> tuple[MockServer, TriggerRunner]:
+    """A runner whose executors talk to the spec's stateful mock with ``records`` records."""
     from runtime import StaticTokenProvider
 
-    spec = REGISTRY.get(name)
-    trigger = spec.triggers.polling[0]
     variables = {
         v: (
             "https://mock.test"
@@ -446,7 +449,7 @@ def test_every_polling_trigger_delivers_new_records_exactly_once(
         )
         for v, var in spec.connection.variables.items()
     }
-    server = MockServer(spec, MockOptions(golden_root=None, records=4, variables=variables))
+    server = MockServer(spec, MockOptions(golden_root=None, records=records, variables=variables))
     variant = spec.auth[0]
 
     def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
@@ -464,20 +467,45 @@ def test_every_polling_trigger_delivers_new_records_exactly_once(
             options=ExecutorOptions(retry=RetryPolicy(max_attempts=1)),
         )
 
+    return server, TriggerRunner(subs, make, handler, clock=lambda: NOW, **options)
+
+
+@pytest.mark.parametrize("name", WITH_TRIGGERS)
+def test_every_polling_trigger_delivers_new_records_exactly_once(
+    name: str, subs: SubscriptionStore
+) -> None:
+    spec = REGISTRY.get(name)
+    trigger = spec.triggers.polling[0]
     handler = Collector()
-    runner = TriggerRunner(subs, make, handler, clock=lambda: NOW)
+    server, runner = _mock_runner(spec, subs, handler, records=4)
     sub = subs.add(
         Subscription("", "c", name, trigger.name, 60, params=_required_params(spec, trigger.name))
     )
     first = asyncio.run(runner.run_once(sub.id))
     assert first.error is None, first.error
     assert first.delivered == 0 and first.subscription.started
+    assert first.subscription.message == ""
     assert asyncio.run(runner.run_once(sub.id)).delivered == 0
     server.options.records = 6  # two records appear at the vendor
     second = asyncio.run(runner.run_once(sub.id))
     assert second.error is None and second.delivered == 2
     assert len(set(handler.received)) == 2
     assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+
+
+def test_a_poll_cut_by_the_item_cap_says_so_in_the_status(subs: SubscriptionStore) -> None:
+    """HubSpot's list has no 'created after' filter: past the cap, records go unread, and the
+    subscription's status line says so instead of losing them silently."""
+    spec = REGISTRY.get("hubspot")
+    trigger = spec.triggers.polling[0]
+    server, runner = _mock_runner(spec, subs, Collector(), records=12, max_items=5)
+    sub = subs.add(Subscription("", "c", "hubspot", trigger.name, 60))
+    outcome = asyncio.run(runner.run_once(sub.id))
+    assert outcome.error is None and outcome.subscription.status == "active"
+    assert "stopped at the 5-item cap" in outcome.subscription.message
+    assert "stopped at the 5-item cap" in subs.get(sub.id).message
+    server.options.records = 3  # fewer records than the cap: the warning goes away
+    assert asyncio.run(runner.run_once(sub.id)).subscription.message == ""
 
 
 def test_one_per_event_handler_serves_polling_too(subs: SubscriptionStore) -> None:
