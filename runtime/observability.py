@@ -1,8 +1,9 @@
-"""Structured logs and Prometheus metrics for the executor.
+"""Structured logs and Prometheus metrics for the executor and the webhook receiver.
 
 Log records carry their fields in ``record.patchbay`` (a dict) so any formatter can render them
 as JSON; values are redacted by the caller before they get here. Metric labels are limited to
-connector, action, method, status class and error code: never a URL, header or input value.
+connector, action, method, status class, error code and webhook verdict: never a URL, header,
+input value, subscription id, secret or signature.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Metrics:
     errors: Counter
     retries: Counter
     latency: Histogram
+    webhook_verdicts: Counter
 
 
 # Keyed by the registry itself (not its id, which a new registry may reuse after a collection).
@@ -48,7 +50,7 @@ _METRICS: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKe
 
 
 def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
-    """The executor's metric families, registered once per registry."""
+    """Patchbay's metric families, registered once per registry."""
     registry = registry or REGISTRY
     key = registry
     found = _METRICS.get(key)
@@ -76,6 +78,12 @@ def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
                 "patchbay_request_duration_seconds",
                 "Latency of one HTTP exchange.",
                 ["connector", "action"],
+                registry=registry,
+            ),
+            webhook_verdicts=Counter(
+                "patchbay_webhook_verdicts",
+                "Webhook deliveries by outcome (accepted, duplicate, invalid_signature, ...).",
+                ["connector", "verdict"],
                 registry=registry,
             ),
         )

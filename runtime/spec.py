@@ -459,6 +459,79 @@ class WebhookHandshake(_Model):
     respond_with: Literal["text", "json"] = "text"
 
 
+_TEMPLATE_RULES = (
+    "Strings are {name} templates; a string that is exactly one {name} takes the value as is "
+    "(a list, a number), others are rendered as text. Names: {url} (the subscription's URL), "
+    "{events} (the caller's event types, else the webhook's), {secret} (only when Patchbay "
+    "generates the secret), {result.<path>} (the create result; not in create's own input), "
+    "and any other name is a parameter the caller must pass (--param name=value) unless "
+    "registration.defaults has it."
+)
+
+
+class WebhookCall(_Model):
+    """One call of a connector action made while registering or removing an endpoint."""
+
+    action: str = Field(description="Name of an action of this connector.")
+    input: dict[str, Any] = Field(
+        default_factory=dict, description=f"The action's input. {_TEMPLATE_RULES}"
+    )
+
+
+class WebhookRegistration(_Model):
+    """How ``patchbay webhooks register`` creates the vendor's endpoint through the connector's
+    own actions, where the signing secret comes from, what is kept to remove it again, and how.
+    Nothing is stored when a call fails; a webhook whose secret cannot be read is deleted."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["secret_call"], "properties": {"secret_call": {"type": "object"}}},
+            "then": {
+                "required": ["secret_path"],
+                "properties": {"secret_path": {"type": "string"}},
+            },
+        }
+    )
+
+    create: WebhookCall = Field(description="Creates the endpoint (the vendor's webhook).")
+    defaults: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values of caller parameters the caller may leave out (Typeform's tag).",
+    )
+    all_events: str | None = Field(
+        default=None,
+        description="{events} is [this] when neither the caller nor the webhook names any "
+        "event type (Stripe and GitHub '*').",
+    )
+    secret_path: str | None = Field(
+        default=None,
+        description="Path of the signing secret in the create result, or in secret_call's "
+        "result when given. Unset: Patchbay generates the secret and create sends it as "
+        "{secret}.",
+    )
+    secret_call: WebhookCall | None = Field(
+        default=None,
+        description="A second call whose result holds the secret, for vendors that hand it out "
+        "separately (Zendesk); needs secret_path.",
+    )
+    info: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What is stored (in clear) beside the secret to remove the endpoint later, "
+        "e.g. {'hook_id': '{result.id}'}; the key 'action' is Patchbay's.",
+    )
+    delete: WebhookCall | None = Field(
+        default=None,
+        description="Removes the endpoint; its input names only keys of info. Unset: "
+        "unregister removes the local subscription only.",
+    )
+
+    @model_validator(mode="after")
+    def _secret_call_needs_path(self) -> WebhookRegistration:
+        if self.secret_call is not None and self.secret_path is None:
+            raise ValueError("secret_call needs secret_path")
+        return self
+
+
 class Webhook(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     title: str = ""
@@ -470,10 +543,24 @@ class Webhook(_Model):
     delivery_id_header: str | None = None
     delivery_id_path: str | None = None
     retry_header: str | None = Field(default=None, description="Header marking a redelivery.")
-    registration_action: str | None = None
+    registration: WebhookRegistration | None = Field(
+        default=None,
+        description="How Patchbay registers the endpoint with the vendor; unset: by hand "
+        "(`patchbay webhooks url`).",
+    )
+    ack_only_events: list[str] = Field(
+        default_factory=list,
+        description="Event types that only test the endpoint (GitHub's ping): answered 200 "
+        "after verification, never handed to handlers.",
+    )
     handshake: WebhookHandshake | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     events: dict[str, JsonSchema] = Field(default_factory=dict)
+
+    @property
+    def registration_action(self) -> str | None:
+        """The action that creates the endpoint, if Patchbay registers it."""
+        return self.registration.create.action if self.registration is not None else None
 
 
 class Triggers(_Model):

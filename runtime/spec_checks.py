@@ -25,8 +25,10 @@ from .spec import (
     OAuth2Auth,
     OffsetPagination,
     PagePagination,
+    WebhookCall,
+    WebhookRegistration,
 )
-from .templating import template_names
+from .templating import string_leaves, template_names
 
 Problem = tuple[str, str]
 
@@ -401,18 +403,119 @@ def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
             out.append((f"{where}/cursor/field", f"a {trig.cursor.kind} cursor needs field"))
     for i, hook in enumerate(spec.triggers.webhooks):
         where = f"/triggers/webhooks/{i}"
-        if hook.registration_action is not None and hook.registration_action not in actions:
-            out.append(
-                (
-                    f"{where}/registration_action",
-                    f"action {hook.registration_action!r} does not exist",
-                )
-            )
+        if hook.registration is not None:
+            out += _check_registration(spec, hook.registration, f"{where}/registration")
+        for j, event in enumerate(hook.ack_only_events):
+            if hook.events and event not in hook.events:
+                msg = f"ack-only event {event!r} is not one of this webhook's events"
+                out.append((f"{where}/ack_only_events/{j}", msg))
         ver = hook.verification
         if "{timestamp}" in ver.signed_payload and ver.timestamp_header is None:
             out.append(
                 (f"{where}/verification", "signed_payload uses {timestamp} but no timestamp_header")
             )
+    return out
+
+
+# ---------------------------------------------------------------------- webhook registration
+
+
+def _check_call(
+    spec: ConnectorSpec, call: WebhookCall, where: str
+) -> tuple[Action | None, list[Problem]]:
+    """The called action (None when it does not exist) and problems of the call's input keys."""
+    action = next((a for a in spec.actions if a.name == call.action), None)
+    if action is None:
+        return None, [(f"{where}/action", f"action {call.action!r} does not exist")]
+    inputs = set(input_names(action))
+    return action, [
+        (f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}")
+        for key in call.input
+        if key not in inputs
+    ]
+
+
+def _result_schema(spec: ConnectorSpec, action: Action | None) -> JsonSchema | None:
+    if action is None:
+        return None
+    return schema_at_path(action.output.schema_, action.output.result_path, spec.defs)
+
+
+def template_uses(template: Any, where: str = "") -> Iterator[tuple[str, str, str]]:
+    """(pointer of the string, placeholder name, its first path segment or '' if malformed)."""
+    for location, text in string_leaves(template):
+        pointer = where + "".join(f"/{_esc(str(step))}" for step in location)
+        for name in template_names(text):
+            try:
+                head = parse_path(name)[0]
+            except (ValueError, IndexError):
+                head = ""
+            yield pointer, name, str(head)
+
+
+def _check_registration(spec: ConnectorSpec, reg: WebhookRegistration, where: str) -> list[Problem]:
+    """Actions exist and take the inputs given; every template name can be resolved when the
+    template is filled; result paths are in the create result's schema; the secret is sent
+    when Patchbay makes it and never kept in the clear registration info."""
+    generated = reg.secret_path is None
+    create, out = _check_call(spec, reg.create, f"{where}/create")
+    created = _result_schema(spec, create)
+
+    def names(template: Any, at: str, context: str) -> list[Problem]:
+        found: list[Problem] = []
+        for pointer, name, head in template_uses(template, at):
+            problem = None
+            if not head:
+                problem = f"{{{name}}} is not a valid name"
+            elif context == "delete":
+                if head not in reg.info and head != "action":
+                    problem = f"delete input uses {{{name}}}, which info does not keep"
+            elif head == "secret" and (not generated or context == "info"):
+                problem = (
+                    "{secret} is never kept in info (it is stored encrypted)"
+                    if context == "info"
+                    else "{secret} exists only when Patchbay generates the secret (no secret_path)"
+                )
+            elif head == "result" and context == "create":
+                problem = "create's input cannot use {result...}: there is no result yet"
+            elif head == "result" and created is not None and create is not None:
+                rest = name[len("result") :].removeprefix(".")
+                if rest and schema_at_path(created, rest, spec.defs) is None:
+                    problem = f"{rest!r} is not in the result schema of {create.name!r}"
+            if problem is not None:
+                found.append((pointer, problem))
+        return found
+
+    out += names(reg.create.input, f"{where}/create/input", "create")
+    if generated and "secret" not in {head for _, _, head in template_uses(reg.create.input, "")}:
+        out.append(
+            (
+                f"{where}/create/input",
+                "Patchbay generates the secret (no secret_path), so create's input must send "
+                "it as {secret}",
+            )
+        )
+    source = created
+    if reg.secret_call is not None:
+        fetch, problems = _check_call(spec, reg.secret_call, f"{where}/secret_call")
+        out += problems + names(reg.secret_call.input, f"{where}/secret_call/input", "secret")
+        source = _result_schema(spec, fetch)
+    if reg.secret_path is not None:
+        try:
+            parse_path(reg.secret_path)
+        except ValueError as exc:
+            out.append((f"{where}/secret_path", str(exc)))
+        else:
+            if source is not None and schema_at_path(source, reg.secret_path, spec.defs) is None:
+                out.append(
+                    (f"{where}/secret_path", f"{reg.secret_path!r} is not in the result schema")
+                )
+    if "action" in reg.info:
+        out.append((f"{where}/info/action", "'action' is kept by Patchbay (the create action)"))
+    out += names(reg.info, f"{where}/info", "info")
+    if reg.delete is not None:
+        _, problems = _check_call(spec, reg.delete, f"{where}/delete")
+        out += problems + names(reg.delete.input, f"{where}/delete/input", "delete")
     return out
 
 

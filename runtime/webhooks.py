@@ -11,8 +11,13 @@ third-party verifier have it (an older page had ``{body}{timestamp}``). The orde
 ``signed_payload`` template, so a connector can flip it without code.
 
 ``WebhookManager.handle`` is the whole receive path (lookup, size, content type, signature,
-handshake, delivery-id dedupe, typed event, handlers); ``runtime.webhook_app`` only adapts it to
-HTTP. Subscriptions (secrets encrypted) and seen delivery ids live in SQLite.
+handshake, delivery-id dedupe, typed event, handlers) and counts each outcome in the webhook
+verdict metric; ``runtime.webhook_app`` only adapts it to HTTP. Subscriptions (secrets encrypted)
+and seen delivery ids live in SQLite.
+
+``register``/``unregister`` know no vendor: the webhook's ``registration`` block says which
+actions to call with which templated inputs, where the signing secret comes from and what to keep
+for removal (see ``runtime.spec.WebhookRegistration``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import hmac
 import importlib
 import json
 import logging
+import re
 import secrets as secrets_module
 import sqlite3
 import time
@@ -34,14 +40,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from prometheus_client import CollectorRegistry
+
 from .encryption import Encryptor
-from .errors import ConfigError, NotFound
+from .errors import BadResponse, ConfigError, NotFound, PatchbayError
 from .events import EventHandler, TriggerEvent
-from .observability import log_event
+from .observability import log_event, metrics_for
 from .paths import get_path
 from .redaction import REDACTED
-from .spec import ConnectorSpec, Webhook, WebhookVerification
+from .spec import (
+    NAME_PATTERN,
+    ConnectorSpec,
+    Webhook,
+    WebhookCall,
+    WebhookRegistration,
+    WebhookVerification,
+)
+from .spec_checks import template_uses
 from .sqlite_db import ThreadLocalConnections
+from .templating import fill
 from .webhook_events import EventRouter, event_type_of
 
 
@@ -587,10 +604,35 @@ def router_for(connector: str, webhook: str) -> EventRouter | None:
     return None
 
 
-#: Events that only check the endpoint: acknowledged, never handed to handlers.
-ACK_ONLY: frozenset[tuple[str, str]] = frozenset({("github", "ping")})
-
 JSON_TYPES: frozenset[str] = frozenset({"application/json"})
+
+#: The verdict metric's label per response reason (``missing_header:<name>`` by its prefix).
+VERDICTS: Mapping[str, str] = {
+    "processed": "accepted",
+    "duplicate": "duplicate",
+    "acknowledged": "ack_only",
+    "handshake": "handshake",
+    "handler_failed": "handler_failed",
+    "unknown_subscription": "unknown_subscription",
+    "bad_signature": "invalid_signature",
+    "stale_timestamp": "stale",
+    "future_timestamp": "stale",
+    "body_too_large": "too_large",
+    "unsupported_content_type": "unsupported_media_type",
+    "empty_body": "bad_request",
+    "invalid_json": "bad_request",
+    "bad_timestamp": "bad_request",
+    "bad_signature_header": "bad_request",
+    "missing_header": "bad_request",
+}
+
+
+def verdict_of(reason: str) -> str:
+    """A response reason as one of the few verdict label values (never a header name)."""
+    return VERDICTS.get(reason.partition(":")[0], "other")
+
+
+_NAME = re.compile(NAME_PATTERN)
 
 UNKNOWN_BODY_LIMIT = 65_536
 
@@ -601,6 +643,7 @@ class _Route:
     hook: Webhook
     verifier: Verifier
     router: EventRouter | None
+    ack_only: frozenset[str]
 
 
 class WebhookManager:
@@ -612,10 +655,12 @@ class WebhookManager:
         store: SQLiteWebhookStore,
         *,
         clock: Callable[[], float] = time.time,
+        metrics_registry: CollectorRegistry | None = None,
     ) -> None:
         self.specs = specs
         self.store = store
         self.clock = clock
+        self._verdicts = metrics_for(metrics_registry).webhook_verdicts
         self._handlers: list[tuple[str | None, str | None, EventHandler]] = []
         self._routes: dict[tuple[str, str], _Route] = {}
         self._keys: dict[tuple[str, int], list[hmac.HMAC]] = {}
@@ -642,7 +687,11 @@ class WebhookManager:
             spec = self.specs.get(connector)
             hook = webhook_of(spec, webhook)
             found = _Route(
-                spec, hook, verifier_for(hook.verification), router_for(connector, webhook)
+                spec,
+                hook,
+                verifier_for(hook.verification),
+                router_for(connector, webhook),
+                frozenset(hook.ack_only_events),
             )
             self._routes[(connector, webhook)] = found
         return found
@@ -691,11 +740,12 @@ class WebhookManager:
                 subscription=subscription_id,
                 body_bytes=len(body),
             )
+            self._count(self._connector_label(connector), "unknown_subscription")
             return _json(404, {"error": "unknown_subscription"}, "unknown_subscription")
         try:
             if oversized:
                 raise WebhookRejected(413, "body_too_large")
-            return self._handle(sub, headers, body)
+            result = self._handle(sub, headers, body)
         except WebhookRejected as rejected:
             log_event(
                 logging.WARNING,
@@ -706,7 +756,22 @@ class WebhookManager:
                 reason=rejected.reason,
                 body_bytes=len(body),
             )
-            return _json(rejected.status, {"error": rejected.reason}, rejected.reason)
+            result = _json(rejected.status, {"error": rejected.reason}, rejected.reason)
+        self._count(sub.connector, result.reason)
+        return result
+
+    def _count(self, connector: str, reason: str) -> None:
+        self._verdicts.labels(connector=connector, verdict=verdict_of(reason)).inc()
+
+    def _connector_label(self, connector: str) -> str:
+        """The path's connector as a metric label only when it names a known connector: the
+        sender chooses the path, and labels must stay a small fixed set."""
+        if _NAME.fullmatch(connector) is None:
+            return "unknown"
+        try:
+            return self.specs.get(connector).name
+        except PatchbayError:
+            return "unknown"
 
     def _handle(
         self, sub: WebhookSubscription, raw_headers: Mapping[str, str], body: bytes
@@ -736,7 +801,7 @@ class WebhookManager:
                 return _json(200, {"challenge": challenge}, "handshake")
             return WebhookResponse(200, str(challenge or "").encode(), "text/plain", "handshake")
         kind, event = self._parse(route, payload, headers)
-        if kind is not None and (sub.connector, kind) in ACK_ONLY:
+        if kind is not None and kind in route.ack_only:
             return _json(200, {"ok": True, "acknowledged": kind}, "acknowledged")
         delivery_id = self._delivery_id(hook, headers, payload, body)
         if not self.store.claim(sub.id, delivery_id, self.clock()):
@@ -814,128 +879,29 @@ class ActionCaller(Protocol):
     def call(self, action: str, data: Mapping[str, Any] | None = ..., /) -> Any: ...
 
 
-@dataclass(frozen=True)
-class Registration:
-    """How one connector registers and removes an endpoint through its own actions."""
-
-    create: Callable[[Webhook, str, str, Mapping[str, Any]], dict[str, Any]]
-    """(hook, url, patchbay secret, params) -> action input."""
-    secret_from: Callable[[Any, str], str]
-    """(action result, the secret Patchbay made) -> the secret deliveries are signed with."""
-    info_from: Callable[[Any, Mapping[str, Any]], dict[str, Any]]
-    """(action result, params) -> what unregister needs (ids), stored in clear."""
-    delete_action: str | None = None
-    delete_input: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
-    fetch_secret: Callable[[ActionCaller, Any], Any] | None = None
-    """(executor, create result) -> a second call's result that ``secret_from`` reads instead,
-    for vendors that hand the secret out separately (Zendesk)."""
-
-
-def _events_or_all(hook: Webhook) -> list[str]:
-    return sorted(hook.events) or ["*"]
-
-
-def _need(params: Mapping[str, Any], *names: str) -> None:
-    missing = [n for n in names if not params.get(n)]
-    if missing:
-        raise ConfigError(f"registration needs {', '.join(missing)} (--param name=value)")
-
-
-def _github_create(
-    hook: Webhook, url: str, secret: str, params: Mapping[str, Any]
-) -> dict[str, Any]:
-    _need(params, "owner", "repo")
-    return {
-        "owner": params["owner"],
-        "repo": params["repo"],
-        "name": "web",
-        "active": True,
-        "events": list(params.get("events") or _events_or_all(hook)),
-        "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
-    }
-
-
-def _typeform_create(
-    hook: Webhook, url: str, secret: str, params: Mapping[str, Any]
-) -> dict[str, Any]:
-    _need(params, "form_id")
-    return {
-        "form_id": params["form_id"],
-        "tag": params.get("tag") or "patchbay",
-        "url": url,
-        "enabled": True,
-        "secret": secret,
-        "verify_ssl": True,
-    }
-
-
-def _zendesk_create(
-    hook: Webhook, url: str, _secret: str, params: Mapping[str, Any]
-) -> dict[str, Any]:
-    return {
-        "name": params.get("name") or "Patchbay",
-        "endpoint": url,
-        "http_method": "POST",  # event subscriptions need POST and json
-        "request_format": "json",
-        "status": "active",
-        "subscriptions": list(params.get("events") or sorted(hook.events)),
-    }
-
-
-REGISTRATIONS: dict[str, Registration] = {
-    "stripe": Registration(
-        create=lambda hook, url, _s, params: {
-            "url": url,
-            "enabled_events": list(params.get("events") or _events_or_all(hook)),
-        },
-        # Stripe makes the secret and returns it once, in this response.
-        secret_from=lambda result, _s: str(result["secret"]),
-        info_from=lambda result, _p: {"endpoint_id": result.get("id")},
-        delete_action="delete_webhook_endpoint",
-        delete_input=lambda info: {"webhook_endpoint": info["endpoint_id"]},
-    ),
-    "github": Registration(
-        create=_github_create,
-        secret_from=lambda _r, secret: secret,
-        info_from=lambda result, p: {
-            "owner": p["owner"],
-            "repo": p["repo"],
-            "hook_id": result["id"],
-        },
-        delete_action="delete_repo_webhook",
-        delete_input=lambda info: {
-            "owner": info["owner"],
-            "repo": info["repo"],
-            "hook_id": info["hook_id"],
-        },
-    ),
-    "typeform": Registration(
-        create=_typeform_create,
-        secret_from=lambda _r, secret: secret,
-        info_from=lambda result, p: {
-            "form_id": p["form_id"],
-            "tag": p.get("tag") or "patchbay",
-            "webhook_id": result.get("id"),
-        },
-        delete_action="delete_webhook",
-        delete_input=lambda info: {"form_id": info["form_id"], "tag": info["tag"]},
-    ),
-    "zendesk": Registration(
-        create=_zendesk_create,
-        # Zendesk makes the secret; it is read with a second call once the webhook exists.
-        fetch_secret=lambda executor, result: executor.call(
-            "get_webhook_signing_secret", {"webhook_id": result["id"]}
-        ),
-        secret_from=lambda result, _s: str(result["secret"]),
-        info_from=lambda result, _p: {"webhook_id": result["id"]},
-        delete_action="delete_webhook",
-        delete_input=lambda info: {"webhook_id": info["webhook_id"]},
-    ),
-}
-
-
 def webhook_url(public_base: str, sub: WebhookSubscription) -> str:
     return public_base.rstrip("/") + sub.path()
+
+
+#: Template names ``register`` provides itself; any other name is a caller parameter.
+PROVIDED_NAMES: frozenset[str] = frozenset({"url", "events", "secret", "result"})
+
+
+def caller_params(reg: WebhookRegistration) -> list[str]:
+    """The parameters a caller of ``register`` must pass, in order of first use."""
+    templates = [reg.create.input, reg.secret_call.input if reg.secret_call else {}, reg.info]
+    used = dict.fromkeys(head for _, _, head in template_uses(templates))
+    return [n for n in used if n and n not in PROVIDED_NAMES and n not in reg.defaults]
+
+
+def _lookup(scope: Mapping[str, Any], missing: Callable[[str], Exception]) -> Callable[[str], Any]:
+    def find(name: str) -> Any:
+        value = get_path(scope, name, None)
+        if value is None:
+            raise missing(name)
+        return value
+
+    return find
 
 
 def register(
@@ -947,57 +913,79 @@ def register(
     webhook: str | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> WebhookSubscription:
-    """Register an endpoint with the vendor through the spec's registration action and store
-    the subscription with its signing secret. Nothing is stored when the vendor call fails."""
+    """Register an endpoint with the vendor as the webhook's ``registration`` block says and
+    store the subscription with its signing secret. Nothing is stored when a vendor call fails;
+    a created webhook whose secret cannot be obtained is deleted again (best effort)."""
     hook = webhook_of(spec, webhook) if webhook else spec.triggers.webhooks[0]
-    plan = REGISTRATIONS.get(spec.name)
-    if hook.registration_action is None or plan is None:
+    reg = hook.registration
+    if reg is None:
         raise ConfigError(
             f"{spec.name} webhooks are registered by hand: print the URL with "
             f"`patchbay webhooks url {spec.name}` and paste it in the vendor's settings",
             connector=spec.name,
         )
+    given = {k: v for k, v in (params or {}).items() if v is not None and v != "" and v != []}
+    values = {**reg.defaults, **given}
+    missing = [n for n in caller_params(reg) if n not in values]
+    if missing:
+        raise ConfigError(f"registration needs {', '.join(missing)} (--param name=value)")
     sub = WebhookSubscription(id=new_subscription_id(), connector=spec.name, webhook=hook.name)
-    generated = new_secret()
-    values = dict(params or {})
-    result = executor.call(
-        hook.registration_action,
-        plan.create(hook, webhook_url(public_base, sub), generated, values),
-    )
-    info = {"action": hook.registration_action, **plan.info_from(result, values)}
-    if plan.fetch_secret is None:
-        secret = plan.secret_from(result, generated)
-    else:
-        try:
-            secret = plan.secret_from(plan.fetch_secret(executor, result), generated)
-        except Exception:
-            if plan.delete_action is not None and plan.delete_input is not None:
-                try:  # best effort: leave no vendor webhook pointing at an unstored id
-                    executor.call(plan.delete_action, plan.delete_input(info))
-                except Exception:
-                    log_event(
-                        logging.WARNING, "webhook.register_cleanup_failed", connector=spec.name
-                    )
-            raise
+    events = values.get("events") or sorted(hook.events) or [e for e in [reg.all_events] if e]
+    scope = {k: v for k, v in values.items() if k not in PROVIDED_NAMES}
+    scope.update(url=webhook_url(public_base, sub), events=list(events))
+    generated = new_secret() if reg.secret_path is None else None
+    if generated is not None:
+        scope["secret"] = generated
+
+    def absent(name: str) -> Exception:
+        return BadResponse(f"registration: nothing to fill in for {{{name}}}", connector=spec.name)
+
+    lookup = _lookup(scope, absent)
+    scope["result"] = executor.call(reg.create.action, fill(reg.create.input, lookup))
+    info = {"action": reg.create.action, **fill(reg.info, lookup)}
+    try:
+        secret = generated or _vendor_secret(reg, executor, scope["result"], lookup)
+    except Exception:
+        if reg.delete is not None:
+            try:  # best effort: leave no vendor webhook pointing at an unstored id
+                executor.call(reg.delete.action, _delete_input(reg.delete, info))
+            except Exception:
+                log_event(logging.WARNING, "webhook.register_cleanup_failed", connector=spec.name)
+        raise
     return store.create(replace(sub, secrets=(secret,), registration=info))
+
+
+def _vendor_secret(
+    reg: WebhookRegistration, executor: ActionCaller, created: Any, lookup: Callable[[str], Any]
+) -> str:
+    """The secret the vendor made: in the create result or in a second call's result."""
+    found = created
+    if reg.secret_call is not None:
+        found = executor.call(reg.secret_call.action, fill(reg.secret_call.input, lookup))
+    secret = get_path(found, reg.secret_path or "", None)
+    if not secret:
+        raise BadResponse(f"registration: the vendor's answer has no {reg.secret_path!r}")
+    return str(secret)
+
+
+def _delete_input(call: WebhookCall, info: Mapping[str, Any]) -> Any:
+    def absent(name: str) -> Exception:
+        return ConfigError(f"the stored registration has no {name!r}")
+
+    return fill(call.input, _lookup(info, absent))
 
 
 def unregister(
     spec: ConnectorSpec, executor: ActionCaller | None, store: SQLiteWebhookStore, sub_id: str
 ) -> bool:
-    """Remove the vendor's endpoint when the connector has a delete action (returns True), then
-    the subscription. Without one (Slack, registered by hand) only the local record goes."""
+    """Remove the vendor's endpoint when the spec has a delete call and ``register`` made it
+    (returns True), then the subscription. Otherwise (set up by hand) only the local record."""
     sub = store.get(sub_id)
-    plan = REGISTRATIONS.get(spec.name)
+    hook = next((h for h in spec.triggers.webhooks if h.name == sub.webhook), None)
+    delete = hook.registration.delete if hook is not None and hook.registration else None
     removed = False
-    if (
-        executor is not None
-        and plan is not None
-        and plan.delete_action is not None
-        and plan.delete_input is not None
-        and sub.registration
-    ):
-        executor.call(plan.delete_action, plan.delete_input(sub.registration))
+    if executor is not None and delete is not None and "action" in sub.registration:
+        executor.call(delete.action, _delete_input(delete, sub.registration))
         removed = True
     store.delete(sub_id)
     return removed

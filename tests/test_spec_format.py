@@ -97,6 +97,12 @@ MUTATIONS: dict[str, Mutation] = {
     "webhook scheme unknown": _set("triggers/webhooks/0/verification/scheme", "md5"),
     "webhook respond_with unknown": _set("triggers/webhooks/0/handshake/respond_with", "xml"),
     "webhook max body zero": _set("triggers/webhooks/0/max_body_bytes", 0),
+    "registration without create": _del("triggers/webhooks/0/registration/create"),
+    "registration secret_call without secret_path": _set(
+        "triggers/webhooks/0/registration/secret_call", {"action": "download", "input": {}}
+    ),
+    "registration_action is gone": _set("triggers/webhooks/0/registration_action", "x"),
+    "ack_only_events not a list": _set("triggers/webhooks/0/ack_only_events", "ping"),
     "defs not objects": _set("$defs", {"Record": 3}),
     "variables with unknown key": _set("connection/variables/subdomain/kind", "x"),
     "headers not strings": _set("connection/headers/Example-Version", 2024),
@@ -176,6 +182,8 @@ def test_schema_errors_name_the_pointer() -> None:
     assert any("'FETCH' is not one of" in m for _, m in found)
 
 
+REG = "triggers/webhooks/0/registration"
+
 SEMANTIC_CASES: dict[str, tuple[Mutation, str, str]] = {
     "undeclared path variable": (
         _set("actions/9/path", "/records/{record_id}/attachments"),
@@ -221,6 +229,51 @@ SEMANTIC_CASES: dict[str, tuple[Mutation, str, str]] = {
         _set("triggers/polling/0/cursor/param", "pageTokn.x"),
         "/triggers/polling/0/cursor/param",
         "'pageTokn.x' is not an input of 'list_events'",
+    ),
+    "registration action missing": (
+        _set(f"{REG}/create/action", "create_nothing"),
+        f"/{REG}/create/action",
+        "action 'create_nothing' does not exist",
+    ),
+    "registration input not an action input": (
+        _set(f"{REG}/create/input/colour", "blue"),
+        f"/{REG}/create/input/colour",
+        "'colour' is not an input of 'create_record'",
+    ),
+    "registration result path unknown": (
+        _set(f"{REG}/info/record_id", "{result.nope}"),
+        f"/{REG}/info/record_id",
+        "'nope' is not in the result schema of 'create_record'",
+    ),
+    "registration result before the call": (
+        _set(f"{REG}/create/input/name", "{result.id}"),
+        f"/{REG}/create/input/name",
+        "there is no result yet",
+    ),
+    "registration keeps the secret in clear": (
+        _set(f"{REG}/info/label", "{secret}"),
+        f"/{REG}/info/label",
+        "{secret} is never kept in info",
+    ),
+    "registration generated secret not sent": (
+        _set(f"{REG}/create/input/metadata", {"events": "{events}"}),
+        f"/{REG}/create/input",
+        "must send it as {secret}",
+    ),
+    "registration delete name not kept": (
+        _set(f"{REG}/delete/input/id", "{record}"),
+        f"/{REG}/delete/input/id",
+        "delete input uses {record}, which info does not keep",
+    ),
+    "registration vendor secret path unknown": (
+        _set(f"{REG}/secret_path", "signing.key"),
+        f"/{REG}/secret_path",
+        "'signing.key' is not in the result schema",
+    ),
+    "ack-only event unknown": (
+        _set("triggers/webhooks/0/ack_only_events", ["record.pinged"]),
+        "/triggers/webhooks/0/ack_only_events/0",
+        "ack-only event 'record.pinged' is not one of this webhook's events",
     ),
     "auth template undeclared": (
         _set("auth/1/token", "{apikey}"),

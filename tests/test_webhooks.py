@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner
+from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
 from mocks.server import MockOptions, MockServer
@@ -27,8 +28,10 @@ from mocks.webhook_sender import build_delivery, sign
 from patchbay.webhooks_cli import webhooks
 from runtime import Connection, GenericExecutor
 from runtime.encryption import Encryptor, new_key
+from runtime.errors import ConfigError
 from runtime.registry import SpecRegistry
-from runtime.spec import Webhook, WebhookVerification
+from runtime.spec import ConnectorSpec, Webhook, WebhookVerification
+from runtime.spec_loading import check_spec_data
 from runtime.webhook_app import create_app
 from runtime.webhooks import (
     SQLiteWebhookStore,
@@ -644,6 +647,221 @@ def test_zendesk_webhook_is_deleted_when_its_secret_cannot_be_read(
         register(server.spec, SecretFails(ex), store, "https://hooks.example.test")
     assert [r.action for r in server.requests] == ["create_webhook", "delete_webhook"]
     assert store.list() == []
+
+
+#: A connector no code knows: its registration (nested result paths, a second call for the
+#: secret, a default parameter, a caller parameter, a delete call) and its ack-only event are
+#: spec data only.
+ACME: dict[str, Any] = {
+    "name": "acme_hooks",
+    "title": "Acme Hooks",
+    "version": "1",
+    "connection": {"base_url": "https://api.acme.example.test/v1"},
+    "auth": [{"name": "key", "type": "bearer", "token": "{api_key}", "fields": {"api_key": {}}}],
+    "test_connection": {"path": "/me"},
+    "actions": [
+        {
+            "name": "create_hook",
+            "method": "POST",
+            "path": "/hooks",
+            "body": {
+                "encoding": "json",
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "target": {"type": "string"},
+                        "topics": {"type": "array", "items": {"type": "string"}},
+                        "label": {"type": "string"},
+                        "space": {"type": "string"},
+                    },
+                },
+            },
+            "output": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "hook": {
+                            "type": "object",
+                            "properties": {"id": {"type": "string", "minLength": 1}},
+                            "required": ["id"],
+                        }
+                    },
+                    "required": ["hook"],
+                },
+                "result_path": "hook",
+            },
+        },
+        {
+            "name": "get_hook_key",
+            "method": "GET",
+            "path": "/hooks/{hook_id}/key",
+            "parameters": [{"name": "hook_id", "in": "path", "required": True}],
+            "output": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "signing": {
+                            "type": "object",
+                            "properties": {"key": {"type": "string", "minLength": 8}},
+                            "required": ["key"],
+                        }
+                    },
+                    "required": ["signing"],
+                }
+            },
+        },
+        {
+            "name": "remove_hook",
+            "method": "DELETE",
+            "path": "/spaces/{space}/hooks/{hook_id}",
+            "parameters": [
+                {"name": "space", "in": "path", "required": True},
+                {"name": "hook_id", "in": "path", "required": True},
+            ],
+        },
+    ],
+    "triggers": {
+        "webhooks": [
+            {
+                "name": "changes",
+                "verification": {
+                    "scheme": "hmac",
+                    "signature_header": "X-Acme-Signature",
+                    "signature_prefix": "sha256=",
+                    "tolerance_seconds": None,
+                },
+                "secret_field": "api_key",
+                "event_type_path": "type",
+                "delivery_id_path": "id",
+                "registration": {
+                    "create": {
+                        "action": "create_hook",
+                        "input": {
+                            "target": "{url}",
+                            "topics": "{events}",
+                            "label": "{label} in {space}",
+                            "space": "{space}",
+                        },
+                    },
+                    "defaults": {"label": "patchbay"},
+                    "secret_call": {"action": "get_hook_key", "input": {"hook_id": "{result.id}"}},
+                    "secret_path": "signing.key",
+                    "info": {"space": "{space}", "hook_id": "{result.id}"},
+                    "delete": {
+                        "action": "remove_hook",
+                        "input": {"space": "{space}", "hook_id": "{hook_id}"},
+                    },
+                },
+                "ack_only_events": ["hook.test"],
+                "events": {"thing.created": {"type": "object"}, "hook.test": {"type": "object"}},
+            }
+        ]
+    },
+}
+
+
+class Specs:
+    """A spec source holding exactly the given specs."""
+
+    def __init__(self, *specs: ConnectorSpec) -> None:
+        self.specs = {s.name: s for s in specs}
+
+    def get(self, name: str) -> ConnectorSpec:
+        return self.specs[name]
+
+
+def test_a_test_only_spec_registers_verifies_and_unregisters_without_code(
+    store: SQLiteWebhookStore,
+) -> None:
+    spec, problems = check_spec_data(json.loads(json.dumps(ACME)), "acme_hooks.json")
+    assert problems == [] and spec is not None
+    server = MockServer(spec, MockOptions(golden_root=None))
+    with _executor("acme_hooks", server) as ex:
+        with pytest.raises(ConfigError, match=r"registration needs space \(--param"):
+            register(spec, ex, store, "https://hooks.example.test")
+        assert server.requests == []  # a missing parameter is named before any vendor call
+        recording = Recording(ex)
+        sub = register(spec, recording, store, "https://hooks.example.test", params={"space": "s1"})
+        created, fetched = server.requests
+        assert json.loads(created.body) == {
+            "target": f"https://hooks.example.test/webhooks/acme_hooks/{sub.id}",
+            "topics": ["hook.test", "thing.created"],
+            "label": "patchbay in s1",
+            "space": "s1",
+        }
+        hook_id = recording.results[0]["id"]
+        assert (fetched.action, fetched.path) == ("get_hook_key", f"/v1/hooks/{hook_id}/key")
+        stored = store.get(sub.id)
+        assert stored.secrets == (recording.results[1]["signing"]["key"],)
+        assert stored.registration == {"action": "create_hook", "space": "s1", "hook_id": hook_id}
+
+        registry = CollectorRegistry()
+        mgr = WebhookManager(Specs(spec), store, clock=lambda: NOW, metrics_registry=registry)
+        received: list[TriggerEvent] = []
+        mgr.add_handler(received.append)
+        hook = spec.triggers.webhooks[0]
+        for event in ("thing.created", "hook.test"):
+            signed = build_delivery(spec, hook, event, stored.secrets[0])
+            assert mgr.handle("acme_hooks", sub.id, signed.headers, signed.body).status == 200
+        assert [e.type for e in received] == ["thing.created"]  # hook.test: acknowledged only
+        assert (
+            registry.get_sample_value(
+                "patchbay_webhook_verdicts_total",
+                {"connector": "acme_hooks", "verdict": "ack_only"},
+            )
+            == 1.0
+        )
+
+        assert unregister(spec, ex, store, sub.id) is True
+    deleted = server.requests[-1]
+    assert (deleted.method, deleted.path) == ("DELETE", f"/v1/spaces/s1/hooks/{hook_id}")
+    assert store.list() == []
+
+
+# ------------------------------------------------------------------------- verdict metric
+
+
+def _verdicts(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+    return {
+        (s.labels["connector"], s.labels["verdict"]): s.value
+        for family in registry.collect()
+        if family.name == "patchbay_webhook_verdicts"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+
+
+def test_verdicts_are_counted_by_connector_and_verdict_only(store: SQLiteWebhookStore) -> None:
+    registry = CollectorRegistry()
+    mgr = WebhookManager(REGISTRY, store, clock=lambda: NOW, metrics_registry=registry)
+    sub = subscribe(store, "stripe")
+    forged_headers, forged_body = delivery("stripe", secret="whsec_attacker_guess")
+    assert mgr.handle("stripe", sub.id, forged_headers, forged_body).status == 401
+    assert _verdicts(registry) == {("stripe", "invalid_signature"): 1.0}
+    headers, body = delivery("stripe")
+    for _ in range(3):
+        assert mgr.handle("stripe", sub.id, headers, body).status == 200
+    stale_headers, stale_body = delivery("stripe", ts=NOW - 301)
+    assert mgr.handle("stripe", sub.id, stale_headers, stale_body).status == 401
+    form = {**headers, "Content-Type": "text/plain"}
+    assert mgr.handle("stripe", sub.id, form, body).status == 415
+    assert mgr.handle("stripe", "nope", headers, body).status == 404
+    assert mgr.handle("no_such_vendor", "nope", headers, body).status == 404  # path is untrusted
+    assert _verdicts(registry) == {
+        ("stripe", "invalid_signature"): 1.0,
+        ("stripe", "accepted"): 1.0,
+        ("stripe", "duplicate"): 2.0,
+        ("stripe", "stale"): 1.0,
+        ("stripe", "unsupported_media_type"): 1.0,
+        ("stripe", "unknown_subscription"): 1.0,
+        ("unknown", "unknown_subscription"): 1.0,
+    }
+    exposed = generate_latest(registry).decode()
+    signatures = [
+        h.split("v1=")[1] for h in (headers["Stripe-Signature"], forged_headers["Stripe-Signature"])
+    ]
+    for value in (SECRET, "whsec_attacker_guess", sub.id, *signatures):
+        assert value not in exposed
 
 
 # --------------------------------------------------------------------------------- the CLI
