@@ -4,16 +4,19 @@ next cursor. The TriggerRunner (schedules, dedupe ledger, persisted cursors) bui
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, PatchbayError
 from .executor import AsyncGenericExecutor, GenericExecutor, Page
 from .paths import get_path, parse_path
 from .spec import ConnectorSpec, PollingCursor, PollingTrigger
+from .templating import fill
 
 
 @dataclass(frozen=True)
@@ -33,27 +36,139 @@ def trigger_of(spec: ConnectorSpec, name: str) -> PollingTrigger:
 
 
 def poll_input(
-    trigger: PollingTrigger, cursor: Any, params: Mapping[str, Any] | None = None
+    trigger: PollingTrigger,
+    cursor: Any,
+    params: Mapping[str, Any] | None = None,
+    *,
+    now: float | None = None,
 ) -> dict[str, Any]:
-    """The action input: the trigger's fixed input, the subscription's ``params`` (a Slack
-    channel, a GitHub repo) and the cursor at ``cursor.param``."""
-    merged = {**trigger.input, **(params or {})}
-    data: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in merged.items()}
-    param = trigger.cursor.param
-    if cursor is None or param is None:
+    """The action input: the trigger's fixed input (its {now} filled), the subscription's
+    ``params`` (a Slack channel, a GitHub repo), then, once there is a cursor, ``cursor.input``
+    (its {cursor} filled; null removes a key) and the cursor at ``cursor.param``."""
+    spec_cursor = trigger.cursor
+    started = time.time() if now is None else now
+
+    def lookup(name: str) -> Any:
+        if name == "now":
+            return write_cursor(started - trigger.lookback_seconds, spec_cursor, epoch=True)
+        if name == "cursor" and cursor is not None:
+            return write_cursor(cursor, spec_cursor)
+        raise ConfigError(f"trigger {trigger.name!r}: nothing fills {{{name}}}")
+
+    data: dict[str, Any] = fill(dict(trigger.input), lookup)
+    data.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in (params or {}).items()})
+    if cursor is None:
+        return data
+    for key, value in fill(dict(spec_cursor.input), lookup).items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    param = spec_cursor.param
+    if param is None:
         return data
     keys = parse_path(param)
     node = data
     for key in keys[:-1]:
         node = node.setdefault(str(key), {})
-    node[str(keys[-1])] = cursor
+    node[str(keys[-1])] = write_cursor(cursor, spec_cursor)
     return data
 
 
-def sortable(value: Any, cursor: PollingCursor) -> Any:
-    """A value that orders cursors correctly (ISO dates as datetimes, epochs as decimals)."""
+def resumes_past_cap(trigger: PollingTrigger, token: Any) -> bool:
+    """Whether a poll cut short by an item cap loses nothing because the next poll starts where
+    this one stopped: a sync token came back, or the cursor narrows a list read oldest first."""
+    cursor = trigger.cursor
+    if cursor.kind == "sync_token":
+        return token is not None
+    return trigger.order == "asc" and (cursor.param is not None or bool(cursor.input))
+
+
+def polled_action(trigger: PollingTrigger, cursor: Any) -> str:
+    """The action to call: ``cursor.action`` once there is a cursor, else the trigger's."""
+    if cursor is not None and trigger.cursor.action is not None:
+        return trigger.cursor.action
+    return trigger.action
+
+
+def is_stale(error: PatchbayError, cursor: PollingCursor) -> bool:
+    """Whether the vendor declared a sync token stale (Google's 410, Dropbox's 409 reset/...)."""
+    if cursor.kind != "sync_token":
+        return False
+    if error.status in cursor.stale_status:
+        return True
+    code = error.vendor_code or ""
+    return any(code.startswith(prefix) for prefix in cursor.stale_codes)
+
+
+def instant(value: Any, cursor: PollingCursor) -> datetime:
+    """A timestamp cursor value as an aware UTC datetime (ValueError when it is not one)."""
     if cursor.format == "iso8601" and isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if cursor.format == "rfc2822" and isinstance(value, str):
+        try:
+            return parsedate_to_datetime(value).astimezone(UTC)
+        except (TypeError, IndexError) as exc:
+            raise ValueError(f"not an RFC 2822 date: {value!r}") from exc
+    if cursor.format in ("epoch_seconds", "epoch_milliseconds"):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation as exc:
+            raise ValueError(f"not an epoch time: {value!r}") from exc
+        if cursor.format == "epoch_milliseconds":
+            number /= 1000
+        return datetime.fromtimestamp(float(number), UTC)
+    raise ValueError(f"a {cursor.format} cursor is not a timestamp")
+
+
+def _stored(moment: datetime, cursor: PollingCursor) -> Any:
+    """``moment`` in the format items carry (what the cursor is stored as)."""
+    if cursor.format == "rfc2822":
+        return format_datetime(moment)
+    if cursor.format == "epoch_seconds":
+        return int(moment.timestamp())
+    if cursor.format == "epoch_milliseconds":
+        return int(moment.timestamp() * 1000)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def shift(value: Any, cursor: PollingCursor, seconds: float) -> Any:
+    """A timestamp cursor moved back by ``seconds`` (the lookback window), in its own format."""
+    if cursor.format in ("epoch_seconds", "epoch_milliseconds"):
+        back = Decimal(str(seconds)) * (1000 if cursor.format == "epoch_milliseconds" else 1)
+        moved = Decimal(str(value)) - back
+        return int(moved) if moved == moved.to_integral_value() else str(moved)
+    return _stored(instant(value, cursor) - timedelta(seconds=seconds), cursor)
+
+
+def write_cursor(value: Any, cursor: PollingCursor, *, epoch: bool = False) -> Any:
+    """The cursor (or, with ``epoch``, a Unix time) as the vendor wants it in a request.
+
+    Conversions give text (HubSpot compares epoch milliseconds given as a string) and round
+    down to the unit written, so the vendor returns a few records again at worst; the seen-ID
+    ledger drops them."""
+    if epoch:
+        moment = datetime.fromtimestamp(float(value), UTC)
+        if cursor.write_as == "stored":
+            return _stored(moment, cursor) if cursor.format != "opaque" else int(value)
+    elif cursor.write_as == "stored":
+        return value
+    else:
+        moment = instant(value, cursor)
+    if cursor.write_as == "date":
+        return moment.strftime("%Y-%m-%d")
+    if cursor.write_as == "epoch_seconds":
+        return str(int(moment.timestamp() // 1))
+    if cursor.write_as == "epoch_milliseconds":
+        return str(int(moment.timestamp() * 1000 // 1))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sortable(value: Any, cursor: PollingCursor) -> Any:
+    """A value that orders cursors correctly (dates as datetimes, epochs as decimals)."""
+    if cursor.format in ("iso8601", "rfc2822") and isinstance(value, str):
+        return instant(value, cursor)
     if cursor.format in ("epoch_seconds", "epoch_milliseconds"):
         try:
             return Decimal(str(value))
@@ -95,7 +210,7 @@ def poll(
 ) -> PollBatch[Any]:
     spec_trigger = trigger_of(executor.spec, trigger)
     data = poll_input(spec_trigger, cursor, params)
-    pager = executor.paginate(spec_trigger.action, data, max_items=max_items)
+    pager = executor.paginate(polled_action(spec_trigger, cursor), data, max_items=max_items)
     return collect(spec_trigger, list(pager.pages()), cursor)
 
 
@@ -109,5 +224,5 @@ async def apoll(
 ) -> PollBatch[Any]:
     spec_trigger = trigger_of(executor.spec, trigger)
     data = poll_input(spec_trigger, cursor, params)
-    pager = executor.paginate(spec_trigger.action, data, max_items=max_items)
+    pager = executor.paginate(polled_action(spec_trigger, cursor), data, max_items=max_items)
     return collect(spec_trigger, [page async for page in pager.pages()], cursor)

@@ -414,12 +414,38 @@ class PollingCursor(_Model):
         description="Input that takes the cursor; a path such as 'created.gt' sets a key of an "
         "object input (Stripe's created[gt]).",
     )
-    format: Literal["iso8601", "epoch_seconds", "epoch_milliseconds", "opaque"] = "opaque"
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Inputs used only once there is a cursor, over the trigger's input: each "
+        "string is a template over {cursor} (a query expression such as Drive's q or a SOQL "
+        "WHERE clause; a string that is exactly {cursor} takes the value as is), and null "
+        "removes an input only the first request needs (Zendesk's start_time).",
+    )
+    action: str | None = Field(
+        default=None,
+        description="Action polled once there is a cursor, when it is not the trigger's own "
+        "(Dropbox's list_folder/continue after list_folder).",
+    )
+    format: Literal["iso8601", "rfc2822", "epoch_seconds", "epoch_milliseconds", "opaque"] = Field(
+        default="opaque", description="How items carry the cursor field."
+    )
+    write_as: Literal["stored", "iso8601", "date", "epoch_seconds", "epoch_milliseconds"] = Field(
+        default="stored",
+        description="How a timestamp cursor (and {now}) is written into param and input: as "
+        "stored, or converted (iso8601 is UTC to the second with Z; date is YYYY-MM-DD, "
+        "Twilio's DateSent>). Converting rounds down, so a poll reads a little more, never less; "
+        "the seen-ID ledger drops the repeats.",
+    )
     token_path: str | None = Field(
         default=None, description="Response path of the next sync token."
     )
     stale_status: list[int] = Field(
         default_factory=list, description="Status meaning resync (410)."
+    )
+    stale_codes: list[str] = Field(
+        default_factory=list,
+        description="Vendor error codes (prefixes) meaning resync, for vendors whose stale "
+        "status is shared with other errors (Dropbox's 409 'reset').",
     )
 
 
@@ -428,7 +454,11 @@ class PollingTrigger(_Model):
     title: str = ""
     description: str = ""
     action: str
-    input: dict[str, Any] = Field(default_factory=dict)
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fixed input of every poll; strings may use {now}, the poll's start time "
+        "less lookback_seconds, written as cursor.write_as says (Zendesk's start_time).",
+    )
     cursor: PollingCursor
     dedupe_key: str = "id"
     order: Literal["asc", "desc", "unordered"] = "desc"

@@ -25,6 +25,7 @@ from .spec import (
     OAuth2Auth,
     OffsetPagination,
     PagePagination,
+    PollingTrigger,
     WebhookCall,
     WebhookRegistration,
 )
@@ -370,37 +371,7 @@ def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
         if action is None:
             out.append((f"{where}/action", f"action {trig.action!r} does not exist"))
             continue
-        inputs = set(input_names(action))
-        for key in trig.input:
-            if key not in inputs:
-                out.append(
-                    (f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}")
-                )
-        param = trig.cursor.param
-        if param is not None:
-            try:
-                head = parse_path(param)[0] if param else ""
-            except ValueError as exc:
-                out.append((f"{where}/cursor/param", str(exc)))
-            else:
-                if head not in inputs:
-                    msg = f"{param!r} is not an input of {action.name!r}"
-                    out.append((f"{where}/cursor/param", msg))
-        item = item_schema(spec, action)
-        for key, path in (("dedupe_key", trig.dedupe_key), ("cursor/field", trig.cursor.field)):
-            if path is None:
-                continue
-            if item is None or schema_at_path(item, path, spec.defs) is None:
-                out.append(
-                    (f"{where}/{key}", f"{path!r} is not in the item schema of {action.name!r}")
-                )
-        if trig.cursor.kind == "sync_token":
-            if trig.cursor.token_path is None:
-                out.append((f"{where}/cursor/token_path", "a sync_token cursor needs token_path"))
-            elif schema_at_path(action.output.schema_, trig.cursor.token_path, spec.defs) is None:
-                out.append((f"{where}/cursor/token_path", "token_path is not in the output schema"))
-        elif trig.cursor.field is None:
-            out.append((f"{where}/cursor/field", f"a {trig.cursor.kind} cursor needs field"))
+        out += _check_polling_trigger(spec, trig, action, actions, where)
     for i, hook in enumerate(spec.triggers.webhooks):
         where = f"/triggers/webhooks/{i}"
         if hook.registration is not None:
@@ -414,6 +385,78 @@ def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
             out.append(
                 (f"{where}/verification", "signed_payload uses {timestamp} but no timestamp_header")
             )
+    return out
+
+
+def _check_polling_trigger(
+    spec: ConnectorSpec,
+    trig: PollingTrigger,
+    action: Action,
+    actions: dict[str, Action],
+    where: str,
+) -> list[Problem]:
+    """Inputs exist on the action that gets them, templates use only the names the runner
+    fills, and the paths the runner reads are in the schemas of every action it polls."""
+    out: list[Problem] = []
+    cursor = trig.cursor
+    later = action
+    if cursor.action is not None:
+        found = actions.get(cursor.action)
+        if found is None:
+            out.append((f"{where}/cursor/action", f"action {cursor.action!r} does not exist"))
+        else:
+            later = found
+    polled = [action] if later is action else [action, later]
+    for key in trig.input:
+        if key not in input_names(action):
+            out.append(
+                (f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}")
+            )
+    for key in cursor.input:
+        if key not in input_names(later):
+            msg = f"{key!r} is not an input of {later.name!r}"
+            out.append((f"{where}/cursor/input/{_esc(key)}", msg))
+    for template, at, allowed in (
+        (trig.input, f"{where}/input", {"now"}),
+        (cursor.input, f"{where}/cursor/input", {"now", "cursor"}),
+    ):
+        for pointer, name, _head in template_uses(template, at):
+            if name not in allowed:
+                fills = " and ".join(f"{{{n}}}" for n in sorted(allowed))
+                out.append((pointer, f"{{{name}}} is not filled here (only {fills})"))
+    if cursor.param is not None:
+        try:
+            head = parse_path(cursor.param)[0] if cursor.param else ""
+        except ValueError as exc:
+            out.append((f"{where}/cursor/param", str(exc)))
+        else:
+            if head not in input_names(later):
+                msg = f"{cursor.param!r} is not an input of {later.name!r}"
+                out.append((f"{where}/cursor/param", msg))
+    for polled_action in polled:
+        item = item_schema(spec, polled_action)
+        for key, path in (("dedupe_key", trig.dedupe_key), ("cursor/field", cursor.field)):
+            if path is None:
+                continue
+            if item is None or schema_at_path(item, path, spec.defs) is None:
+                msg = f"{path!r} is not in the item schema of {polled_action.name!r}"
+                out.append((f"{where}/{key}", msg))
+    if cursor.kind == "sync_token":
+        if cursor.token_path is None:
+            out.append((f"{where}/cursor/token_path", "a sync_token cursor needs token_path"))
+        else:
+            for polled_action in polled:
+                output = polled_action.output.schema_
+                if schema_at_path(output, cursor.token_path, spec.defs) is None:
+                    msg = f"token_path is not in the output schema of {polled_action.name!r}"
+                    out.append((f"{where}/cursor/token_path", msg))
+    else:
+        if cursor.field is None:
+            out.append((f"{where}/cursor/field", f"a {cursor.kind} cursor needs field"))
+        if cursor.stale_status or cursor.stale_codes:
+            out.append((f"{where}/cursor", "only a sync_token cursor can be declared stale"))
+    if cursor.write_as != "stored" and cursor.format == "opaque":
+        out.append((f"{where}/cursor/write_as", "converting needs a timestamp format"))
     return out
 
 

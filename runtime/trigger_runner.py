@@ -21,8 +21,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +29,15 @@ from .events import BatchHandler, TriggerEvent
 from .executor import AsyncGenericExecutor, Page
 from .observability import log_event
 from .paths import get_path
-from .polling import poll_input, sortable, trigger_of
+from .polling import (
+    is_stale,
+    poll_input,
+    polled_action,
+    resumes_past_cap,
+    shift,
+    sortable,
+    trigger_of,
+)
 from .spec import ConnectorSpec, PollingCursor, PollingTrigger
 from .sqlite_db import ThreadLocalConnections
 
@@ -182,12 +188,12 @@ class TriggerRunner:
             return RunOutcome(self._failed(sub, exc, now, pause=exc.code in PAUSING), 0, exc)
         events, cursor, keys = self._select(spec, trigger, sub, items, token)
         message = ""
-        if len(items) >= self._max_items:
-            # Not silent: records past the cap (the newest when the action lists oldest first,
-            # the oldest new ones otherwise) were not read in this poll.
+        if len(items) >= self._max_items and not resumes_past_cap(trigger, token):
+            # Not silent: records past the cap were not read, and the next poll will not start
+            # where this one stopped.
             message = (
                 f"warning: the poll stopped at the {self._max_items}-item cap; records past it "
-                "were not read (use a cursor param, or raise max_items)"
+                "were not read (the trigger needs a cursor that narrows the list, or a higher cap)"
             )
             log_event(
                 logging.WARNING,
@@ -225,16 +231,20 @@ class TriggerRunner:
     ) -> tuple[list[Any], Any]:
         cursor_spec = trigger.cursor
         cursor = sub.cursor if sub.started else None
-        sent = self._with_lookback(trigger, cursor)
-        data = poll_input(trigger, sent, sub.params)
+        sent = cursor
+        if cursor is not None and cursor_spec.kind == "timestamp" and trigger.lookback_seconds:
+            sent = shift(cursor, cursor_spec, trigger.lookback_seconds)  # re-read late records
+        now = self._clock()
         try:
-            pages = await self._pages(executor, trigger, data)
+            data = poll_input(trigger, sent, sub.params, now=now)
+            pages = await self._pages(executor, polled_action(trigger, sent), data)
         except PatchbayError as exc:
-            if cursor_spec.kind == "sync_token" and exc.status in cursor_spec.stale_status:
-                # The vendor says the token is stale: resync everything; the ledger dedupes.
-                pages = await self._pages(executor, trigger, poll_input(trigger, None, sub.params))
-            else:
+            if not is_stale(exc, cursor_spec):
                 raise
+            # The vendor says the token is stale: resync everything; the ledger dedupes.
+            pages = await self._pages(
+                executor, trigger.action, poll_input(trigger, None, sub.params, now=now)
+            )
         items = [item for page in pages for item in page.items]
         token = None
         if cursor_spec.kind == "sync_token":
@@ -244,24 +254,10 @@ class TriggerRunner:
         return items, token
 
     async def _pages(
-        self, executor: AsyncGenericExecutor, trigger: PollingTrigger, data: dict[str, Any]
+        self, executor: AsyncGenericExecutor, action: str, data: dict[str, Any]
     ) -> list[Page]:
-        pager = executor.paginate(trigger.action, data, max_items=self._max_items)
+        pager = executor.paginate(action, data, max_items=self._max_items)
         return [page async for page in pager.pages()]
-
-    def _with_lookback(self, trigger: PollingTrigger, cursor: Any) -> Any:
-        """The cursor sent to the vendor: moved back by the lookback window for timestamps."""
-        spec = trigger.cursor
-        if cursor is None or spec.kind != "timestamp" or not trigger.lookback_seconds:
-            return cursor
-        back = trigger.lookback_seconds
-        if spec.format == "iso8601" and isinstance(cursor, str):
-            moved = datetime.fromisoformat(cursor.replace("Z", "+00:00")) - timedelta(seconds=back)
-            return moved.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        if spec.format == "epoch_milliseconds":
-            back *= 1000
-        value = Decimal(str(cursor)) - back
-        return int(value) if value == value.to_integral_value() else str(value)
 
     def _select(
         self,

@@ -1,0 +1,301 @@
+"""Cursors written into query expressions, converted formats, {now}, and the item cap.
+
+Salesforce and Drive filter on a creation time inside a query language (SOQL, Drive's q), so
+their triggers template the cursor into an input instead of setting one parameter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import spec_doc
+
+from runtime import (
+    AsyncGenericExecutor,
+    Connection,
+    ExecutorOptions,
+    RetryPolicy,
+    StaticTokenProvider,
+    parse_spec,
+)
+from runtime.errors import ConfigError
+from runtime.polling import poll_input, shift, write_cursor
+from runtime.registry import SpecRegistry
+from runtime.spec import ConnectorSpec, PollingCursor
+from runtime.spec_loading import SpecInvalid
+from runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = SpecRegistry(ROOT / "specs")
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+@pytest.fixture
+def subs(tmp_path: Path) -> SubscriptionStore:
+    return SubscriptionStore(tmp_path / "subs.db")
+
+
+def _trigger(connector: str) -> Any:
+    return REGISTRY.get(connector).triggers.polling[0]
+
+
+def test_salesforce_polls_a_soql_query_after_the_cursor() -> None:
+    trigger = _trigger("salesforce")
+    first = poll_input(trigger, None)
+    assert first == {"q": trigger.input["q"]} and "ORDER BY CreatedDate DESC" in first["q"]
+    later = poll_input(trigger, "2024-05-01T10:00:00.750+0000")
+    assert later["q"] == (
+        "SELECT Id, Name, CreatedDate FROM Account WHERE CreatedDate >= 2024-05-01T10:00:00Z "
+        "ORDER BY CreatedDate ASC"
+    )
+
+
+def test_drive_filters_on_created_time_and_keeps_its_field_mask() -> None:
+    trigger = _trigger("google_drive")
+    assert "q" not in poll_input(trigger, None)
+    data = poll_input(trigger, "2026-03-02T09:30:15.123Z")
+    assert data["q"] == "createdTime >= '2026-03-02T09:30:15Z' and trashed = false"
+    assert data["orderBy"] == "createdTime"
+    assert "createdTime" in data["fields"] and data["fields"].startswith("nextPageToken,")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "write_as", "value", "written"),
+    [
+        ("iso8601", "iso8601", "2024-05-01T12:00:00.999+02:00", "2024-05-01T10:00:00Z"),
+        ("iso8601", "epoch_milliseconds", "2024-05-01T10:00:00.5Z", "1714557600500"),
+        ("rfc2822", "date", "Mon, 13 Aug 2018 23:08:40 +0000", "2018-08-13"),
+        ("rfc2822", "iso8601", "Tue, 14 Aug 2018 01:08:40 +0200", "2018-08-13T23:08:40Z"),
+        ("epoch_seconds", "iso8601", 1714557600, "2024-05-01T10:00:00Z"),
+        ("epoch_milliseconds", "epoch_seconds", 1714557600999, "1714557600"),
+        ("iso8601", "stored", "2024-05-01T10:00:00.5Z", "2024-05-01T10:00:00.5Z"),
+    ],
+)
+def test_cursors_are_written_as_the_vendor_reads_them_rounded_down(
+    fmt: str, write_as: str, value: Any, written: str
+) -> None:
+    cursor = PollingCursor.model_validate(
+        {"kind": "timestamp", "field": "t", "format": fmt, "write_as": write_as}
+    )
+    assert write_cursor(value, cursor) == written
+
+
+def test_lookback_shifts_a_cursor_in_its_own_format() -> None:
+    def cursor(fmt: str) -> PollingCursor:
+        return PollingCursor.model_validate({"kind": "timestamp", "field": "t", "format": fmt})
+
+    assert shift("Mon, 13 Aug 2018 23:08:40 +0000", cursor("rfc2822"), 60) == (
+        "Mon, 13 Aug 2018 23:07:40 +0000"
+    )
+    assert shift("2018-08-13T23:08:40+02:00", cursor("iso8601"), 40) == "2018-08-13T21:08:00Z"
+    assert shift(1_714_557_600_000, cursor("epoch_milliseconds"), 1.5) == 1_714_557_598_500
+
+
+def _acme(trigger: dict[str, Any], **extra: Any) -> ConnectorSpec:
+    item = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "at": {"type": "string"}},
+    }
+    return parse_spec(
+        spec_doc(
+            [
+                {
+                    "name": "export",
+                    "method": "GET",
+                    "path": "/export",
+                    "parameters": [
+                        {"name": "start_time", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "output": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": item},
+                                "after": {"type": "string"},
+                            },
+                        }
+                    },
+                    "pagination": {
+                        "style": "cursor",
+                        "items_path": "items",
+                        "cursor_param": "cursor",
+                        "next_cursor_path": "after",
+                    },
+                }
+            ],
+            triggers={"polling": [{"name": "changes", "action": "export", **trigger}]},
+            **extra,
+        )
+    )
+
+
+def test_now_fills_the_first_request_and_null_drops_it_once_a_token_exists() -> None:
+    spec = _acme(
+        {
+            "input": {"start_time": "{now}"},
+            "cursor": {
+                "kind": "sync_token",
+                "token_path": "after",
+                "input": {"start_time": None, "cursor": "{cursor}"},
+            },
+            "lookback_seconds": 60,
+        }
+    )
+    trigger = spec.triggers.polling[0]
+    assert poll_input(trigger, None, now=NOW) == {"start_time": int(NOW) - 60}
+    assert poll_input(trigger, "tok_2", now=NOW) == {"cursor": "tok_2"}
+
+
+def test_a_template_name_nothing_fills_is_a_spec_error_with_its_pointer() -> None:
+    broken = [
+        (
+            {"input": {"cursor": "{cursr}"}, "cursor": {"kind": "id", "field": "id"}},
+            "/triggers/polling/0/input/cursor",
+            "{cursr} is not filled here (only {now})",
+        ),
+        (
+            {"cursor": {"kind": "id", "field": "id", "input": {"cursor": "x{when}"}}},
+            "/triggers/polling/0/cursor/input/cursor",
+            "{when} is not filled here (only {cursor} and {now})",
+        ),
+        (
+            {"cursor": {"kind": "id", "field": "id", "action": "exprt"}},
+            "/triggers/polling/0/cursor/action",
+            "action 'exprt' does not exist",
+        ),
+        (
+            {"cursor": {"kind": "id", "field": "id", "write_as": "date"}},
+            "/triggers/polling/0/cursor/write_as",
+            "converting needs a timestamp format",
+        ),
+        (
+            {"cursor": {"kind": "timestamp", "field": "at", "stale_codes": ["reset/"]}},
+            "/triggers/polling/0/cursor",
+            "only a sync_token cursor can be declared stale",
+        ),
+        (
+            {"cursor": {"kind": "id", "field": "id", "input": {"limit": "{cursor}"}}},
+            "/triggers/polling/0/cursor/input/limit",
+            "'limit' is not an input of 'export'",
+        ),
+    ]
+    for trigger, pointer, message in broken:
+        with pytest.raises(SpecInvalid) as caught:
+            parse_spec(_acme_doc(trigger), "acme.json")
+        assert f"acme.json: {pointer}: {message}" in str(caught.value), str(caught.value)
+
+
+def _acme_doc(trigger: dict[str, Any]) -> dict[str, Any]:
+    spec = _acme({"cursor": {"kind": "id", "field": "id"}})
+    doc = spec_doc([a.model_dump(by_alias=True, exclude_defaults=True) for a in spec.actions])
+    doc["triggers"] = {"polling": [{"name": "changes", "action": "export", **trigger}]}
+    return doc
+
+
+def test_an_unfilled_cursor_template_is_refused_at_poll_time() -> None:
+    trigger = _trigger("salesforce").model_copy(update={"input": {"q": "{cursor}"}})
+    with pytest.raises(ConfigError, match=r"nothing fills \{cursor\}"):
+        poll_input(trigger, None)
+
+
+# ------------------------------------------------------------------ the runner, end to end
+
+
+class Salesforce:
+    """Answers SOQL like Salesforce would for this query shape: newest-first without a WHERE,
+    CreatedDate >= literal ascending with one."""
+
+    def __init__(self) -> None:
+        self.accounts: list[dict[str, Any]] = []
+        self.queries: list[str] = []
+
+    def add(self, n: int, created: str) -> None:
+        self.accounts.append(
+            {
+                "attributes": {"type": "Account", "url": f"/sobjects/Account/001{n:015d}"},
+                "Id": f"001{n:015d}",
+                "Name": f"Account {n}",
+                "CreatedDate": created,
+            }
+        )
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer sf_FAKE_token"
+        q = request.url.params["q"]
+        self.queries.append(q)
+        rows = sorted(self.accounts, key=lambda r: r["CreatedDate"])
+        if " WHERE CreatedDate >= " in q:
+            literal = q.split(" WHERE CreatedDate >= ")[1].split(" ")[0]
+            bound = literal.replace("Z", ".000+0000")
+            rows = [r for r in rows if r["CreatedDate"] >= bound]
+        else:
+            rows = rows[::-1]
+        return httpx.Response(200, json={"totalSize": len(rows), "done": True, "records": rows})
+
+
+def _salesforce_runner(
+    subs: SubscriptionStore, vendor: Salesforce, received: list[str], **options: Any
+) -> TriggerRunner:
+    spec = REGISTRY.get("salesforce")
+
+    def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
+        conn = Connection(
+            "salesforce",
+            auth=spec.auth[0].name,
+            variables={"instance_url": "https://acme.my.salesforce.test"},
+            token_provider=StaticTokenProvider("sf_FAKE_token"),
+        )
+        return spec, AsyncGenericExecutor(
+            spec,
+            conn,
+            transport=httpx.MockTransport(vendor),
+            options=ExecutorOptions(retry=RetryPolicy(max_attempts=1)),
+        )
+
+    def handler(events: list[Any]) -> None:
+        received.extend(e.payload["Id"] for e in events)
+
+    return TriggerRunner(subs, make, handler, clock=lambda: NOW, **options)
+
+
+def test_salesforce_trigger_reads_only_accounts_created_after_the_cursor(
+    subs: SubscriptionStore,
+) -> None:
+    vendor = Salesforce()
+    vendor.add(1, "2026-05-01T10:00:00.000+0000")
+    vendor.add(2, "2026-05-01T10:00:07.000+0000")
+    received: list[str] = []
+    runner = _salesforce_runner(subs, vendor, received)
+    sub = subs.add(Subscription("", "c", "salesforce", "new_account", 60))
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0  # the first poll starts from now
+    assert "WHERE" not in vendor.queries[0]
+    assert subs.get(sub.id).cursor == "2026-05-01T10:00:07.000+0000"
+    vendor.add(3, "2026-05-01T10:00:07.000+0000")  # created later in the cursor's second
+    vendor.add(4, "2026-05-01T11:00:00.000+0000")
+    outcome = asyncio.run(runner.run_once(sub.id))
+    assert "WHERE CreatedDate >= 2026-05-01T10:00:07Z ORDER BY CreatedDate ASC" in vendor.queries[1]
+    assert outcome.delivered == 2 and received == ["001000000000000003", "001000000000000004"]
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+    assert subs.get(sub.id).cursor == "2026-05-01T11:00:00.000+0000"
+
+
+def test_an_ascending_narrowed_poll_cut_by_the_cap_resumes_without_a_warning(
+    subs: SubscriptionStore,
+) -> None:
+    vendor = Salesforce()
+    vendor.add(1, "2026-05-01T10:00:00.000+0000")
+    received: list[str] = []
+    runner = _salesforce_runner(subs, vendor, received, max_items=3)
+    sub = subs.add(Subscription("", "c", "salesforce", "new_account", 60))
+    asyncio.run(runner.run_once(sub.id))
+    for n, minute in ((2, 1), (3, 2), (4, 3)):
+        vendor.add(n, f"2026-05-01T10:0{minute}:00.000+0000")
+    cut = asyncio.run(runner.run_once(sub.id))  # reads account 1 again (>=), then 2 and 3
+    assert cut.delivered == 2 and cut.subscription.message == ""
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 1
+    assert received == ["001000000000000002", "001000000000000003", "001000000000000004"]
