@@ -370,13 +370,57 @@ def connections_show(connection_id: str, store_path: Path | None) -> None:
 
 @connections.command("delete")
 @click.argument("connection_id")
+@click.option("--keep-remote", is_flag=True, help="Do not revoke the grant at the vendor.")
+@click.option("--force", is_flag=True, help="Delete locally even if the revocation fails.")
+@click.option(
+    "--oauth-base-url",
+    default=None,
+    help="Send the revocation (and a refresh it needs) to this origin instead of the vendor.",
+)
 @_STORE_OPTION
-def connections_delete(connection_id: str, store_path: Path | None) -> None:
+@click.pass_obj
+def connections_delete(
+    registry: SpecRegistry,
+    connection_id: str,
+    keep_remote: bool,
+    force: bool,
+    oauth_base_url: str | None,
+    store_path: Path | None,
+) -> None:
+    """Revoke the connection's grant at the vendor, then delete it from the store."""
+    from runtime.connect import OriginTransport, delete_connection
+
+    transport = OriginTransport(oauth_base_url) if oauth_base_url else None
     try:
-        _store(store_path).delete(connection_id)
+        result = delete_connection(
+            registry.get,
+            _store(store_path),
+            connection_id,
+            keep_remote=keep_remote,
+            force=force,
+            transport=transport,
+        )
     except PatchbayError as exc:
         _fail(exc)
-    click.echo(f"deleted {connection_id}")
+    if result.error is not None:
+        click.echo(
+            f"error: revoking {connection_id} at the vendor failed: {result.error}", err=True
+        )
+    if not result.deleted:
+        click.echo(
+            f"kept {connection_id} (nothing lost): retry later, or delete it anyway with "
+            "--force (revoke the app's access in the vendor's settings then)",
+            err=True,
+        )
+        sys.exit(1)
+    notes = {
+        "revoked": "revoked at the vendor",
+        "already_revoked": "already revoked at the vendor",
+        "nothing_to_revoke": "nothing to revoke at the vendor (no revoke_url or an API key)",
+        "kept": "not revoked at the vendor (--keep-remote)",
+        "failed": "NOT revoked at the vendor (--force): revoke it in the vendor's settings",
+    }
+    click.echo(f"deleted {connection_id}: {notes[result.remote]}")
 
 
 @connections.command("new-key")

@@ -1,6 +1,7 @@
-"""Connecting an account: OAuth2 authorization code with a loopback redirect, or API keys.
+"""Connecting an account: OAuth2 authorization code with a loopback redirect, or API keys;
+and disconnecting it: revoking the grant at the vendor before the stored connection goes.
 
-Both end with a *Test Connection* and a stored connection carrying the account label. The
+Connecting ends with a *Test Connection* and a stored connection carrying the account label. The
 browser step is a callable (``open_url``), so ``patchbay connect`` opens a browser or prints the
 URL, and tests follow the redirect themselves.
 """
@@ -11,13 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from .connection import Connection
-from .errors import AuthInvalid, PatchbayError, Timeout
+from .errors import AuthExpired, AuthInvalid, ConfigError, PatchbayError, Timeout
 from .executor import ConnectionCheck, ExecutorOptions, GenericExecutor
 from .oauth import (
     OAuthClient,
@@ -27,8 +28,9 @@ from .oauth import (
     oauth_variant,
     pkce_pair,
     read_token_response,
+    revoke_token,
 )
-from .spec import ConnectorSpec
+from .spec import ConnectorSpec, OAuth2Auth
 from .token_provider import StoredTokenProvider
 from .token_store import StoredConnection, TokenStore
 
@@ -272,3 +274,112 @@ def check_stored_connection(
         return _check_and_label(spec, connection, transport=transport, base_url=base_url)
     except PatchbayError as exc:
         return ConnectionCheck(ok=False, error=exc)
+
+
+# ------------------------------------------------------------------------------- disconnecting
+
+
+class OriginTransport(httpx.BaseTransport):
+    """Sends every request to one origin, keeping path and query: a local mock standing in for
+    the vendor's OAuth host (``patchbay connections delete --oauth-base-url``)."""
+
+    def __init__(self, origin: str) -> None:
+        self._origin = httpx.URL(origin)
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(
+            scheme=self._origin.scheme, host=self._origin.host, port=self._origin.port
+        )
+        request.headers["Host"] = request.url.netloc.decode("ascii")
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def revoke_connection(
+    spec: ConnectorSpec,
+    store: TokenStore,
+    connection_id: str,
+    *,
+    oauth_client: OAuthClient | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> bool:
+    """Revoke a stored OAuth2 grant at the vendor, then mark the connection ``revoked``.
+
+    ``False`` when the spec gives nothing to revoke (API keys, no ``revoke_url``). A token that
+    authenticates its own revocation is refreshed first if it expired, or the vendor would
+    refuse it (that refresh is stored as any other). A failed revocation raises and leaves the
+    connection usable.
+    """
+    stored = store.get(connection_id)
+    try:
+        variant = spec.auth_variant(stored.auth)
+    except KeyError:
+        raise ConfigError(
+            f"{spec.name} has no auth variant {stored.auth!r} (connection {stored.id})",
+            connector=spec.name,
+        ) from None
+    if not isinstance(variant, OAuth2Auth) or variant.revoke_url is None:
+        return False
+    client = oauth_client or OAuthClient.from_env(spec.name)
+    if variant.revoke.token == "access_token":
+        provider = StoredTokenProvider(store, stored.id, spec, client, transport=transport)
+        token: str | None = provider.get_token()
+        stored = store.get(connection_id)
+    else:
+        token = stored.tokens.refresh_token if stored.tokens else None
+    if not token:
+        raise AuthExpired(
+            f"connection {stored.id} holds no {variant.revoke.token} to revoke",
+            connector=spec.name,
+            retryable=False,
+        )
+    revoke_token(spec, variant, client, token, stored.variables, transport=transport)
+    store.save(replace(store.get(connection_id), status="revoked"))
+    return True
+
+
+Remote = Literal["revoked", "already_revoked", "nothing_to_revoke", "kept", "failed"]
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What happened at the vendor (``remote``) and in the store (``deleted``)."""
+
+    remote: Remote
+    deleted: bool
+    error: PatchbayError | None = None
+
+
+def delete_connection(
+    spec_for: Callable[[str], ConnectorSpec],
+    store: TokenStore,
+    connection_id: str,
+    *,
+    keep_remote: bool = False,
+    force: bool = False,
+    oauth_client: OAuthClient | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Deletion:
+    """Revoke at the vendor first, then delete locally; a failed revocation keeps the connection
+    (nothing lost, try again) unless ``force`` says to delete it anyway."""
+    stored = store.get(connection_id)
+    remote: Remote = "kept"
+    error: PatchbayError | None = None
+    if stored.status == "revoked":
+        remote = "already_revoked"
+    elif not keep_remote:
+        try:
+            spec = spec_for(stored.connector)
+            done = revoke_connection(
+                spec, store, connection_id, oauth_client=oauth_client, transport=transport
+            )
+            remote = "revoked" if done else "nothing_to_revoke"
+        except PatchbayError as exc:
+            remote, error = "failed", exc
+            if not force:
+                return Deletion(remote, deleted=False, error=error)
+    store.delete(connection_id)
+    return Deletion(remote, deleted=True, error=error)

@@ -1,8 +1,10 @@
 """OAuth2 as spec data: authorize URLs (state, PKCE S256), code exchange and refresh requests,
-and reading a vendor's token response (Slack's ``ok`` envelope, Salesforce's ``instance_url``).
+reading a vendor's token response (Slack's ``ok`` envelope, Salesforce's ``instance_url``), and
+revoking a grant the way the spec's ``revoke`` says (RFC 7009 or a vendor's own call).
 
 Request building and response reading are pure; the token provider and ``patchbay connect``
-send the requests, so sync, async and tests share one implementation.
+send the token requests, so sync, async and tests share one implementation. ``revoke_token``
+sends its one request itself: it runs once per connection, synchronously.
 """
 
 from __future__ import annotations
@@ -15,13 +17,23 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
-from .error_mapping import condition_holds
-from .errors import AuthExpired, AuthInvalid, BadResponse, ConfigError, PatchbayError
+from .connection import Connection, resolve_variables
+from .error_mapping import ErrorMapper, condition_holds
+from .errors import (
+    AuthExpired,
+    AuthInvalid,
+    BadResponse,
+    ConfigError,
+    NetworkError,
+    PatchbayError,
+    Timeout,
+)
 from .paths import get_path
+from .redaction import Redactor
 from .spec import ConnectorSpec, OAuth2Auth
 from .templating import render
 
@@ -79,13 +91,17 @@ def new_state() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _fill(template: str, variables: Mapping[str, str], connector: str) -> str:
+def _fill(spec: ConnectorSpec, template: str, variables: Mapping[str, str]) -> str:
+    """An OAuth URL with the connection's variables resolved as for API calls (defaults and
+    value maps: Salesforce's ``environment`` ``production`` is ``login.salesforce.com``)."""
+    values = resolve_variables(spec, Connection(spec.name, variables=dict(variables)))
+
     def missing(name: str) -> ConfigError:
         return ConfigError(
-            f"connection variable {name!r} is needed by the OAuth URLs", connector=connector
+            f"connection variable {name!r} is needed by the OAuth URLs", connector=spec.name
         )
 
-    return render(template, variables, missing=missing)
+    return render(template, values, missing=missing)
 
 
 def authorize_url(
@@ -114,9 +130,21 @@ def authorize_url(
         params["code_challenge"] = code_challenge
         params["code_challenge_method"] = "S256"
     params.update(variant.authorize_params)
-    base = _fill(variant.authorize_url, variables, spec.name)
+    base = _fill(spec, variant.authorize_url, variables)
     joiner = "&" if "?" in base else "?"
     return f"{base}{joiner}{urlencode(params)}"
+
+
+def _client_credentials(
+    variant: OAuth2Auth, client: OAuthClient, form: dict[str, str], headers: dict[str, str]
+) -> None:
+    """Client authentication as the variant says: HTTP Basic, or id and secret in the form."""
+    if variant.client_auth == "basic":
+        pair = f"{client.client_id}:{client.client_secret}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    else:
+        form["client_id"] = client.client_id
+        form["client_secret"] = client.client_secret
 
 
 def token_request(
@@ -131,13 +159,8 @@ def token_request(
     """A form POST to the token endpoint, with client authentication as the spec says."""
     form = dict(grant)
     headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
-    if variant.client_auth == "basic":
-        pair = f"{client.client_id}:{client.client_secret}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-    else:
-        form["client_id"] = client.client_id
-        form["client_secret"] = client.client_secret
-    target = url or _fill(variant.token_url, variables, spec.name)
+    _client_credentials(variant, client, form, headers)
+    target = url or _fill(spec, variant.token_url, variables)
     return httpx.Request("POST", target, headers=headers, content=urlencode(form).encode())
 
 
@@ -165,7 +188,7 @@ def refresh_request(
     variables: Mapping[str, str],
 ) -> httpx.Request:
     grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-    url = _fill(variant.refresh_url, variables, spec.name) if variant.refresh_url else None
+    url = _fill(spec, variant.refresh_url, variables) if variant.refresh_url else None
     return token_request(spec, variant, client, grant, variables, url=url)
 
 
@@ -230,3 +253,75 @@ def read_token_response(
         variables=variables,
         obtained_at=now,
     )
+
+
+def revoke_request(
+    spec: ConnectorSpec,
+    variant: OAuth2Auth,
+    client: OAuthClient,
+    token: str,
+    variables: Mapping[str, str],
+) -> httpx.Request:
+    """The revocation call for ``token``, shaped by the variant's ``revoke`` data."""
+    if variant.revoke_url is None:
+        raise ConfigError(f"{spec.name}.{variant.name} has no revoke_url", connector=spec.name)
+    how = variant.revoke
+    url = _fill(spec, variant.revoke_url, variables)
+    headers = {"Accept": "application/json"}
+    if how.token_in == "path":
+        return httpx.Request(how.method, f"{url.rstrip('/')}/{quote(token, safe='')}")
+    if how.token_in == "bearer":
+        headers[variant.header] = f"{variant.prefix}{token}"
+        return httpx.Request(how.method, url, headers=headers)
+    form = {"token": token}
+    if how.token_type_hint:
+        form["token_type_hint"] = how.token
+    if how.client_auth:
+        _client_credentials(variant, client, form, headers)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return httpx.Request(how.method, url, headers=headers, content=urlencode(form).encode())
+
+
+def revoke_token(
+    spec: ConnectorSpec,
+    variant: OAuth2Auth,
+    client: OAuthClient,
+    token: str,
+    variables: Mapping[str, str],
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> None:
+    """Revoke ``token`` at the vendor; any failure raises a redacted :class:`PatchbayError`.
+
+    The answer is classified by the connector's own error rules (Slack's ``ok: false`` in a
+    200), then the ``revoke.success`` tests must hold: a revocation is only trusted if confirmed.
+    """
+    request = revoke_request(spec, variant, client, token, variables)
+    redact = Redactor([token, client.client_secret]).text
+    try:
+        with httpx.Client(transport=transport) as http:
+            response = http.send(request)
+    except httpx.TimeoutException:
+        raise Timeout("token revocation timed out", connector=spec.name) from None
+    except httpx.HTTPError as exc:
+        raise NetworkError(
+            f"token revocation failed: {type(exc).__name__}", connector=spec.name
+        ) from None
+    try:
+        body: Any = response.json() if response.content else None
+    except ValueError:
+        body = None
+    error = ErrorMapper(spec, redact=redact).classify(
+        response, body, connector=spec.name, action="revoke"
+    )
+    if error is not None:
+        raise error
+    if not all(condition_holds(c, get_path(body, c.path)) for c in variant.revoke.success):
+        code = get_path(body, variant.token_response.error_path, None)
+        raise BadResponse(
+            "the revoke endpoint did not confirm the revocation",
+            connector=spec.name,
+            action="revoke",
+            status=response.status_code,
+            vendor_code=redact(str(code)) if code is not None else None,
+        )

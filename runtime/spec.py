@@ -164,13 +164,46 @@ class OAuth2Refresh(_Model):
     )
 
 
+class OAuth2Revoke(_Model):
+    """How ``revoke_url`` wants a grant revoked: RFC 7009 by default, else the vendor's own call."""
+
+    method: Literal["POST", "DELETE"] = "POST"
+    token: Literal["refresh_token", "access_token"] = Field(
+        default="refresh_token",
+        description="Which stored token is revoked. An expired access token is refreshed first "
+        "(Dropbox, Zendesk and Slack revoke the token that authenticates the call).",
+    )
+    token_in: Literal["form", "bearer", "path"] = Field(
+        default="form",
+        description="form: RFC 7009 form body token=... (Google, Salesforce, HubSpot 2026-03); "
+        "bearer: the token authenticates a call without a body, in the variant's header with "
+        "its prefix (Dropbox, Zendesk, Slack auth.revoke); path: appended to revoke_url as its "
+        "last path segment (HubSpot v1 DELETE /oauth/v1/refresh-tokens/{token}).",
+    )
+    token_type_hint: bool = Field(
+        default=True, description="form: also send token_type_hint (RFC 7009 section 2.1)."
+    )
+    client_auth: bool = Field(
+        default=True,
+        description="form: authenticate the client as the variant's client_auth says "
+        "(RFC 7009 for confidential clients); false for vendors that only want the token.",
+    )
+    success: list[Condition] = Field(
+        default_factory=list,
+        description="Extra tests a 2xx answer must pass, e.g. Slack's ok == true.",
+    )
+
+
 class OAuth2Auth(_AuthBase):
     type: Literal["oauth2"]
     grant: Literal["authorization_code", "client_credentials"] = "authorization_code"
     authorize_url: str | None = None
     token_url: str
     refresh_url: str | None = None
-    revoke_url: str | None = None
+    revoke_url: str | None = Field(
+        default=None, description="Where `patchbay connections delete` revokes the grant."
+    )
+    revoke: OAuth2Revoke = Field(default_factory=OAuth2Revoke)
     scopes: list[str] = Field(default_factory=list)
     scope_separator: str = " "
     scope_param: str = "scope"
