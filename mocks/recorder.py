@@ -1,7 +1,8 @@
 """The recorder: real HTTP traffic in, redacted golden fixtures out.
 
 Every exchange (a mitmproxy flow, a HAR entry, or a request the replay transport forwarded) is
-matched to a spec action by method and path template, redacted *in memory* (auth carriers,
+matched to a spec action by :class:`mocks.routing.Router` (method, base URL and path
+templates; the same routes the mock server answers on), redacted *in memory* (auth carriers,
 cookies, key query parameters, token fields, configured JSON paths and regexes, and every secret
 value seen on an auth carrier, wherever it reappears), and only then written, atomically, as
 ``golden/<connector>/<action>/recorded-<n>.json`` in the format of :mod:`mocks.golden`. So the
@@ -41,12 +42,10 @@ from runtime.spec import (
     BasicAuth,
     BearerAuth,
     ConnectorSpec,
-    ContinueEndpointPagination,
     LinkHeaderPagination,
     OAuth2Auth,
 )
 from runtime.spec_checks import resolve_schema
-from runtime.templating import template_names
 from runtime.validation import InputCheck
 
 from .golden import (
@@ -58,6 +57,7 @@ from .golden import (
     matches,
     multi,
 )
+from .routing import RouteMatch, Router
 from .wire import decode_input
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ DEFAULT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("phone_e164", r"(?<![\w+])\+[1-9]\d{7,14}\b", "+15550000000"),
     ("phone_us", r"(?<!\w)\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b", "555-000-0000"),
 )
+#: The matcher ``patchbay record import`` uses to find a connector per entry: the one router.
+ActionMatcher = Router
 #: Response headers worth keeping besides the spec's own: rate limits and request ids.
 _RELEVANT_RESPONSE = re.compile(r"rate-?limit|retry-after|^x-request-id$|^request-id$", re.I)
 
@@ -386,87 +388,6 @@ class FixtureRedactor:
                 raise ConfigError(f"refusing to write {where}: a secret survived redaction")
 
 
-# ----------------------------------------------------------------------------------- matching
-
-
-@dataclass(frozen=True)
-class Route:
-    action: Action
-    method: str
-    full: re.Pattern[str]
-    path_only: re.Pattern[str]
-    literal: int
-    continuation: bool = False
-
-
-@dataclass(frozen=True)
-class RouteMatch:
-    action: Action
-    path_params: dict[str, str]
-    continuation: bool
-
-
-def _route_regexes(base: str, path: str) -> tuple[re.Pattern[str], re.Pattern[str], int]:
-    if base.startswith("{"):
-        origin, base_path = r"https?://[^/]+", base.split("}", 1)[1]
-    else:
-        scheme, _, rest = base.partition("://")
-        host, sep, base_path = rest.partition("/")
-        base_path = sep + base_path
-        origin = (
-            re.escape(scheme)
-            + "://"
-            + "".join(
-                r"[^/]+?" if p.startswith("{") else re.escape(p)
-                for p in re.split(r"(\{[^{}]+\})", host)
-            )
-        )
-    action_names = set(template_names(path))
-    parts = re.split(r"(\{[^{}]+\})", base_path.rstrip("/") + path)
-    body = "".join(
-        (f"(?P<{p[1:-1]}>[^/]+)" if p[1:-1] in action_names else "[^/]+")
-        if p.startswith("{")
-        else re.escape(p)
-        for p in parts
-    )
-    literal = sum(len(p) for p in parts if not p.startswith("{"))
-    return re.compile(f"^{origin}{body}$"), re.compile(f"^{body}$"), literal
-
-
-class ActionMatcher:
-    """Finds the action a request was for: method plus the base URL and path templates. Hosts
-    in ``stand_ins`` (a local server standing in for the vendor) match on the path alone."""
-
-    def __init__(self, spec: ConnectorSpec, stand_ins: Iterable[str] = ()) -> None:
-        self.spec = spec
-        self.stand_ins = {h.lower() for h in stand_ins}
-        routes = []
-        for action in spec.actions:
-            base = action.base_url or spec.connection.base_url
-            full, path_only, literal = _route_regexes(base, action.path)
-            routes.append(Route(action, action.method, full, path_only, literal))
-            pag = action.pagination
-            if isinstance(pag, ContinueEndpointPagination):
-                full, path_only, literal = _route_regexes(base, pag.continue_path)
-                routes.append(Route(action, pag.continue_method, full, path_only, literal, True))
-        self.routes = sorted(routes, key=lambda r: -r.literal)
-
-    def match(self, method: str, url: str) -> RouteMatch | None:
-        parts = urlsplit(url)
-        origin_path = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        stand_in = parts.netloc.lower() in self.stand_ins
-        for route in self.routes:
-            if route.method != method.upper():
-                continue
-            m = route.full.match(origin_path) or (
-                route.path_only.match(parts.path) if stand_in else None
-            )
-            if m is not None:
-                params = {k: unquote(v) for k, v in m.groupdict().items()}
-                return RouteMatch(route.action, params, route.continuation)
-        return None
-
-
 # ------------------------------------------------------------------------------- fixture files
 
 
@@ -570,7 +491,7 @@ class Recorder:
         self.spec = spec
         self.root = root
         self.mode = mode
-        self.matcher = ActionMatcher(spec, stand_ins)
+        self.matcher = Router(spec, stand_ins)
         self.redactor = FixtureRedactor(spec, self.rules)
         self.report = RecordReport()
         self._lock = threading.Lock()

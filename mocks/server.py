@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 from jsonschema import Draft202012Validator
@@ -45,10 +45,11 @@ from runtime.spec import (
     PagePagination,
 )
 from runtime.spec_checks import resolve_schema, schema_at_path
-from runtime.templating import render, template_names
+from runtime.templating import render
 from runtime.validation import InputCheck
 
 from .golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
+from .routing import Route, Router
 from .synthesis import rng_for, synthesize
 from .vendor_errors import error_response, remove_path, set_path
 from .wire import decode_input
@@ -64,7 +65,6 @@ SCENARIOS = (
     "drop",
 )
 _PAGE_PARAM = "mock_page"
-_TEST_CONNECTION = "test_connection"
 MOCK_ACCOUNT_LABEL = "Mock Account"
 
 
@@ -102,43 +102,9 @@ class Reply:
     delay: float = 0.0
 
 
-@dataclass(frozen=True)
-class _Route:
-    action: Action
-    method: str
-    pattern: re.Pattern[str]
-    literal: int
-    continuation: bool = False
-
-
 def default_credentials(spec: ConnectorSpec) -> dict[str, str]:
     """Obviously fake values for every credential field of every auth variant."""
     return {name: f"mock_{name}" for v in spec.auth for name in v.fields}
-
-
-def _base_path(template: str, variables: dict[str, str]) -> str:
-    """The path part of a base URL template. Known variables are filled in; unknown ones stay
-    placeholders, so the route accepts any value there (Twilio's ``{account_sid}``). A leading
-    variable is the whole origin (Salesforce's ``{instance_url}``) and contributes no path."""
-    if template.startswith("{"):
-        name, rest = template[1:].split("}", 1)
-        origin = variables.get(name, "")
-        template = (origin + rest) if "://" in origin else "https://mock" + rest
-    rest = template.split("://", 1)[-1]
-    path = "/" + rest.split("/", 1)[1] if "/" in rest else ""
-    known = {n: variables[n] for n in template_names(path) if n in variables}
-    for name, value in known.items():
-        path = path.replace("{" + name + "}", value)
-    return path.rstrip("/")
-
-
-def _compile(prefix: str, template: str) -> tuple[re.Pattern[str], int]:
-    parts = re.split(r"(\{[^{}]+\})", prefix + template)
-    regex = "".join(
-        f"(?P<p{i}>[^/]+)" if p.startswith("{") else re.escape(p) for i, p in enumerate(parts)
-    )
-    literal = sum(len(p) for p in parts if not p.startswith("{"))
-    return re.compile(f"^{regex}$"), literal
 
 
 class MockServer:
@@ -151,51 +117,15 @@ class MockServer:
         self.store: dict[str, dict[str, dict[str, Any]]] = {}
         self.deleted: dict[str, set[str]] = {}
         self._synth_cache: dict[tuple[int, str], str] = {}
-        self._routes = self._build_routes()
+        self.router = Router(
+            spec, variables=self.options.variables, mount=self.options.mount, probe=True
+        )
         self._checks = {a.name: InputCheck(spec.name, a, spec.defs) for a in spec.actions}
         self._fixtures: dict[str, list[Fixture]] = dict(self.options.fixtures or {})
         if self.options.fixtures is None and self.options.golden_root is not None:
             for action in spec.actions:
                 found = fixtures_for(spec.name, action.name, self.options.golden_root)
                 self._fixtures[action.name] = [f for _, f in found]
-
-    # ------------------------------------------------------------------------------ routing
-
-    def _build_routes(self) -> list[_Route]:
-        routes = []
-        variables = self.options.variables
-        for action in self.spec.actions:
-            base = _base_path(action.base_url or self.spec.connection.base_url, variables)
-            prefix = self.options.mount.rstrip("/") + base
-            pattern, literal = _compile(prefix, action.path)
-            routes.append(_Route(action, action.method, pattern, literal))
-            pag = action.pagination
-            if isinstance(pag, ContinueEndpointPagination):
-                pattern, literal = _compile(prefix, pag.continue_path)
-                routes.append(_Route(action, pag.continue_method, pattern, literal, True))
-        tc = self.spec.test_connection
-        probe = Action(name=_TEST_CONNECTION, method=tc.method, path=tc.path)
-        prefix = self.options.mount.rstrip("/") + _base_path(
-            self.spec.connection.base_url, variables
-        )
-        pattern, literal = _compile(prefix, tc.path)
-        routes.append(_Route(probe, tc.method, pattern, literal))
-        routes.sort(key=lambda r: -r.literal)
-        return routes
-
-    def _route(self, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
-        for route in self._routes:
-            if route.method != method:
-                continue
-            m = route.pattern.match(path)
-            if m is None:
-                continue
-            template = route.action.path if not route.continuation else ""
-            names = [n for n in re.findall(r"\{([^{}]+)\}", template)]
-            values = [v for k, v in sorted(m.groupdict().items(), key=lambda kv: int(kv[0][1:]))]
-            values = values[-len(names) :] if names else []
-            return route, {n: unquote(v) for n, v in zip(names, values, strict=True)}
-        return None
 
     # ------------------------------------------------------------------------------- replies
 
@@ -262,7 +192,8 @@ class MockServer:
         """Answer one request; never raises except to simulate a dropped connection."""
         query = [(k, v) for k, v in parse_qsl(url.query.decode(), keep_blank_values=True)]
         # Route on the raw path, so an encoded "/" stays inside its segment.
-        found = self._route(method, url.raw_path.split(b"?", 1)[0].decode("ascii"))
+        raw_path = url.raw_path.split(b"?", 1)[0].decode("ascii")
+        found = self.router.match(method, raw_path)
         self.requests.append(
             RecordedRequest(
                 method,
@@ -270,7 +201,7 @@ class MockServer:
                 query,
                 dict(headers),
                 body,
-                found[0].action.name if found else None,
+                found.action.name if found else None,
             )
         )
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -278,8 +209,10 @@ class MockServer:
         if scenario is not None and scenario not in SCENARIOS:
             return self._json(400, {"message": f"unknown {SCENARIO_HEADER} {scenario!r}"})
         if found is None:
-            return self._error("not_found", f"no action answers {method} {url.path}")
-        route, path_params = found
+            allowed = self.router.allowed(raw_path)
+            hint = f" (it answers {', '.join(allowed)})" if allowed else ""
+            return self._error("not_found", f"no action answers {method} {url.path}{hint}")
+        route, path_params = found.route, found.path_params
         if len(body) > self.options.max_body_bytes:
             return self._error(
                 "validation", f"request body over {self.options.max_body_bytes} bytes"
@@ -296,10 +229,7 @@ class MockServer:
             return self._json(503, {"message": "mock unavailable"}, {"Retry-After": "1"})
         if scenario == "drop":
             raise httpx.RemoteProtocolError("the mock dropped the connection")
-        if (
-            route.action.name == _TEST_CONNECTION
-            and route.action.path == self.spec.test_connection.path
-        ):
+        if route.probe:
             reply = self._test_connection()
         else:
             reply = self._answer(route, path_params, query, headers, body, url)
@@ -338,7 +268,7 @@ class MockServer:
 
     def _answer(
         self,
-        route: _Route,
+        route: Route,
         path_params: dict[str, str],
         query: list[tuple[str, str]],
         headers: dict[str, str],
@@ -693,7 +623,7 @@ class MockServer:
 
     def local_base_url(self, origin: str) -> str:
         """Where a client should send this connector's requests on a server at ``origin``."""
-        base = _base_path(self.spec.connection.base_url, self.options.variables)
+        base = self.router.base_path
         return origin.rstrip("/") + self.options.mount.rstrip("/") + base
 
     def reset(self) -> None:
