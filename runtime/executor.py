@@ -13,7 +13,15 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
@@ -662,7 +670,7 @@ class Pager:
         self._client = client
         self._sleep = sleep
 
-    def pages(self) -> Iterator[Page]:
+    def pages(self) -> Generator[Page, None, None]:
         return iterate_sync(self._make_flow(), self._client, self._sleep)
 
     def __iter__(self) -> Iterator[Any]:
@@ -686,7 +694,7 @@ class AsyncPager:
         self._client = client
         self._sleep = sleep
 
-    def pages(self) -> AsyncIterator[Page]:
+    def pages(self) -> AsyncGenerator[Page, None]:
         return iterate_async(self._make_flow(), self._client, self._sleep)
 
     async def __aiter__(self) -> AsyncIterator[Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -85,7 +85,7 @@ async def _perform_async(
 
 def iterate_sync(
     flow: Flow[Any], client: httpx.Client, sleep: Callable[[float], None] = time.sleep
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Drive ``flow``, yielding every emitted value; lazily, one page at a time."""
     value: Any = None
     try:
@@ -120,7 +120,7 @@ async def iterate_async(
     flow: Flow[Any],
     client: httpx.AsyncClient,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     value: Any = None
     try:
         while True:

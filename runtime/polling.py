@@ -4,8 +4,9 @@ next cursor. The TriggerRunner (schedules, dedupe ledger, persisted cursors) bui
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,7 +14,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from .errors import ConfigError, PatchbayError
-from .executor import AsyncGenericExecutor, GenericExecutor, Page
+from .executor import AsyncGenericExecutor, AsyncPager, GenericExecutor, Page
 from .paths import get_path, parse_path
 from .spec import ConnectorSpec, PollingCursor, PollingTrigger
 from .templating import fill
@@ -82,6 +83,30 @@ def resumes_past_cap(trigger: PollingTrigger, token: Any) -> bool:
     if cursor.kind == "sync_token":
         return token is not None
     return trigger.order == "asc" and (cursor.param is not None or bool(cursor.input))
+
+
+def reached_cursor(trigger: PollingTrigger, sent: Any) -> Callable[[Page], bool] | None:
+    """For a list read newest first, whether a page reached past the cursor that was sent (the
+    lookback already applied): everything on later pages is older, so the poll can stop there
+    instead of reading up to its item cap. Strictly older, so records that share the cursor's
+    value on the next page are still read. None when the order gives no such guarantee."""
+    cursor = trigger.cursor
+    path = cursor.field
+    if trigger.order != "desc" or sent is None or cursor.kind == "sync_token" or path is None:
+        return None
+    try:
+        floor = sortable(sent, cursor)
+    except ValueError:
+        return None
+
+    def older(item: Any) -> bool:
+        value = get_path(item, path, None)
+        try:
+            return value is not None and bool(sortable(value, cursor) < floor)
+        except (TypeError, ValueError):  # an unreadable value says nothing about the order
+            return False
+
+    return lambda page: any(older(item) for item in page.items)
 
 
 def polled_action(trigger: PollingTrigger, cursor: Any) -> str:
@@ -211,7 +236,14 @@ def poll(
     spec_trigger = trigger_of(executor.spec, trigger)
     data = poll_input(spec_trigger, cursor, params)
     pager = executor.paginate(polled_action(spec_trigger, cursor), data, max_items=max_items)
-    return collect(spec_trigger, list(pager.pages()), cursor)
+    stop = reached_cursor(spec_trigger, cursor)
+    pages: list[Page] = []
+    with contextlib.closing(pager.pages()) as stream:
+        for page in stream:
+            pages.append(page)
+            if stop is not None and stop(page):
+                break
+    return collect(spec_trigger, pages, cursor)
 
 
 async def apoll(
@@ -225,4 +257,18 @@ async def apoll(
     spec_trigger = trigger_of(executor.spec, trigger)
     data = poll_input(spec_trigger, cursor, params)
     pager = executor.paginate(polled_action(spec_trigger, cursor), data, max_items=max_items)
-    return collect(spec_trigger, [page async for page in pager.pages()], cursor)
+    return collect(
+        spec_trigger, await read_pages(pager, reached_cursor(spec_trigger, cursor)), cursor
+    )
+
+
+async def read_pages(pager: AsyncPager, stop: Callable[[Page], bool] | None) -> list[Page]:
+    """The pages of a poll, up to the first one ``stop`` accepts (the stream is closed there,
+    so no further request is made)."""
+    pages: list[Page] = []
+    async with contextlib.aclosing(pager.pages()) as stream:
+        async for page in stream:
+            pages.append(page)
+            if stop is not None and stop(page):
+                break
+    return pages

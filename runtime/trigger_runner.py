@@ -33,6 +33,8 @@ from .polling import (
     is_stale,
     poll_input,
     polled_action,
+    reached_cursor,
+    read_pages,
     resumes_past_cap,
     shift,
     sortable,
@@ -237,7 +239,9 @@ class TriggerRunner:
         now = self._clock()
         try:
             data = poll_input(trigger, sent, sub.params, now=now)
-            pages = await self._pages(executor, polled_action(trigger, sent), data)
+            pages = await self._pages(
+                executor, polled_action(trigger, sent), data, reached_cursor(trigger, sent)
+            )
         except PatchbayError as exc:
             if not is_stale(exc, cursor_spec):
                 raise
@@ -254,10 +258,13 @@ class TriggerRunner:
         return items, token
 
     async def _pages(
-        self, executor: AsyncGenericExecutor, action: str, data: dict[str, Any]
+        self,
+        executor: AsyncGenericExecutor,
+        action: str,
+        data: dict[str, Any],
+        stop: Callable[[Page], bool] | None = None,
     ) -> list[Page]:
-        pager = executor.paginate(action, data, max_items=self._max_items)
-        return [page async for page in pager.pages()]
+        return await read_pages(executor.paginate(action, data, max_items=self._max_items), stop)
 
     def _select(
         self,

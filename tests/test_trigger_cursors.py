@@ -7,6 +7,8 @@ their triggers template the cursor into an input instead of setting one paramete
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,158 @@ def test_an_ascending_narrowed_poll_cut_by_the_cap_resumes_without_a_warning(
     assert cut.delivered == 2 and cut.subscription.message == ""
     assert asyncio.run(runner.run_once(sub.id)).delivered == 1
     assert received == ["001000000000000002", "001000000000000003", "001000000000000004"]
+
+
+# ----------------------------------------------- HubSpot search, Zendesk newest first, Twilio
+
+
+def _runner_for(
+    connector: str,
+    subs: SubscriptionStore,
+    vendor: Any,
+    received: list[Any],
+    variables: dict[str, str] | None = None,
+    **options: Any,
+) -> TriggerRunner:
+    spec = REGISTRY.get(connector)
+
+    def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
+        variant = spec.auth[0]
+        conn = Connection(
+            connector,
+            auth=variant.name,
+            variables=variables or {},
+            credentials={f: f"FAKE_{f}" for f in variant.fields},
+            token_provider=StaticTokenProvider("FAKE_access_token"),
+        )
+        return spec, AsyncGenericExecutor(
+            spec,
+            conn,
+            transport=httpx.MockTransport(vendor),
+            options=ExecutorOptions(retry=RetryPolicy(max_attempts=1)),
+        )
+
+    def handler(events: list[Any]) -> None:
+        received.extend(e.dedupe_key for e in events)
+
+    return TriggerRunner(subs, make, handler, clock=lambda: NOW, **options)
+
+
+class HubSpotSearch:
+    """CRM search over contacts: createdate GTE filter (epoch ms string), one sort, body paging."""
+
+    def __init__(self) -> None:
+        self.contacts: list[dict[str, Any]] = []
+        self.bodies: list[dict[str, Any]] = []
+
+    def add(self, n: int, created: str) -> None:
+        self.contacts.append(
+            {
+                "id": str(n),
+                "properties": {"createdate": created, "hs_object_id": str(n)},
+                "createdAt": created,
+                "updatedAt": created,
+                "archived": False,
+            }
+        )
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/crm/objects/2026-03/contacts/search"
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        rows = list(self.contacts)
+        for group in body.get("filterGroups", []):
+            for f in group["filters"]:
+                assert f["propertyName"] == "createdate" and f["operator"] == "GTE"
+                rows = [
+                    r
+                    for r in rows
+                    if _epoch_ms(r["createdAt"]) >= int(f["value"])  # a string, as HubSpot says
+                ]
+        (sort,) = body["sorts"]
+        rows.sort(key=lambda r: r["createdAt"], reverse=sort["direction"] == "DESCENDING")
+        start = int(body.get("after", "0"))
+        page = rows[start : start + body.get("limit", 10)]
+        out: dict[str, Any] = {"total": len(rows), "results": page}
+        if start + len(page) < len(rows):
+            out["paging"] = {"next": {"after": str(start + len(page))}}
+        return httpx.Response(200, json=out)
+
+
+def _epoch_ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_hubspot_new_contact_searches_on_createdate_after_the_cursor_minus_lookback(
+    subs: SubscriptionStore,
+) -> None:
+    vendor = HubSpotSearch()
+    vendor.add(1, "2026-05-01T10:00:00.000Z")
+    vendor.add(2, "2026-05-01T10:05:00.250Z")
+    received: list[Any] = []
+    runner = _runner_for("hubspot", subs, vendor, received)
+    sub = subs.add(Subscription("", "c", "hubspot", "new_contact", 60))
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+    first = vendor.bodies[0]
+    assert "filterGroups" not in first and first["sorts"][0]["direction"] == "DESCENDING"
+    assert subs.get(sub.id).cursor == "2026-05-01T10:05:00.250Z"
+    vendor.add(3, "2026-05-01T10:04:00.000Z")  # indexed late, inside the 120 s lookback
+    vendor.add(4, "2026-05-01T10:09:00.000Z")
+    asyncio.run(runner.run_once(sub.id))
+    second = vendor.bodies[-1]
+    (flt,) = second["filterGroups"][0]["filters"]
+    assert flt["value"] == str(_epoch_ms("2026-05-01T10:03:00.250Z"))  # the cursor - 120 s
+    assert second["sorts"] == [{"propertyName": "createdate", "direction": "ASCENDING"}]
+    assert received == ["hubspot:new_contact:3", "hubspot:new_contact:4"]
+    asyncio.run(runner.run_once(sub.id))
+    assert len(received) == 2
+
+
+class ZendeskTickets:
+    """GET /tickets with cursor pagination and sort=-id: newest first, links.next."""
+
+    def __init__(self, count: int) -> None:
+        self.ids = list(range(1, count + 1))
+        self.requests: list[httpx.URL] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request.url)
+        assert request.url.params["sort"] == "-id"
+        size = int(request.url.params["page[size]"])
+        ordered = sorted(self.ids, reverse=True)
+        after = request.url.params.get("page[after]")
+        start = 0 if after is None else ordered.index(int(after)) + 1
+        page = ordered[start : start + size]
+        more = start + size < len(ordered)
+        nxt = f"{request.url.copy_set_param('page[after]', str(page[-1]))}" if more else None
+        return httpx.Response(
+            200,
+            json={
+                "tickets": [{"id": i, "subject": f"t{i}", "status": "new"} for i in page],
+                "meta": {"has_more": more, "after_cursor": None, "before_cursor": None},
+                "links": {"next": nxt, "prev": None},
+            },
+        )
+
+
+def test_zendesk_reads_newest_first_and_stops_at_the_page_that_reaches_the_cursor(
+    subs: SubscriptionStore,
+) -> None:
+    vendor = ZendeskTickets(250)
+    received: list[Any] = []
+    runner = _runner_for("zendesk", subs, vendor, received, variables={"subdomain": "acme"})
+    sub = subs.add(Subscription("", "c", "zendesk", "new_ticket", 60))
+    asyncio.run(runner.run_once(sub.id))
+    assert len(vendor.requests) == 3  # the first poll has no cursor: it reads everything
+    assert subs.get(sub.id).cursor == 250
+    vendor.ids += [251, 252]
+    before = len(vendor.requests)
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 2
+    assert len(vendor.requests) - before == 1  # page 1 already holds older tickets: stop
+    assert received == ["zendesk:new_ticket:251", "zendesk:new_ticket:252"]
+
+
+def test_twilio_writes_its_rfc2822_cursor_as_a_gmt_date_filter() -> None:
+    trigger = _trigger("twilio")
+    assert poll_input(trigger, None) == {}
+    assert poll_input(trigger, "Tue, 14 Aug 2018 01:08:40 +0200") == {"DateSent>": "2018-08-13"}

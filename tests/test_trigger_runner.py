@@ -494,12 +494,13 @@ def test_every_polling_trigger_delivers_new_records_exactly_once(
 
 
 def test_a_poll_cut_by_the_item_cap_says_so_in_the_status(subs: SubscriptionStore) -> None:
-    """HubSpot's list has no 'created after' filter: past the cap, records go unread, and the
-    subscription's status line says so instead of losing them silently."""
-    spec = REGISTRY.get("hubspot")
+    """Pipedrive's deals are read newest first with no filter: a poll that stops at the cap
+    cannot resume where it stopped, and the subscription's status line says so instead of
+    losing records silently."""
+    spec = REGISTRY.get("pipedrive")
     trigger = spec.triggers.polling[0]
     server, runner = _mock_runner(spec, subs, Collector(), records=12, max_items=5)
-    sub = subs.add(Subscription("", "c", "hubspot", trigger.name, 60))
+    sub = subs.add(Subscription("", "c", "pipedrive", trigger.name, 60))
     outcome = asyncio.run(runner.run_once(sub.id))
     assert outcome.error is None and outcome.subscription.status == "active"
     assert "stopped at the 5-item cap" in outcome.subscription.message
