@@ -24,12 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 from mocks.server import MockOptions, MockServer  # noqa: E402
 from runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy  # noqa: E402
+from runtime.events import TriggerEvent  # noqa: E402
 from runtime.registry import SpecRegistry  # noqa: E402
 from runtime.spec import ConnectorSpec  # noqa: E402
 from runtime.trigger_runner import (  # noqa: E402
     Subscription,
     SubscriptionStore,
-    TriggerEvent,
     TriggerRunner,
 )
 
@@ -94,7 +94,7 @@ def main() -> None:
             await runner.run(stop=stop, concurrency=args.concurrency, tick_seconds=0.2)
 
         asyncio.run(run())
-    lag = runner.lag
+    lag = list(runner.lag)  # the last 100,000 runs at most
     print(f"{args.subscriptions} subscriptions, interval {args.interval:g}s, {args.seconds:g}s run")
     print(
         f"runs started: {len(lag)} ({len(lag) / args.seconds:.0f}/s), events delivered: {delivered}"

@@ -1,9 +1,10 @@
-"""Structured logs and Prometheus metrics for the executor and the webhook receiver.
+"""Structured logs and Prometheus metrics for the executor, token refresh, the trigger runner
+and the webhook receiver.
 
 Log records carry their fields in ``record.patchbay`` (a dict) so any formatter can render them
 as JSON; values are redacted by the caller before they get here. Metric labels are limited to
-connector, action, method, status class, error code and webhook verdict: never a URL, header,
-input value, subscription id, secret or signature.
+connector, action, trigger, method, status class, error code, refresh outcome and webhook
+verdict: never a URL, header, input value, connection or subscription id, secret or signature.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class Metrics:
     retries: Counter
     latency: Histogram
     webhook_verdicts: Counter
+    refreshes: Counter
+    trigger_lag: Histogram
+    trigger_polls: Counter
+    trigger_events: Counter
 
 
 # Keyed by the registry itself (not its id, which a new registry may reuse after a collection).
@@ -84,6 +89,31 @@ def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
                 "patchbay_webhook_verdicts",
                 "Webhook deliveries by outcome (accepted, duplicate, invalid_signature, ...).",
                 ["connector", "verdict"],
+                registry=registry,
+            ),
+            refreshes=Counter(
+                "patchbay_token_refreshes",
+                "OAuth token refreshes by outcome: ok, needs_reauth, or a normalized error code.",
+                ["connector", "outcome"],
+                registry=registry,
+            ),
+            trigger_lag=Histogram(
+                "patchbay_trigger_schedule_lag_seconds",
+                "How late a scheduled poll started after it was due.",
+                ["connector", "trigger"],
+                buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+                registry=registry,
+            ),
+            trigger_polls=Counter(
+                "patchbay_trigger_polls",
+                "Polls by outcome: ok, a normalized error code, or handler_failed.",
+                ["connector", "trigger", "outcome"],
+                registry=registry,
+            ),
+            trigger_events=Counter(
+                "patchbay_trigger_events",
+                "Events handed to trigger handlers and acknowledged.",
+                ["connector", "trigger"],
                 registry=registry,
             ),
         )

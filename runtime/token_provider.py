@@ -17,9 +17,11 @@ from dataclasses import replace
 from typing import ClassVar
 
 import httpx
+from prometheus_client import CollectorRegistry
 
 from .errors import AuthExpired, NetworkError, PatchbayError, Timeout
 from .oauth import OAuthClient, TokenSet, oauth_variant, read_token_response, refresh_request
+from .observability import metrics_for
 from .spec import ConnectorSpec
 from .token_store import StoredConnection, TokenStore
 
@@ -41,6 +43,7 @@ class StoredTokenProvider:
         async_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         recent_seconds: float = 10.0,
+        metrics_registry: CollectorRegistry | None = None,
     ) -> None:
         self.store = store
         self.connection_id = connection_id
@@ -51,6 +54,7 @@ class StoredTokenProvider:
         self._clock = clock
         self._recent = recent_seconds
         self._async_locks: dict[int, asyncio.Lock] = {}
+        self._refreshes = metrics_for(metrics_registry).refreshes
         stored = store.get(connection_id)
         self.variant = oauth_variant(spec, stored.auth)
 
@@ -115,9 +119,12 @@ class StoredTokenProvider:
         An error is *returned*, not raised, so the surrounding transaction commits the status
         change before the caller raises it; transport failures change nothing in the store.
         """
+        counted = self._refreshes
         if isinstance(response, httpx.TimeoutException):
+            counted.labels(conn.connector, "timeout").inc()
             raise Timeout("token refresh timed out", connector=conn.connector)
         if isinstance(response, Exception):
+            counted.labels(conn.connector, "network").inc()
             raise NetworkError(
                 f"token refresh failed: {type(response).__name__}", connector=conn.connector
             )
@@ -132,13 +139,18 @@ class StoredTokenProvider:
             )
         except AuthExpired as exc:
             # Keep every stored value; only the status says the user must reconnect.
+            counted.labels(conn.connector, "needs_reauth").inc()
             self.store.save(replace(conn, status="needs_reauth"))
             exc.message += f"; reconnect with `patchbay connect {conn.connector}`"
             return exc
+        except PatchbayError as exc:  # the vendor failed (5xx, a malformed answer): keep all
+            counted.labels(conn.connector, exc.code).inc()
+            raise
         saved = self.store.save(
             replace(conn, tokens=tokens, variables={**conn.variables, **tokens.variables})
         )
         assert saved.tokens is not None
+        counted.labels(conn.connector, "ok").inc()
         return saved.tokens.access_token
 
     def get_token(self, *, force_refresh: bool = False) -> str:

@@ -19,15 +19,18 @@ import random
 import sqlite3
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from prometheus_client import CollectorRegistry
+
 from .errors import NotFound, PatchbayError
 from .events import BatchHandler, TriggerEvent
 from .executor import AsyncGenericExecutor, Page
-from .observability import log_event
+from .observability import log_event, metrics_for
 from .paths import get_path
 from .polling import (
     is_stale,
@@ -153,6 +156,7 @@ class TriggerRunner:
         ledger_size: int = 2000,
         max_items: int = 1000,
         random_source: Callable[[], float] = random.random,
+        metrics_registry: CollectorRegistry | None = None,
     ) -> None:
         self.store = store
         self._executors = executors
@@ -164,7 +168,9 @@ class TriggerRunner:
         self._max_items = max_items
         self._random = random_source
         self._running: set[str] = set()
-        self.lag: list[float] = []
+        self._metrics = metrics_for(metrics_registry)
+        #: Recent schedule lags in seconds (bounded; the histogram keeps the long view).
+        self.lag: deque[float] = deque(maxlen=100_000)
 
     # ---------------------------------------------------------------------------- one poll
 
@@ -187,6 +193,7 @@ class TriggerRunner:
             async with executor:
                 items, token = await self._fetch(executor, trigger, sub)
         except PatchbayError as exc:
+            self._count(sub, exc.code)
             return RunOutcome(self._failed(sub, exc, now, pause=exc.code in PAUSING), 0, exc)
         events, cursor, keys = self._select(spec, trigger, sub, items, token)
         message = ""
@@ -210,6 +217,7 @@ class TriggerRunner:
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:  # the handler failed: keep the cursor, back off
+                self._count(sub, "handler_failed")
                 error = PatchbayError(f"handler failed: {type(exc).__name__}: {exc}")
                 return RunOutcome(self._failed(sub, error, now, pause=False), 0, error)
         ledger = (*sub.seen, *keys)[-self._ledger :]
@@ -226,7 +234,13 @@ class TriggerRunner:
             delivered=sub.delivered + len(events),
         )
         self.store.save(done)  # the commit: only after the handler acknowledged the batch
+        self._count(sub, "ok")
+        if events:
+            self._metrics.trigger_events.labels(sub.connector, sub.trigger).inc(len(events))
         return RunOutcome(done, len(events))
+
+    def _count(self, sub: Subscription, outcome: str) -> None:
+        self._metrics.trigger_polls.labels(sub.connector, sub.trigger, outcome).inc()
 
     async def _fetch(
         self, executor: AsyncGenericExecutor, trigger: PollingTrigger, sub: Subscription
@@ -372,7 +386,9 @@ class TriggerRunner:
             async with limit:
                 # A new subscription (next_run_at 0) is due from the moment it is first seen.
                 due_at = sub.next_run_at or seen_at.get(sub.id, self._clock())
-                self.lag.append(max(0.0, self._clock() - due_at))
+                lag = max(0.0, self._clock() - due_at)
+                self.lag.append(lag)
+                self._metrics.trigger_lag.labels(sub.connector, sub.trigger).observe(lag)
                 await self.run_once(sub.id)
 
         while not stop.is_set():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from mocks.oauth_provider import MockOAuthProvider
 from runtime import Connection, GenericExecutor, PatchbayError, load_spec
@@ -346,3 +347,34 @@ def test_cli_connect_with_api_keys_then_list_show_delete(
         runner.invoke(main, ["connections", "delete", connection_id, "--store", db]).exit_code == 0
     )
     assert connection_id not in runner.invoke(main, ["connections", "list", "--store", db]).output
+
+
+def test_refresh_outcomes_are_counted_per_connector_with_no_secret_in_any_label(
+    store: SQLiteTokenStore,
+) -> None:
+    registry = CollectorRegistry()
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+    p = StoredTokenProvider(
+        store, conn.id, SLACK, CLIENT, transport=provider.transport(), metrics_registry=registry
+    )
+    token = p.get_token()
+    assert p.get_token() == token  # fresh now: no second refresh
+
+    def count(outcome: str) -> float | None:
+        labels = {"connector": "slack", "outcome": outcome}
+        return registry.get_sample_value("patchbay_token_refreshes_total", labels)
+
+    assert count("ok") == 1 and count("needs_reauth") is None
+    other = _expired_connection(store, provider)
+    provider.revoke_all()
+    q = StoredTokenProvider(
+        store, other.id, SLACK, CLIENT, transport=provider.transport(), metrics_registry=registry
+    )
+    with pytest.raises(AuthExpired):
+        q.get_token()
+    assert count("ok") == 1 and count("needs_reauth") == 1
+    exposed = generate_latest(registry).decode()
+    assert conn.tokens is not None and other.tokens is not None
+    for secret in (token, conn.tokens.refresh_token, other.tokens.refresh_token, conn.id):
+        assert secret and secret not in exposed

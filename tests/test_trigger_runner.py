@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import spec_doc
+from prometheus_client import CollectorRegistry
 
 from mocks.server import MockOptions, MockServer
 from runtime import (
@@ -349,11 +350,13 @@ def test_scheduler_runs_due_subscriptions_without_overlap(subs: SubscriptionStor
             await request.aread()
             return server.handler(request)
 
+    registry = CollectorRegistry()
     runner = TriggerRunner(
         subs,
         factory(spec, SlowVendor(), {"token": server.credentials["token"]}),
         Collector(),
         jitter=0.0,
+        metrics_registry=registry,
     )
     repos = [f"r{i}" for i in range(5)]
     for repo in repos:
@@ -375,6 +378,9 @@ def test_scheduler_runs_due_subscriptions_without_overlap(subs: SubscriptionStor
     assert all(worst[r] == 1 for r in repos), worst
     assert all(subs.get(s.id).started for s in subs.list())
     assert runner.lag  # the scheduler measured how late each run started
+    labels = {"connector": "github", "trigger": "new_issue"}
+    observed = registry.get_sample_value("patchbay_trigger_schedule_lag_seconds_count", labels)
+    assert observed == len(runner.lag)
 
 
 def test_events_carry_typed_payload_fields_and_the_cli_lists_subscriptions(tmp_path: Path) -> None:
@@ -528,3 +534,45 @@ def test_one_per_event_handler_serves_polling_too(subs: SubscriptionStore) -> No
     assert [e.connector for e in seen] == ["github", "github"] and all(
         isinstance(e, TriggerEvent) for e in seen
     )
+
+
+def test_polls_and_events_are_counted_by_outcome(subs: SubscriptionStore) -> None:
+    registry = CollectorRegistry()
+    spec = REGISTRY.get("github")
+    server = MockServer(spec, MockOptions(golden_root=None, records=3))
+    failing = {"on": False}
+
+    def handler(events: list[TriggerEvent]) -> None:
+        if failing["on"]:
+            raise RuntimeError("downstream is down")
+
+    runner = TriggerRunner(
+        subs,
+        factory(spec, server.transport(), {"token": server.credentials["token"]}),
+        handler,
+        clock=lambda: NOW,
+        metrics_registry=registry,
+    )
+    sub = subs.add(
+        Subscription("", "c", "github", "new_issue", 60, params={"owner": "o", "repo": "r"})
+    )
+
+    def polls(outcome: str) -> float:
+        labels = {"connector": "github", "trigger": "new_issue", "outcome": outcome}
+        return registry.get_sample_value("patchbay_trigger_polls_total", labels) or 0.0
+
+    def events() -> float:
+        labels = {"connector": "github", "trigger": "new_issue"}
+        return registry.get_sample_value("patchbay_trigger_events_total", labels) or 0.0
+
+    asyncio.run(runner.run_once(sub.id))
+    server.options.records = 5
+    asyncio.run(runner.run_once(sub.id))
+    assert polls("ok") == 2 and events() == 2
+    server.options.records = 6
+    failing["on"] = True
+    asyncio.run(runner.run_once(sub.id))
+    assert polls("handler_failed") == 1 and events() == 2
+    server.options.scenario = "rate_limited"
+    asyncio.run(runner.run_once(subs.get(sub.id).id))
+    assert polls("rate_limited") == 1
