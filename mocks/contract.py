@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from runtime.registry import SpecRegistry
 from runtime.spec import Action, ConnectorSpec, OAuth2Auth
 
 from .golden import GOLDEN_DIR, Fixture, all_fixtures
+from .routing import Router
 from .server import MockOptions, MockServer, default_credentials
 from .wire import multipart_fields
 
@@ -138,8 +138,8 @@ def _output_problems(spec: ConnectorSpec, action: Action, body: Any) -> list[str
 
 
 def fixture_variables(spec: ConnectorSpec, action: Action, fixture: Fixture) -> dict[str, str]:
-    """Connection variables the fixture's request implies: read off its path where the base URL
-    or the action path carries them (Twilio's account SID), else defaults or obvious fakes."""
+    """Connection variables the fixture's request implies: read off its path by the router
+    where the base URL carries them (Twilio's account SID), else defaults or obvious fakes."""
     template = action.base_url or spec.connection.base_url
     values: dict[str, str] = {}
     for name, var in spec.connection.variables.items():
@@ -147,27 +147,9 @@ def fixture_variables(spec: ConnectorSpec, action: Action, fixture: Fixture) -> 
             values[name] = "https://mock.test"  # the variable is the whole origin
         else:
             values[name] = var.default or (var.enum[0] if var.enum else f"mock_{name}")
-    if template.startswith("{"):
-        base_path = template.split("}", 1)[1]
-    else:
-        rest = template.split("://", 1)[-1]
-        base_path = "/" + rest.split("/", 1)[1] if "/" in rest else ""
-    wanted = (base_path.rstrip("/") + action.path).strip("/").split("/")
-    actual = fixture.request.path.strip("/").split("/")
-    if len(wanted) != len(actual):
-        return values
-    for t_seg, f_seg in zip(wanted, actual, strict=True):
-        parts = re.split(r"(\{[^{}]+\})", t_seg)
-        names = [p[1:-1] for p in parts if p.startswith("{")]
-        if not names:
-            continue
-        regex = "".join("(.+?)" if p.startswith("{") else re.escape(p) for p in parts)
-        found = re.fullmatch(regex, f_seg)
-        if found is None:
-            continue
-        for name, value in zip(names, found.groups(), strict=True):
-            if name in spec.connection.variables:
-                values[name] = value
+    found = Router(spec).match(fixture.request.method, fixture.request.path)
+    if found is not None:
+        values.update(found.variables)
     return values
 
 

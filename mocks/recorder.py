@@ -81,8 +81,6 @@ DEFAULT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("phone_e164", r"(?<![\w+])\+[1-9]\d{7,14}\b", "+15550000000"),
     ("phone_us", r"(?<!\w)\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b", "555-000-0000"),
 )
-#: The matcher ``patchbay record import`` uses to find a connector per entry: the one router.
-ActionMatcher = Router
 #: Response headers worth keeping besides the spec's own: rate limits and request ids.
 _RELEVANT_RESPONSE = re.compile(r"rate-?limit|retry-after|^x-request-id$|^request-id$", re.I)
 

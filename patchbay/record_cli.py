@@ -20,7 +20,6 @@ import click
 from mocks.golden import GOLDEN_DIR
 from mocks.recorder import (
     MODES,
-    ActionMatcher,
     Recorder,
     RecordReport,
     RedactionRules,
@@ -31,6 +30,7 @@ from mocks.recorder import (
     scan_fixtures,
     start_proxy,
 )
+from mocks.routing import Router
 from runtime.errors import PatchbayError
 from runtime.registry import SpecRegistry
 from runtime.spec import ConnectorSpec
@@ -190,7 +190,7 @@ def import_(
         exchanges = exchanges_from_har(har)
         names = [connector] if connector else registry.names()
         recorders: dict[str, Recorder] = {}
-        matchers = {n: ActionMatcher(registry.get(n), stand_ins) for n in names}
+        matchers = {n: Router(registry.get(n), stand_ins) for n in names}
         unmatched: list[str] = []
         for ex in exchanges:
             owner = next((n for n, m in matchers.items() if m.match(ex.method, ex.url)), None)

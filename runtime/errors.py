@@ -161,6 +161,14 @@ class ConnectorUnavailable(ConfigError):
     """No bespoke client is registered and the generic executor is switched off."""
 
 
+class StoreError(ConfigError):
+    """A local SQLite store (tokens, subscriptions, webhooks) failed: a file problem."""
+
+
+class StoreLocked(Timeout):
+    """Another process kept a local store's write lock past the busy timeout; retryable."""
+
+
 ERROR_CLASSES: dict[str, type[PatchbayError]] = {
     cls.code: cls
     for cls in (

@@ -23,7 +23,7 @@ from .encryption import Encryptor
 from .errors import Conflict, NotFound
 from .oauth import TokenSet
 from .redaction import REDACTED
-from .sqlite_db import ThreadLocalConnections
+from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
 
 Status = Literal["active", "needs_reauth", "revoked"]
 
@@ -118,11 +118,20 @@ CREATE TABLE IF NOT EXISTS connections (
 class SQLiteTokenStore:
     """The default store: one SQLite file (path configurable), safe across processes."""
 
-    def __init__(self, path: str | Path, encryptor: Encryptor | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        encryptor: Encryptor | None = None,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
         self.path = Path(path)
-        self._connections = ThreadLocalConnections(self.path)
+        self._connections = ThreadLocalConnections(
+            self.path, "token store", busy_timeout=busy_timeout
+        )
         self._encryptor = encryptor or Encryptor.from_env()
-        self._connect().execute(_SCHEMA)
+        with self._connections.guard():
+            self._connect().execute(_SCHEMA)
 
     def __repr__(self) -> str:
         return f"SQLiteTokenStore({str(self.path)!r})"
@@ -176,6 +185,7 @@ class SQLiteTokenStore:
 
     # ---------------------------------------------------------------------------- access
 
+    @guarded
     def create(self, connection: StoredConnection) -> StoredConnection:
         now = time.time()
         conn = replace(
@@ -203,6 +213,7 @@ class SQLiteTokenStore:
         )
         return conn
 
+    @guarded
     def get(self, connection_id: str) -> StoredConnection:
         row = (
             self._connect()
@@ -213,16 +224,19 @@ class SQLiteTokenStore:
             raise NotFound(f"no stored connection {connection_id!r}")
         return self._row(row)
 
+    @guarded
     def list(self) -> list[StoredConnection]:
         """Every connection, secrets left sealed (listing never needs the key)."""
         rows = self._connect().execute("SELECT * FROM connections ORDER BY created_at").fetchall()
         return [self._row(r, open_secrets=False) for r in rows]
 
+    @guarded
     def delete(self, connection_id: str) -> None:
         cur = self._connect().execute("DELETE FROM connections WHERE id = ?", (connection_id,))
         if cur.rowcount == 0:
             raise NotFound(f"no stored connection {connection_id!r}")
 
+    @guarded
     def save(self, connection: StoredConnection) -> StoredConnection:
         """Compare-and-swap on ``version``: a concurrent writer makes this raise ``conflict``."""
         updated = replace(connection, version=connection.version + 1, updated_at=time.time())
@@ -248,22 +262,16 @@ class SQLiteTokenStore:
     @contextmanager
     def transaction(self, connection_id: str) -> Iterator[SQLiteTokenStore]:
         """Hold SQLite's write lock: other processes' writers wait until this block ends."""
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._connections.write():
             yield self
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
 
+    @guarded
     def rotate_key(self) -> int:
-        """Re-encrypt every row under the first key of ``PATCHBAY_SECRET_KEY``."""
-        db = self._connect()
-        rows = db.execute("SELECT id, secret FROM connections").fetchall()
-        for cid, secret in rows:
-            db.execute(
-                "UPDATE connections SET secret=? WHERE id=?", (self._encryptor.rotate(secret), cid)
-            )
+        """Re-encrypt every row under the first key of ``PATCHBAY_SECRET_KEY``, all rows in one
+        transaction (a failure leaves every row as it was)."""
+        with self._connections.write() as db:
+            rows = db.execute("SELECT id, secret FROM connections").fetchall()
+            for cid, secret in rows:
+                sealed = self._encryptor.rotate(secret)
+                db.execute("UPDATE connections SET secret=? WHERE id=?", (sealed, cid))
         return len(rows)

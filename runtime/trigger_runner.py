@@ -44,7 +44,7 @@ from .polling import (
     trigger_of,
 )
 from .spec import ConnectorSpec, PollingCursor, PollingTrigger
-from .sqlite_db import ThreadLocalConnections
+from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
 
 Status = Literal["active", "backing_off", "paused"]
 
@@ -83,10 +83,13 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 class SubscriptionStore:
     """The schedule registry, in the same SQLite file as the token store (its own table)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
-        self._connections = ThreadLocalConnections(self.path)
-        self._db().execute(_SCHEMA)
+        self._connections = ThreadLocalConnections(
+            self.path, "subscription store", busy_timeout=busy_timeout
+        )
+        with self._connections.guard():
+            self._db().execute(_SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()
@@ -103,26 +106,31 @@ class SubscriptionStore:
         data["seen"] = tuple(data["seen"])
         return Subscription(**data)
 
+    @guarded
     def add(self, sub: Subscription) -> Subscription:
         sub = replace(sub, id=sub.id or uuid.uuid4().hex[:12])
         self._db().execute("INSERT INTO subscriptions VALUES (?, ?)", (sub.id, self._encode(sub)))
         return sub
 
+    @guarded
     def save(self, sub: Subscription) -> None:
         self._db().execute(
             "UPDATE subscriptions SET data=? WHERE id=?", (self._encode(sub), sub.id)
         )
 
+    @guarded
     def get(self, sub_id: str) -> Subscription:
         row = self._db().execute("SELECT data FROM subscriptions WHERE id=?", (sub_id,)).fetchone()
         if row is None:
             raise NotFound(f"no subscription {sub_id!r}")
         return self._decode(row[0])
 
+    @guarded
     def list(self) -> list[Subscription]:
         rows = self._db().execute("SELECT data FROM subscriptions ORDER BY id").fetchall()
         return [self._decode(r[0]) for r in rows]
 
+    @guarded
     def remove(self, sub_id: str) -> None:
         if self._db().execute("DELETE FROM subscriptions WHERE id=?", (sub_id,)).rowcount == 0:
             raise NotFound(f"no subscription {sub_id!r}")

@@ -57,7 +57,7 @@ from .spec import (
     WebhookVerification,
 )
 from .spec_checks import template_uses
-from .sqlite_db import ThreadLocalConnections
+from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
 from .templating import fill
 from .webhook_events import EventRouter, event_type_of
 
@@ -381,18 +381,22 @@ class SQLiteWebhookStore:
         retention: float = 7 * 24 * 3600.0,
         max_deliveries: int = 1_000_000,
         prune_every: int = 1000,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self.path = Path(path)
-        self._connections = ThreadLocalConnections(self.path)
+        self._connections = ThreadLocalConnections(
+            self.path, "webhook store", busy_timeout=busy_timeout
+        )
         self._encryptor = encryptor or Encryptor.from_env()
         self.retention = retention
         self.max_deliveries = max_deliveries
         self.prune_every = prune_every
         self._claims = 0
         self._cache: dict[tuple[str, int], tuple[str, ...]] = {}
-        db = self._connect()
-        for statement in _SCHEMA:
-            db.execute(statement)
+        with self._connections.guard():
+            db = self._connect()
+            for statement in _SCHEMA:
+                db.execute(statement)
 
     def __repr__(self) -> str:
         return f"SQLiteWebhookStore({str(self.path)!r})"
@@ -418,6 +422,7 @@ class SQLiteWebhookStore:
             updated_at=updated,
         )
 
+    @guarded
     def create(self, sub: WebhookSubscription) -> WebhookSubscription:
         now = time.time()
         sub = replace(sub, id=sub.id or new_subscription_id(), version=1, created_at=now)
@@ -437,6 +442,7 @@ class SQLiteWebhookStore:
         )
         return sub
 
+    @guarded
     def get(self, subscription_id: str) -> WebhookSubscription:
         row = (
             self._connect()
@@ -447,6 +453,7 @@ class SQLiteWebhookStore:
             raise NotFound(f"no webhook subscription {subscription_id!r}")
         return self._row(row)
 
+    @guarded
     def list(self) -> list[WebhookSubscription]:
         """Every subscription with secrets left sealed (listing never needs the key)."""
         rows = (
@@ -470,6 +477,7 @@ class SQLiteWebhookStore:
             for r in rows
         ]
 
+    @guarded
     def set_secrets(self, subscription_id: str, secrets: Sequence[str]) -> WebhookSubscription:
         """Replace the secret list (rotation: add the new one, later drop the old one)."""
         if not secrets:
@@ -495,15 +503,18 @@ class SQLiteWebhookStore:
         current = self.get(subscription_id).secrets
         return self.set_secrets(subscription_id, [s for s in current if s != secret])
 
+    @guarded
     def delete(self, subscription_id: str) -> None:
-        db = self._connect()
-        cur = db.execute("DELETE FROM webhook_subscriptions WHERE id = ?", (subscription_id,))
-        if cur.rowcount == 0:
-            raise NotFound(f"no webhook subscription {subscription_id!r}")
-        db.execute("DELETE FROM webhook_deliveries WHERE subscription = ?", (subscription_id,))
+        """The subscription and its delivery ids, in one transaction."""
+        with self._connections.write() as db:
+            cur = db.execute("DELETE FROM webhook_subscriptions WHERE id = ?", (subscription_id,))
+            if cur.rowcount == 0:
+                raise NotFound(f"no webhook subscription {subscription_id!r}")
+            db.execute("DELETE FROM webhook_deliveries WHERE subscription = ?", (subscription_id,))
 
     # -- delivery ids
 
+    @guarded
     def claim(self, subscription_id: str, delivery_id: str, now: float | None = None) -> bool:
         """Record a delivery id; False when it was seen before (a duplicate)."""
         now = time.time() if now is None else now
@@ -516,6 +527,7 @@ class SQLiteWebhookStore:
             self.prune(now)
         return cur.rowcount == 1
 
+    @guarded
     def release(self, subscription_id: str, delivery_id: str) -> None:
         """Forget a delivery whose handling failed, so the vendor's retry is processed."""
         self._connect().execute(
@@ -523,6 +535,7 @@ class SQLiteWebhookStore:
             (subscription_id, delivery_id),
         )
 
+    @guarded
     def prune(self, now: float | None = None) -> int:
         """Drop ids past ``retention``, then the oldest beyond ``max_deliveries``."""
         now = time.time() if now is None else now
@@ -537,6 +550,7 @@ class SQLiteWebhookStore:
         ).rowcount
         return int(removed)
 
+    @guarded
     def delivery_count(self, subscription_id: str | None = None) -> int:
         db = self._connect()
         if subscription_id is None:

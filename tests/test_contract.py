@@ -11,7 +11,8 @@ import httpx
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from mocks.contract import contract_cases, missing_fixtures, run_case
+from mocks.contract import contract_cases, fixture_variables, missing_fixtures, run_case
+from mocks.golden import FixtureRequest
 from mocks.server import SCENARIOS, MockOptions, MockServer, default_credentials
 from mocks.vendor_errors import error_response
 from runtime import (
@@ -41,6 +42,34 @@ def test_contract(case: Any, snapshot: SnapshotAssertion) -> None:
     result = run_case(REGISTRY.get(case.connector), case)
     assert result.problems == []
     assert result.record == snapshot
+
+
+def test_fixture_variables_read_the_account_sid_off_a_twilio_fixture_path() -> None:
+    """The mock must be configured for the account the fixture's path names, or it 404s."""
+    spec = REGISTRY.get("twilio")
+    case = next(c for c in CASES if c.connector == "twilio" and c.action == "get_message")
+    fixture = case.fixture
+    sid = fixture.request.path.split("/")[3]
+    assert sid.startswith("AC") and sid != "mock_account_sid"
+    assert fixture_variables(spec, spec.action("get_message"), fixture) == {"account_sid": sid}
+    # A path under another account carries that account; one no route answers keeps the fake.
+    other = fixture.request.path.replace(sid, "AC_other")
+    moved = fixture.model_copy(update={"request": FixtureRequest(method="GET", path=other)})
+    assert fixture_variables(spec, spec.action("get_message"), moved) == {"account_sid": "AC_other"}
+    stray = fixture.model_copy(update={"request": FixtureRequest(method="GET", path="/nowhere")})
+    assert fixture_variables(spec, spec.action("get_message"), stray) == {
+        "account_sid": "mock_account_sid"
+    }
+
+
+def test_fixture_variables_keep_defaults_for_variables_no_path_carries() -> None:
+    salesforce = REGISTRY.get("salesforce")
+    case = next(c for c in CASES if c.connector == "salesforce")
+    found = fixture_variables(salesforce, salesforce.action(case.action), case.fixture)
+    assert found == {"instance_url": "https://mock.test", "environment": "production"}
+    mailgun = REGISTRY.get("mailgun")
+    case = next(c for c in CASES if c.connector == "mailgun")
+    assert fixture_variables(mailgun, mailgun.action(case.action), case.fixture) == {"region": "us"}
 
 
 def _executor(spec_name: str, server: MockServer, **kw: Any) -> GenericExecutor:

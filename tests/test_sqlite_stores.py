@@ -1,0 +1,142 @@
+"""SQLite failures in the three local stores reach callers as Patchbay errors, never raw.
+
+A second sqlite3 connection holds the write lock (``BEGIN IMMEDIATE``) while a store with a tiny
+busy timeout tries to write: the store must raise the retryable ``StoreLocked`` naming its
+file, and what was stored before must be intact and writable again once the lock is gone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from runtime import Conflict, PatchbayError, StoreError, StoreLocked
+from runtime.encryption import Encryptor, new_key
+from runtime.token_store import SQLiteTokenStore, StoredConnection
+from runtime.trigger_runner import Subscription, SubscriptionStore
+from runtime.webhooks import SQLiteWebhookStore, WebhookSubscription
+
+KEY = new_key()
+TINY = 0.01  # seconds a store waits for the lock; the lock is never released meanwhile
+
+
+@contextmanager
+def write_locked(path: Path) -> Iterator[None]:
+    """Another connection holds the file's write lock for the duration of the block."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def assert_locked(error: pytest.ExceptionInfo[StoreLocked], path: Path, store: str) -> None:
+    exc = error.value
+    assert exc.code == "timeout" and exc.retryable
+    assert store in exc.message and str(path) in exc.message
+    assert "write lock" in exc.message and "retry" in exc.message
+    assert exc.__cause__ is None and exc.__suppress_context__  # no raw sqlite3 chained
+
+
+def test_a_locked_token_store_raises_store_locked_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.db"
+    store = SQLiteTokenStore(path, Encryptor([KEY]), busy_timeout=TINY)
+    kept = store.create(
+        StoredConnection("", "stripe", "api_key", credentials={"api_key": "sk_test_FAKE"})
+    )
+    changed = replace(kept, credentials={"api_key": "sk_test_FAKE_NEW"}, account_label="new")
+    with write_locked(path):
+        with pytest.raises(StoreLocked) as error:
+            store.save(changed)
+        assert_locked(error, path, "token store")
+        with pytest.raises(StoreLocked):
+            store.create(StoredConnection("", "stripe", "api_key", credentials={"api_key": "x"}))
+        with pytest.raises(StoreLocked):
+            store.delete(kept.id)
+        with pytest.raises(StoreLocked):
+            store.rotate_key()
+        with pytest.raises(StoreLocked), store.transaction(kept.id):
+            pytest.fail("the block must not run without the write lock")
+        assert store.get(kept.id) == kept  # readers are not blocked (WAL)
+    assert store.get(kept.id) == kept
+    assert [c.id for c in store.list()] == [kept.id]
+    saved = store.save(changed)  # the connection is usable again, no transaction left open
+    assert store.get(kept.id) == saved and saved.version == kept.version + 1
+
+
+def test_a_locked_subscription_store_raises_store_locked_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "subs.db"
+    store = SubscriptionStore(path, busy_timeout=TINY)
+    kept = store.add(Subscription("", "conn1", "stripe", "new_charge", 60.0, cursor="c1"))
+    with write_locked(path):
+        with pytest.raises(StoreLocked) as error:
+            store.save(replace(kept, cursor="c2", delivered=5))
+        assert_locked(error, path, "subscription store")
+        with pytest.raises(StoreLocked):
+            store.add(Subscription("", "conn1", "stripe", "new_charge", 60.0))
+        with pytest.raises(StoreLocked):
+            store.remove(kept.id)
+    assert store.list() == [kept]
+    store.save(replace(kept, cursor="c2"))
+    assert store.get(kept.id).cursor == "c2"
+
+
+def test_a_locked_webhook_store_raises_store_locked_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "hooks.db"
+    store = SQLiteWebhookStore(path, Encryptor([KEY]), busy_timeout=TINY)
+    kept = store.create(WebhookSubscription("", "stripe", "events", secrets=("whsec_FAKE",)))
+    assert store.claim(kept.id, "evt_1")
+    with write_locked(path):
+        with pytest.raises(StoreLocked) as error:
+            store.claim(kept.id, "evt_2")
+        assert_locked(error, path, "webhook store")
+        with pytest.raises(StoreLocked):
+            store.set_secrets(kept.id, ["whsec_FAKE_NEW"])
+        with pytest.raises(StoreLocked):
+            store.delete(kept.id)
+        with pytest.raises(StoreLocked):
+            store.release(kept.id, "evt_1")
+    assert store.get(kept.id) == kept
+    assert store.delivery_count(kept.id) == 1
+    assert not store.claim(kept.id, "evt_1")  # still recorded: a duplicate
+    assert store.claim(kept.id, "evt_2")  # never recorded: processed now
+
+
+def test_a_file_that_is_not_a_store_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are not the tables you are looking for" * 100)
+    for open_store in (
+        lambda: SQLiteTokenStore(path, Encryptor([KEY])),
+        lambda: SubscriptionStore(path),
+        lambda: SQLiteWebhookStore(path, Encryptor([KEY])),
+    ):
+        with pytest.raises(StoreError) as error:
+            open_store()
+        assert error.value.code == "config" and not error.value.retryable
+        assert str(path) in error.value.message and "not a database" in error.value.message
+
+
+def test_a_duplicate_id_is_a_conflict_not_an_integrity_error(tmp_path: Path) -> None:
+    store = SQLiteTokenStore(tmp_path / "tokens.db", Encryptor([KEY]))
+    first = store.create(StoredConnection("dup", "stripe", "api_key", credentials={"api_key": "a"}))
+    with pytest.raises(Conflict, match="UNIQUE"):
+        store.create(StoredConnection("dup", "stripe", "api_key", credentials={"api_key": "b"}))
+    assert store.get("dup") == first
+
+
+def test_an_error_inside_a_transaction_rolls_back_everything(tmp_path: Path) -> None:
+    store = SQLiteTokenStore(tmp_path / "tokens.db", Encryptor([KEY]))
+    kept = store.create(StoredConnection("", "stripe", "api_key", credentials={"api_key": "a"}))
+    with pytest.raises(PatchbayError, match="boom"), store.transaction(kept.id):
+        store.save(replace(kept, account_label="half"))
+        raise PatchbayError("boom")
+    assert store.get(kept.id) == kept
