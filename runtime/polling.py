@@ -158,6 +158,11 @@ def _stored(moment: datetime, cursor: PollingCursor) -> Any:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def cursor_at(epoch: float, cursor: PollingCursor) -> Any:
+    """A Unix time as a timestamp cursor in the format items carry (a trigger's start "now")."""
+    return _stored(datetime.fromtimestamp(epoch, UTC), cursor)
+
+
 def shift(value: Any, cursor: PollingCursor, seconds: float) -> Any:
     """A timestamp cursor moved back by ``seconds`` (the lookback window), in its own format."""
     if cursor.format in ("epoch_seconds", "epoch_milliseconds"):

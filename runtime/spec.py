@@ -495,6 +495,13 @@ class PollingTrigger(_Model):
     cursor: PollingCursor
     dedupe_key: str = "id"
     order: Literal["asc", "desc", "unordered"] = "desc"
+    start: Literal["read", "now"] = Field(
+        default="read",
+        description="How the first poll starts from now: 'read' the newest records and deliver "
+        "none of them (the request without a cursor must list newest first, or be complete), "
+        "or set a timestamp cursor to 'now' without reading, for lists only readable oldest "
+        "first (GitHub issues by updated, Mailgun events ascending); no backfill then.",
+    )
     default_interval_seconds: int = Field(default=300, ge=1)
     lookback_seconds: int = Field(default=0, ge=0)
 

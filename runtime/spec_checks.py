@@ -457,6 +457,8 @@ def _check_polling_trigger(
             out.append((f"{where}/cursor", "only a sync_token cursor can be declared stale"))
     if cursor.write_as != "stored" and cursor.format == "opaque":
         out.append((f"{where}/cursor/write_as", "converting needs a timestamp format"))
+    if trig.start == "now" and (cursor.kind != "timestamp" or cursor.format == "opaque"):
+        out.append((f"{where}/start", "starting at 'now' needs a timestamp cursor with a format"))
     return out
 
 

@@ -33,6 +33,7 @@ from .executor import AsyncGenericExecutor, Page
 from .observability import log_event, metrics_for
 from .paths import get_path
 from .polling import (
+    cursor_at,
     is_stale,
     poll_input,
     polled_action,
@@ -198,6 +199,8 @@ class TriggerRunner:
         try:
             spec, executor = self._executors(sub.connection_id)
             trigger = trigger_of(spec, sub.trigger)
+            if not sub.started and trigger.start == "now":
+                return self._start_now(sub, trigger, now)
             async with executor:
                 items, token = await self._fetch(executor, trigger, sub)
         except PatchbayError as exc:
@@ -246,6 +249,27 @@ class TriggerRunner:
         if events:
             self._metrics.trigger_events.labels(sub.connector, sub.trigger).inc(len(events))
         return RunOutcome(done, len(events))
+
+    def _start_now(self, sub: Subscription, trigger: PollingTrigger, now: float) -> RunOutcome:
+        """A list only readable oldest first cannot show what is newest: the cursor starts at
+        the current time instead (reading from the oldest would deliver history as new)."""
+        message = ""
+        if sub.backfill:
+            message = (
+                f"backfill is not available for {trigger.name} (its list is read oldest first)"
+            )
+        done = replace(
+            sub,
+            cursor=cursor_at(now, trigger.cursor),
+            started=True,
+            status="active",
+            message=message,
+            last_run_at=now,
+            next_run_at=now + self._interval(sub.interval_seconds),
+        )
+        self.store.save(done)
+        self._count(sub, "ok")
+        return RunOutcome(done, 0)
 
     def _count(self, sub: Subscription, outcome: str) -> None:
         self._metrics.trigger_polls.labels(sub.connector, sub.trigger, outcome).inc()

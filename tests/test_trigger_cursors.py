@@ -456,3 +456,47 @@ def test_twilio_writes_its_rfc2822_cursor_as_a_gmt_date_filter() -> None:
     trigger = _trigger("twilio")
     assert poll_input(trigger, None) == {}
     assert poll_input(trigger, "Tue, 14 Aug 2018 01:08:40 +0200") == {"DateSent>": "2018-08-13"}
+
+
+class GitHubIssues:
+    """GET /repos/{owner}/{repo}/issues with since (updated at or after), oldest updated first."""
+
+    def __init__(self) -> None:
+        self.issues: list[dict[str, Any]] = []
+        self.sent: list[str | None] = []
+
+    def add(self, n: int, updated: str) -> None:
+        self.issues.append({"id": n, "number": n, "title": f"issue {n}", "updated_at": updated})
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        since = request.url.params.get("since")
+        self.sent.append(since)
+        rows = sorted(self.issues, key=lambda i: i["updated_at"])
+        if since is not None:
+            rows = [i for i in rows if i["updated_at"] >= since]
+        return httpx.Response(200, json=rows)
+
+
+def test_a_list_read_oldest_first_starts_at_now_without_reading_history(
+    subs: SubscriptionStore,
+) -> None:
+    vendor = GitHubIssues()
+    for n in range(1, 4):
+        vendor.add(n, f"2026-12-0{n}T10:00:00Z")  # history: older than the subscription
+    received: list[Any] = []
+    runner = _runner_for("github", subs, vendor, received)
+    params = {"owner": "octo", "repo": "demo"}
+    sub = subs.add(Subscription("", "c", "github", "new_issue", 60, params=params, backfill=5))
+    first = asyncio.run(runner.run_once(sub.id))
+    assert vendor.sent == [] and first.delivered == 0  # nothing read: history is not "new"
+    assert first.subscription.cursor == "2027-01-15T08:00:00Z"  # NOW
+    assert "backfill is not available for new_issue" in first.subscription.message
+    vendor.add(4, "2027-01-15T08:00:30Z")
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 1
+    assert vendor.sent == ["2027-01-15T08:00:00Z"] and received == ["github:new_issue:4"]
+
+
+def test_starting_at_now_needs_a_timestamp_cursor() -> None:
+    doc = _acme_doc({"start": "now", "cursor": {"kind": "id", "field": "id"}})
+    with pytest.raises(SpecInvalid, match="/triggers/polling/0/start: starting at 'now' needs"):
+        parse_spec(doc, "acme.json")
