@@ -412,8 +412,12 @@ def _check_polling_trigger(
             out.append(
                 (f"{where}/input/{_esc(key)}", f"{key!r} is not an input of {action.name!r}")
             )
-    for key in cursor.input:
-        if key not in input_names(later):
+    for key, value in cursor.input.items():
+        if value is None:  # a removal: of an input the trigger sets for its first request
+            if key not in trig.input:
+                msg = f"null removes {key!r}, but the trigger's input does not set it"
+                out.append((f"{where}/cursor/input/{_esc(key)}", msg))
+        elif key not in input_names(later):
             msg = f"{key!r} is not an input of {later.name!r}"
             out.append((f"{where}/cursor/input/{_esc(key)}", msg))
     for template, at, allowed in (
@@ -433,7 +437,9 @@ def _check_polling_trigger(
             if head not in input_names(later):
                 msg = f"{cursor.param!r} is not an input of {later.name!r}"
                 out.append((f"{where}/cursor/param", msg))
-    for polled_action in polled:
+    # Items come from the action polled with a cursor; a first action of its own (Dropbox's
+    # get_latest_cursor) may only hand out the token.
+    for polled_action in [later]:
         item = item_schema(spec, polled_action)
         for key, path in (("dedupe_key", trig.dedupe_key), ("cursor/field", cursor.field)):
             if path is None:

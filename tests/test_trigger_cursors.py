@@ -181,6 +181,11 @@ def test_a_template_name_nothing_fills_is_a_spec_error_with_its_pointer() -> Non
             "only a sync_token cursor can be declared stale",
         ),
         (
+            {"cursor": {"kind": "id", "field": "id", "input": {"start_time": None}}},
+            "/triggers/polling/0/cursor/input/start_time",
+            "null removes 'start_time', but the trigger's input does not set it",
+        ),
+        (
             {"cursor": {"kind": "id", "field": "id", "input": {"limit": "{cursor}"}}},
             "/triggers/polling/0/cursor/input/limit",
             "'limit' is not an input of 'export'",
@@ -500,3 +505,116 @@ def test_starting_at_now_needs_a_timestamp_cursor() -> None:
     doc = _acme_doc({"start": "now", "cursor": {"kind": "id", "field": "id"}})
     with pytest.raises(SpecInvalid, match="/triggers/polling/0/start: starting at 'now' needs"):
         parse_spec(doc, "acme.json")
+
+
+def _feed() -> ConnectorSpec:
+    """A change feed in Dropbox's manner: one action hands out the latest cursor, another
+    returns what changed since a cursor, and a 409 'reset/...' says the cursor is stale."""
+    entry = {"type": "object", "properties": {"id": {"type": "string"}}}
+    return parse_spec(
+        spec_doc(
+            [
+                {
+                    "name": "latest_cursor",
+                    "method": "GET",
+                    "path": "/latest",
+                    "parameters": [{"name": "folder", "in": "query", "required": True}],
+                    "output": {
+                        "schema": {"type": "object", "properties": {"cursor": {"type": "string"}}}
+                    },
+                },
+                {
+                    "name": "changes",
+                    "method": "GET",
+                    "path": "/changes",
+                    "parameters": [{"name": "cursor", "in": "query", "required": True}],
+                    "output": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "entries": {"type": "array", "items": entry},
+                                "cursor": {"type": "string"},
+                            },
+                        }
+                    },
+                    "pagination": {
+                        "style": "cursor",
+                        "items_path": "entries",
+                        "cursor_param": "cursor",
+                        "next_cursor_path": "cursor",
+                        "stop_on_empty_page": True,
+                    },
+                },
+            ],
+            errors={
+                "vendor_code_path": "error_summary",
+                "rules": [{"when": {"status": [409]}, "code": "conflict", "retryable": False}],
+            },
+            triggers={
+                "polling": [
+                    {
+                        "name": "changed",
+                        "action": "latest_cursor",
+                        "input": {"folder": "/docs"},
+                        "cursor": {
+                            "kind": "sync_token",
+                            "token_path": "cursor",
+                            "action": "changes",
+                            "input": {"folder": None, "cursor": "{cursor}"},
+                            "stale_codes": ["reset/"],
+                        },
+                        "dedupe_key": "id",
+                        "order": "unordered",
+                    }
+                ]
+            },
+        )
+    )
+
+
+def test_a_follow_up_action_polls_changes_and_a_reset_code_resyncs(
+    subs: SubscriptionStore,
+) -> None:
+    spec = _feed()
+    calls: list[str] = []
+    state = {"reset": False}
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.url.path}?{request.url.query.decode()}")
+        if request.url.path == "/v1/latest":
+            return httpx.Response(200, json={"cursor": "c-latest"})
+        cursor = request.url.params["cursor"]
+        if state["reset"] and cursor == "c-2":
+            return httpx.Response(
+                409, json={"error_summary": "reset/..", "error": {".tag": "reset"}}
+            )
+        following = {"c-latest": ("c-1", ["a", "b"]), "c-1": ("c-2", []), "c-2": ("c-2", [])}
+        nxt, ids = following[cursor]
+        return httpx.Response(200, json={"entries": [{"id": i} for i in ids], "cursor": nxt})
+
+    received: list[str] = []
+    runner = TriggerRunner(
+        subs,
+        lambda _c: (
+            spec,
+            AsyncGenericExecutor(
+                spec,
+                Connection("acme", credentials={"api_key": "k_FAKE"}),
+                transport=httpx.MockTransport(vendor),
+                options=ExecutorOptions(retry=RetryPolicy(max_attempts=1)),
+            ),
+        ),
+        lambda events: received.extend(e.dedupe_key for e in events),
+        clock=lambda: NOW,
+    )
+    sub = subs.add(Subscription("", "c", "acme", "changed", 60))
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+    assert calls == ["/v1/latest?folder=%2Fdocs"] and subs.get(sub.id).cursor == "c-latest"
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 2
+    assert calls[1] == "/v1/changes?cursor=c-latest"  # no folder: null dropped it
+    assert received == ["acme:changed:a", "acme:changed:b"]
+    asyncio.run(runner.run_once(sub.id))  # c-1 -> c-2, nothing new
+    state["reset"] = True
+    resynced = asyncio.run(runner.run_once(sub.id))
+    assert resynced.error is None and calls[-1] == "/v1/latest?folder=%2Fdocs"
+    assert subs.get(sub.id).cursor == "c-latest" and len(received) == 2
