@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from runtime.spec import (
     ApiKeyAuth,
     BasicAuth,
     BearerAuth,
+    Condition,
     ConnectorSpec,
     ContinueEndpointPagination,
     CursorPagination,
@@ -253,13 +255,7 @@ class MockServer:
             set_path(body, tc.account_label_path, MOCK_ACCOUNT_LABEL)
         if tc.account_id_path:
             set_path(body, tc.account_id_path, "mock_account")
-        for cond in tc.success.body if tc.success else []:
-            if "equals" in cond.model_fields_set:
-                set_path(body, cond.path, cond.equals)
-            elif "in_" in cond.model_fields_set and cond.in_:
-                set_path(body, cond.path, cond.in_[0])
-            elif cond.exists and get_path(body, cond.path) is MISSING:
-                set_path(body, cond.path, "present")
+        satisfy(body, tc.success.body if tc.success else [])
         status = 200
         if tc.success and tc.success.status:
             first = tc.success.status[0]
@@ -474,11 +470,21 @@ class MockServer:
             for k, v in self.store.get(concrete, {}).items()
             if k not in self.deleted.get(concrete, set())
         ]
+        # Records a trigger polls look like the ones it wants (GitHub issues, not pull requests):
+        # synthesized fields a trigger's conditions exclude are left out, stored ones included.
+        wanted = [c for t in self.spec.triggers.polling if t.action == action.name for c in t.where]
+        if wanted:
+            stored = [copy.deepcopy(v) for v in stored]
+            for item in stored:
+                if isinstance(item, dict):
+                    satisfy(item, wanted)
         synthetic = []
         for n in range(self.options.records):
             item = self._synthesized(item_schema, f"{action.name}:{n}")
             if isinstance(item, dict) and id_field in item_schema.get("properties", {}):
                 item[id_field] = _typed_id(f"mock_item_{n}", item_schema, id_field, n + 1)
+            if isinstance(item, dict):
+                satisfy(item, wanted)
             synthetic.append(item)
         return stored + synthetic
 
@@ -673,6 +679,20 @@ def _body_fields(body: bytes, content_type: str) -> dict[str, Any]:
     """The body's top-level fields, when it has any (a JSON object or a form)."""
     decoded = decode_body(body, content_type)
     return decoded if isinstance(decoded, dict) else {}
+
+
+def satisfy(body: dict[str, Any], conditions: list[Condition]) -> None:
+    """Make ``body`` meet the conditions it can be made to meet (equals, in, exists)."""
+    for cond in conditions:
+        fields = cond.model_fields_set
+        if "equals" in fields:
+            set_path(body, cond.path, cond.equals)
+        elif "in_" in fields and cond.in_:
+            set_path(body, cond.path, cond.in_[0])
+        elif "exists" in fields and not cond.exists:
+            remove_path(body, cond.path)
+        elif cond.exists and get_path(body, cond.path) is MISSING:
+            set_path(body, cond.path, "present")
 
 
 def _typed_id(value: str, schema: Any, id_field: str, number: int | None = None) -> Any:

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
+from .error_mapping import condition_holds
 from .errors import ConfigError, PatchbayError
 from .executor import AsyncGenericExecutor, AsyncPager, GenericExecutor, Page
 from .paths import get_path, parse_path
@@ -107,6 +108,11 @@ def reached_cursor(trigger: PollingTrigger, sent: Any) -> Callable[[Page], bool]
             return False
 
     return lambda page: any(older(item) for item in page.items)
+
+
+def wanted(trigger: PollingTrigger, item: Any) -> bool:
+    """Whether an item meets the trigger's ``where`` conditions (it may become an event)."""
+    return all(condition_holds(c, get_path(item, c.path)) for c in trigger.where)
 
 
 def polled_action(trigger: PollingTrigger, cursor: Any) -> str:
@@ -217,7 +223,7 @@ def collect(trigger: PollingTrigger, pages: list[Page], cursor: Any) -> PollBatc
             found = get_path(page.body, spec_cursor.token_path or "", None)
             if found is not None:
                 token = found
-        return PollBatch(items, token)
+        return PollBatch([i for i in items if wanted(trigger, i)], token)
     path = spec_cursor.field or ""
     keyed = [(sortable(get_path(i, path, None), spec_cursor), i) for i in items]
     keyed = [(k, i) for k, i in keyed if k is not None]
@@ -227,7 +233,7 @@ def collect(trigger: PollingTrigger, pages: list[Page], cursor: Any) -> PollBatc
     keyed.sort(key=lambda pair: pair[0])
     fresh = [i for _, i in keyed]
     next_cursor = get_path(fresh[-1], path, cursor) if fresh else cursor
-    return PollBatch(fresh, next_cursor)
+    return PollBatch([i for i in fresh if wanted(trigger, i)], next_cursor)
 
 
 def poll(

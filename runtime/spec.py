@@ -494,6 +494,12 @@ class PollingTrigger(_Model):
     )
     cursor: PollingCursor
     dedupe_key: str = "id"
+    where: list[Condition] = Field(
+        default_factory=list,
+        description="Conditions on each item (paths inside it) that all must hold for it to "
+        "become an event; items that fail still move the cursor (GitHub lists pull requests "
+        "among issues: pull_request must not exist).",
+    )
     order: Literal["asc", "desc", "unordered"] = "desc"
     start: Literal["read", "now"] = Field(
         default="read",

@@ -441,7 +441,9 @@ def _check_polling_trigger(
     # get_latest_cursor) may only hand out the token.
     for polled_action in [later]:
         item = item_schema(spec, polled_action)
-        for key, path in (("dedupe_key", trig.dedupe_key), ("cursor/field", cursor.field)):
+        paths = [("dedupe_key", trig.dedupe_key), ("cursor/field", cursor.field)]
+        paths += [(f"where/{n}/path", c.path) for n, c in enumerate(trig.where)]
+        for key, path in paths:
             if path is None:
                 continue
             if item is None or schema_at_path(item, path, spec.defs) is None:

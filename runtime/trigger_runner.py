@@ -43,6 +43,7 @@ from .polling import (
     shift,
     sortable,
     trigger_of,
+    wanted,
 )
 from .spec import ConnectorSpec, PollingCursor, PollingTrigger
 from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
@@ -348,6 +349,7 @@ class TriggerRunner:
                 best = current
             next_cursor = best
             fresh.sort(key=lambda pair: _order_key(get_path(pair[1], path, None), cursor_spec))
+        fresh = [(k, i) for k, i in fresh if wanted(trigger, i)]  # the others only move the cursor
         if not sub.started:
             # First run: start from "now"; only the newest ``backfill`` items are delivered.
             chosen = fresh[-sub.backfill :] if sub.backfill else []

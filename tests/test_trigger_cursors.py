@@ -181,6 +181,14 @@ def test_a_template_name_nothing_fills_is_a_spec_error_with_its_pointer() -> Non
             "only a sync_token cursor can be declared stale",
         ),
         (
+            {
+                "cursor": {"kind": "id", "field": "id"},
+                "where": [{"path": "pull_request", "exists": False}],
+            },
+            "/triggers/polling/0/where/0/path",
+            "'pull_request' is not in the item schema of 'export'",
+        ),
+        (
             {"cursor": {"kind": "id", "field": "id", "input": {"start_time": None}}},
             "/triggers/polling/0/cursor/input/start_time",
             "null removes 'start_time', but the trigger's input does not set it",
@@ -470,8 +478,11 @@ class GitHubIssues:
         self.issues: list[dict[str, Any]] = []
         self.sent: list[str | None] = []
 
-    def add(self, n: int, updated: str) -> None:
-        self.issues.append({"id": n, "number": n, "title": f"issue {n}", "updated_at": updated})
+    def add(self, n: int, updated: str, *, pull: bool = False) -> None:
+        issue: dict[str, Any] = {"id": n, "number": n, "title": f"issue {n}", "updated_at": updated}
+        if pull:  # GitHub lists pull requests among issues, marked by this object
+            issue["pull_request"] = {"url": f"https://api.github.com/repos/octo/demo/pulls/{n}"}
+        self.issues.append(issue)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         since = request.url.params.get("since")
@@ -497,8 +508,10 @@ def test_a_list_read_oldest_first_starts_at_now_without_reading_history(
     assert first.subscription.cursor == "2027-01-15T08:00:00Z"  # NOW
     assert "backfill is not available for new_issue" in first.subscription.message
     vendor.add(4, "2027-01-15T08:00:30Z")
+    vendor.add(5, "2027-01-15T08:00:45Z", pull=True)
     assert asyncio.run(runner.run_once(sub.id)).delivered == 1
     assert vendor.sent == ["2027-01-15T08:00:00Z"] and received == ["github:new_issue:4"]
+    assert subs.get(sub.id).cursor == "2027-01-15T08:00:45Z"  # the pull request moved it
 
 
 def test_starting_at_now_needs_a_timestamp_cursor() -> None:
