@@ -273,13 +273,20 @@ async def apoll(
     )
 
 
-async def read_pages(pager: AsyncPager, stop: Callable[[Page], bool] | None) -> list[Page]:
+async def read_pages(
+    pager: AsyncPager, stop: Callable[[Page], bool] | None, *, keep: int | None = None
+) -> list[Page]:
     """The pages of a poll, up to the first one ``stop`` accepts (the stream is closed there,
-    so no further request is made)."""
+    so no further request is made). With ``keep``, only the last pages holding about that many
+    items stay in memory: a full sync reads everything for its token and needs only the tail."""
     pages: list[Page] = []
+    held = 0
     async with contextlib.aclosing(pager.pages()) as stream:
         async for page in stream:
             pages.append(page)
+            held += len(page.items)
+            while keep is not None and len(pages) > 1 and held - len(pages[0].items) >= keep:
+                held -= len(pages.pop(0).items)
             if stop is not None and stop(page):
                 break
     return pages

@@ -284,18 +284,23 @@ class TriggerRunner:
         if cursor is not None and cursor_spec.kind == "timestamp" and trigger.lookback_seconds:
             sent = shift(cursor, cursor_spec, trigger.lookback_seconds)  # re-read late records
         now = self._clock()
+        # A sync without a token reads to the end, past the item cap: the token comes with the
+        # last page (Google's nextSyncToken), and stopping early would never get one.
+        full = cursor_spec.kind == "sync_token"
+        keep = self._ledger + sub.backfill
         try:
             data = poll_input(trigger, sent, sub.params, now=now)
-            pages = await self._pages(
-                executor, polled_action(trigger, sent), data, reached_cursor(trigger, sent)
-            )
+            action = polled_action(trigger, sent)
+            if full and sent is None:
+                pages = await self._pages(executor, action, data, keep=keep)
+            else:
+                pages = await self._pages(executor, action, data, reached_cursor(trigger, sent))
         except PatchbayError as exc:
             if not is_stale(exc, cursor_spec):
                 raise
             # The vendor says the token is stale: resync everything; the ledger dedupes.
-            pages = await self._pages(
-                executor, trigger.action, poll_input(trigger, None, sub.params, now=now)
-            )
+            data = poll_input(trigger, None, sub.params, now=now)
+            pages = await self._pages(executor, trigger.action, data, keep=keep)
         items = [item for page in pages for item in page.items]
         token = None
         if cursor_spec.kind == "sync_token":
@@ -310,8 +315,12 @@ class TriggerRunner:
         action: str,
         data: dict[str, Any],
         stop: Callable[[Page], bool] | None = None,
+        *,
+        keep: int | None = None,
     ) -> list[Page]:
-        return await read_pages(executor.paginate(action, data, max_items=self._max_items), stop)
+        """A poll's pages: up to the item cap, or with ``keep`` all of them (holding the tail)."""
+        limit = None if keep is not None else self._max_items
+        return await read_pages(executor.paginate(action, data, max_items=limit), stop, keep=keep)
 
     def _select(
         self,

@@ -631,3 +631,55 @@ def test_a_follow_up_action_polls_changes_and_a_reset_code_resyncs(
     resynced = asyncio.run(runner.run_once(sub.id))
     assert resynced.error is None and calls[-1] == "/v1/latest?folder=%2Fdocs"
     assert subs.get(sub.id).cursor == "c-latest" and len(received) == 2
+
+
+class GoogleCalendar:
+    """events.list: pageToken paging, nextSyncToken only on the last page of a full sync; a
+    syncToken returns what changed since it."""
+
+    def __init__(self, count: int) -> None:
+        self.events = [f"e{n:03d}" for n in range(count)]
+        self.synced_at: dict[str, int] = {}
+        self.calls: list[dict[str, str]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        self.calls.append(params)
+        size = int(params.get("maxResults", "250"))
+        token = params.get("syncToken")
+        start = self.synced_at[token] if token else 0
+        offset = int(params.get("pageToken", "0"))
+        rows = self.events[start:][offset : offset + size]
+        body: dict[str, Any] = {
+            "kind": "calendar#events",
+            "items": [{"id": e, "etag": f'"{e}-1"', "status": "confirmed"} for e in rows],
+        }
+        if offset + size < len(self.events) - start:
+            body["nextPageToken"] = str(offset + size)
+        else:
+            token = f"sync-{len(self.events)}"
+            self.synced_at[token] = len(self.events)
+            body["nextSyncToken"] = token
+        return httpx.Response(200, json=body)
+
+
+def test_a_full_sync_reads_past_the_item_cap_to_get_its_token(subs: SubscriptionStore) -> None:
+    """Google hands out nextSyncToken on the last page only: a first poll stopped by the item
+    cap would never get one and would re-read the same events forever."""
+    vendor = GoogleCalendar(120)
+    received: list[Any] = []
+    runner = _runner_for("google_calendar", subs, vendor, received, max_items=50, ledger_size=40)
+    sub = subs.add(
+        Subscription("", "c", "google_calendar", "changed_event", 60, params={"calendarId": "c1"})
+    )
+    first = asyncio.run(runner.run_once(sub.id))
+    assert first.error is None and first.delivered == 0
+    assert first.subscription.cursor == "sync-120" and first.subscription.message == ""
+    assert len(first.subscription.seen) == 40  # the ledger keeps the newest keys only
+    vendor.events += ["e120", "e121"]
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 2
+    assert vendor.calls[-1]["syncToken"] == "sync-120"
+    assert received == [
+        'google_calendar:changed_event:"e120-1"',
+        'google_calendar:changed_event:"e121-1"',
+    ]
