@@ -306,11 +306,30 @@ class MockServer:
                 res = fixture.response
                 return self._json(res.status, res.body, dict(res.headers))
         if pag is not None:
+            origin = self._continued(action)
+            if origin is not None and isinstance(pag, ContinueEndpointPagination):
+                # A continue endpoint declared as an action (Dropbox's list_folder/continue)
+                # goes on with the listing its cursor came from: later pages, or later changes.
+                cursor = decode_body(body, content_type) or {}
+                return self._page(origin, {}, _offset_of(str(cursor.get(pag.cursor_field))), url)
             offset = self._start(action, query, body, content_type)
             return self._page(
                 action, data, offset, url, query=query, body=body, content_type=content_type
             )
         return self._rest(action, path_params, data, url)
+
+    def _continued(self, action: Action) -> Action | None:
+        """The listing action whose continue endpoint ``action`` is, if any."""
+        for other in self.spec.actions:
+            pag = other.pagination
+            if (
+                other is not action
+                and isinstance(pag, ContinueEndpointPagination)
+                and pag.continue_path == action.path
+                and pag.continue_method == action.method
+            ):
+                return other
+        return None
 
     # ----------------------------------------------------------------------------- resources
 
@@ -590,7 +609,8 @@ class MockServer:
                     self._drop_pointer(action, envelope, pag.next_url_path)
             envelope = self._defuse(envelope)
             if isinstance(pag, ContinueEndpointPagination):
-                set_path(envelope, pag.cursor_path, f"mock-cursor-{nxt}")
+                # After the last page the cursor marks the end: later records come after it.
+                set_path(envelope, pag.cursor_path, f"mock-cursor-{min(nxt, len(items))}")
         if isinstance(pag, LinkHeaderPagination) and more:
             headers["Link"] = f'<{_with_page(url, nxt)}>; rel="{pag.rel}"'
         return self._json(200, envelope, headers)

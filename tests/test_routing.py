@@ -10,10 +10,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from conftest import spec_doc
 
 from mocks.recorder import Recorder
 from mocks.routing import PROBE, Router
 from mocks.server import MockOptions, MockServer, default_credentials
+from runtime import parse_spec
 from runtime.registry import SpecRegistry
 from runtime.spec import Action, ConnectorSpec, ContinueEndpointPagination
 from runtime.templating import render, template_names
@@ -48,14 +50,19 @@ def _base_tail(spec: ConnectorSpec) -> str:
 
 
 def _routes(spec: ConnectorSpec) -> list[tuple[str, str, str, bool]]:
-    """(method, path template, action name, continuation) of every action and continuation."""
-    out = []
+    """(method, path template, action name, continuation) of every action and continuation;
+    where several share one method and path (Dropbox's list_folder/continue is an action and
+    two listings' continue endpoint), the first in spec order answers, as the router says."""
+    out: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
     for action in spec.actions:
-        out.append((action.method, action.path, action.name, False))
+        out.setdefault(
+            (action.method, action.path), (action.method, action.path, action.name, False)
+        )
         pag = action.pagination
         if isinstance(pag, ContinueEndpointPagination):
-            out.append((pag.continue_method, pag.continue_path, action.name, True))
-    return out
+            route = (pag.continue_method, pag.continue_path, action.name, True)
+            out.setdefault((pag.continue_method, pag.continue_path), route)
+    return list(out.values())
 
 
 CASES = [(name, *route) for name, spec in SPECS.items() for route in _routes(spec)]
@@ -327,5 +334,31 @@ def test_methods_are_matched_case_insensitively_and_continuations_are_flagged() 
     first = dropbox.match("post", "https://api.dropboxapi.com/2/files/list_folder")
     more = dropbox.match("POST", "https://api.dropboxapi.com/2/files/list_folder/continue")
     assert first is not None and (first.action.name, first.continuation) == ("list_folder", False)
-    assert more is not None and (more.action.name, more.continuation) == ("list_folder", True)
+    # Dropbox declares list_folder/continue as an action of its own (the trigger polls it), and
+    # it comes first in the spec: the action answers, not list_folder's continuation.
+    assert more is not None and (more.action.name, more.continuation) == (
+        "list_folder_continue",
+        False,
+    )
     assert dropbox.match("GET", "https://api.dropboxapi.com/2/files/list_folder") is None
+    listing = {
+        "name": "list_things",
+        "method": "POST",
+        "path": "/things/list",
+        "output": {
+            "schema": {
+                "type": "object",
+                "properties": {"things": {"type": "array"}, "cursor": {"type": "string"}},
+            }
+        },
+        "pagination": {
+            "style": "continue_endpoint",
+            "items_path": "things",
+            "continue_path": "/things/list/continue",
+            "cursor_path": "cursor",
+            "cursor_field": "cursor",
+        },
+    }
+    router = Router(parse_spec(spec_doc([listing])))
+    found = router.match("post", "https://api.acme.test/v1/things/list/continue")
+    assert found is not None and (found.action.name, found.continuation) == ("list_things", True)

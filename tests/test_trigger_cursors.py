@@ -325,6 +325,7 @@ def _runner_for(
     vendor: Any,
     received: list[Any],
     variables: dict[str, str] | None = None,
+    credentials: dict[str, str] | None = None,
     **options: Any,
 ) -> TriggerRunner:
     spec = REGISTRY.get(connector)
@@ -335,7 +336,7 @@ def _runner_for(
             connector,
             auth=variant.name,
             variables=variables or {},
-            credentials={f: f"FAKE_{f}" for f in variant.fields},
+            credentials=credentials or {f: f"FAKE_{f}" for f in variant.fields},
             token_provider=StaticTokenProvider("FAKE_access_token"),
         )
         return spec, AsyncGenericExecutor(
@@ -683,3 +684,37 @@ def test_a_full_sync_reads_past_the_item_cap_to_get_its_token(subs: Subscription
         'google_calendar:changed_event:"e120-1"',
         'google_calendar:changed_event:"e121-1"',
     ]
+
+
+def test_dropbox_follows_changes_with_its_kept_cursor_and_relists_after_a_reset(
+    subs: SubscriptionStore,
+) -> None:
+    from mocks.server import MockOptions, MockServer
+
+    spec = REGISTRY.get("dropbox")
+    server = MockServer(spec, MockOptions(golden_root=None, records=3))
+    paths: list[str] = []
+    reset = {"on": False}
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if reset["on"] and request.url.path.endswith("/list_folder/continue"):
+            body = {"error_summary": "reset/...", "error": {".tag": "reset"}}
+            return httpx.Response(409, json=body)
+        return server.handler(request)
+
+    received: list[Any] = []
+    runner = _runner_for("dropbox", subs, vendor, received, credentials=server.credentials)
+    sub = subs.add(Subscription("", "c", "dropbox", "changed_file", 60, params={"path": "/docs"}))
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 0
+    assert paths == ["/2/files/list_folder"] and subs.get(sub.id).cursor == "mock-cursor-3"
+    server.options.records = 5  # two files change
+    assert asyncio.run(runner.run_once(sub.id)).delivered == 2
+    assert paths[-1] == "/2/files/list_folder/continue"
+    continued = server.requests[-1]
+    assert json.loads(continued.body) == {"cursor": "mock-cursor-3"}  # path, recursive dropped
+    reset["on"] = True
+    relisted = asyncio.run(runner.run_once(sub.id))
+    assert relisted.error is None and paths[-1] == "/2/files/list_folder"
+    assert relisted.delivered == 0 and len(received) == 2  # the ledger knew them all
+    assert subs.get(sub.id).cursor == "mock-cursor-5"
