@@ -646,7 +646,7 @@ class GoogleCalendar:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         params = dict(request.url.params)
         self.calls.append(params)
-        size = int(params.get("maxResults", "250"))
+        size = min(int(params.get("maxResults", "250")), 25)  # Google may send fewer
         token = params.get("syncToken")
         start = self.synced_at[token] if token else 0
         offset = int(params.get("pageToken", "0"))
