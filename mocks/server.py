@@ -45,10 +45,11 @@ from runtime.spec import (
     OAuth2Auth,
     OffsetPagination,
     PagePagination,
+    ResourceEffect,
 )
 from runtime.spec_checks import resolve_schema, schema_at_path
 from runtime.templating import render
-from runtime.validation import InputCheck
+from runtime.validation import InputCheck, input_schema
 
 from .golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
 from .routing import Route, Router
@@ -118,6 +119,8 @@ class MockServer:
         self.fixture_hits = 0  # replies taken from golden fixtures (the contract suite checks)
         self.store: dict[str, dict[str, dict[str, Any]]] = {}
         self.deleted: dict[str, set[str]] = {}
+        # (resource store, item id) -> the partitions it was created in (spec resource effects)
+        self.partitions: dict[tuple[str, str], dict[str, str]] = {}
         self._synth_cache: dict[tuple[int, str], str] = {}
         self.router = Router(
             spec, variables=self.options.variables, mount=self.options.mount, probe=True
@@ -305,6 +308,8 @@ class MockServer:
                 self.fixture_hits += 1
                 res = fixture.response
                 return self._json(res.status, res.body, dict(res.headers))
+        if action.resource is not None and action.resource.op != "list":
+            return self._resource(action, action.resource, data)
         if pag is not None:
             origin = self._continued(action)
             if origin is not None and isinstance(pag, ContinueEndpointPagination):
@@ -469,6 +474,100 @@ class MockServer:
 
     # ---------------------------------------------------------------------------------- pages
 
+    def _resource(self, action: Action, effect: ResourceEffect, data: dict[str, Any]) -> Reply:
+        """Create, read, change or delete one item of the resource the spec names: state for
+        APIs whose paths do not show it (RPC methods, ids with a suffix). Items are found by id
+        alone; the partitions they were created in (a channel, a board) only filter lists."""
+        key = f"resource:{effect.name}"
+        store = self.store.setdefault(key, {})
+        gone = self.deleted.setdefault(key, set())
+        schema = self._result_schema(action) or {}
+        item_schema = schema_at_path(schema, effect.item_path, self.spec.defs) or {}
+        item_schema = resolve_schema(item_schema, self.spec.defs)
+        id_field = effect.id_field or effect.id or "id"
+        if effect.op == "create":
+            number = len(store) + len(gone) + 1
+            item = self._synthesized(item_schema, f"{action.name}:{number}")
+            item = item if isinstance(item, dict) else {}
+            item.update(self._echo(item_schema, data))
+            item[id_field] = self._new_id(effect, item_schema, number, store)
+            item_id = str(item[id_field])
+            store[item_id] = item
+            self.partitions[(key, item_id)] = _partition(effect, data)
+        else:
+            item_id = str(data.get(effect.id or "", ""))
+            if item_id in gone:
+                return self._error("not_found", f"no such {effect.name}: {item_id}")
+            found = store.get(item_id)
+            if found is None:  # any id exists until deleted, as with REST paths
+                found = self._synthesized(item_schema, f"{action.name}:{item_id}")
+                found = found if isinstance(found, dict) else {}
+                found[id_field] = _typed_id(item_id, item_schema, id_field)
+            item = found
+            if effect.op == "update":
+                item.update(self._echo(item_schema, data))
+                store[item_id] = item
+            elif effect.op == "delete":
+                gone.add(item_id)
+                store.pop(item_id, None)
+        result: Any = item
+        if effect.item_path or effect.op == "delete":
+            # The item inside the response (Slack's message), or a delete's receipt; top-level
+            # fields named like the id or a scope input carry their values (Slack's channel, ts).
+            result = self._synthesized(schema, action.name)
+            result = result if isinstance(result, dict) else {}
+            if effect.item_path:
+                set_path(result, effect.item_path, item)
+            props = schema.get("properties", {})
+            if id_field in props and id_field in item:
+                result[id_field] = item[id_field]
+            for name in effect.scope.values():
+                if name in props and name in data:
+                    result[name] = data[name]
+        return self._json(200, self._defuse(self._wrap(action, result)))
+
+    def _new_id(
+        self,
+        effect: ResourceEffect,
+        item_schema: dict[str, Any],
+        number: int,
+        taken: dict[str, Any],
+    ) -> Any:
+        """A fresh id valid where it will be used: the item's id field, or the input that names
+        the item in a sibling action (Slack's ts looks like 1503435956.000247, a Twilio sid
+        like SM + 32 hex digits)."""
+        id_field = effect.id_field or effect.id or "id"
+        sub = item_schema.get("properties", {}).get(id_field)
+        sub = resolve_schema(sub, self.spec.defs) if isinstance(sub, dict) else {}
+        if "pattern" not in sub and "format" not in sub:
+            for other in self.spec.actions:
+                mine = other.resource
+                if mine is not None and mine.name == effect.name and mine.id is not None:
+                    named = input_schema(other, self.spec.defs)["properties"].get(mine.id, {})
+                    if "pattern" in named or "format" in named:
+                        sub = resolve_schema(named, self.spec.defs)
+                        break
+        if "pattern" in sub or "format" in sub:
+            for attempt in range(20):
+                value = synthesize(sub, self.spec.defs, rng_for(number, f"id:{attempt}"))
+                if str(value) not in taken:
+                    return value
+        return _typed_id(f"mock_{number}", item_schema, id_field, number)
+
+    def _listed(self, effect: ResourceEffect, data: dict[str, Any]) -> list[Any]:
+        """Stored items of a resource in the partition a list asks for."""
+        key = f"resource:{effect.name}"
+        wanted = _partition(effect, data)
+        gone = self.deleted.get(key, set())
+        out = []
+        for item_id, item in self.store.get(key, {}).items():
+            made_in = self.partitions.get((key, item_id), {})
+            if item_id not in gone and all(
+                made_in.get(part, value) == value for part, value in wanted.items()
+            ):
+                out.append(item)
+        return out[::-1]  # newest first, as lists of new records usually are
+
     def _dataset(self, action: Action, data: dict[str, Any]) -> list[Any]:
         pag = action.pagination
         assert pag is not None
@@ -489,6 +588,8 @@ class MockServer:
             for k, v in self.store.get(concrete, {}).items()
             if k not in self.deleted.get(concrete, set())
         ]
+        if action.resource is not None:  # the spec says which resource this lists
+            stored = self._listed(action.resource, data)
         # Records a trigger polls look like the ones it wants (GitHub issues, not pull requests):
         # synthesized fields a trigger's conditions exclude are left out, stored ones included.
         wanted = [c for t in self.spec.triggers.polling if t.action == action.name for c in t.where]
@@ -656,6 +757,12 @@ class MockServer:
         self.requests.clear()
         self.store.clear()
         self.deleted.clear()
+        self.partitions.clear()
+
+
+def _partition(effect: ResourceEffect, data: dict[str, Any]) -> dict[str, str]:
+    """The partition values an action's input gives (a Slack channel, a Trello board)."""
+    return {part: str(data[name]) for part, name in effect.scope.items() if name in data}
 
 
 def _offset_of(cursor: str) -> int:

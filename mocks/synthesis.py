@@ -106,9 +106,65 @@ def synthesize(
             f"MOCK{n}",
             "a" * max(1, n % 7),
         )
+        expanded = _from_pattern(pattern, n)
+        if expanded is not None:
+            candidates = (expanded, *candidates)
         text = next((c for c in candidates if re.search(pattern, c)), text)
     min_len = int(schema.get("minLength", 0))
     max_len = int(schema.get("maxLength", 64))
     if len(text) < min_len:
         text = text.ljust(min_len, "x")
     return text[: max(max_len, 1)]
+
+
+_TOKEN = re.compile(
+    r"(?:\((?P<group>[^()]*)\)|\[(?P<cls>[^\]]+)\]|\\(?P<esc>[dw])|(?P<lit>[^\\^$()\[\]{}?*+|.]))"
+    r"(?P<rep>\{\d+(?:,\d*)?\}|[?*+])?"
+)
+
+
+def _class_chars(spec: str) -> str:
+    """The characters of a bracket class such as ``0-9a-fA-F`` (no negation, no escapes)."""
+    out, i = [], 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-":
+            out += [chr(c) for c in range(ord(spec[i]), ord(spec[i + 2]) + 1)]
+            i += 3
+        else:
+            out.append(spec[i])
+            i += 1
+    return "".join(out)
+
+
+def _from_pattern(pattern: str, n: int) -> str | None:
+    """A string for the simple patterns ids use (``^(SM|MM)[0-9a-fA-F]{32}$``): literals, the
+    first branch of a group, classes and ``\\d``/``\\w`` with a repeat; varied by ``n``. None
+    when the pattern has anything else (the caller then tries fixed candidates)."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    out, pos = [], 0
+    for m in _TOKEN.finditer(body):
+        if m.start() != pos:
+            return None
+        pos = m.end()
+        if m.group("group") is not None:
+            first = m.group("group").split("|")[0]
+            if _from_pattern(first, n) is None:
+                return None
+            unit = _from_pattern(first, n) or ""
+            pool = None
+        elif m.group("cls") is not None:
+            if m.group("cls").startswith("^"):
+                return None
+            pool = _class_chars(m.group("cls"))
+        elif m.group("esc") is not None:
+            pool = "0123456789" if m.group("esc") == "d" else "abcdefghijklmnopqrstuvwxyz0123456789"
+        else:
+            pool, unit = None, m.group("lit")
+        rep = m.group("rep") or ""
+        count = 1 if rep in ("", "?") else int(re.findall(r"\d+", rep)[0]) if "{" in rep else 1
+        if pool is None:
+            out.append(unit * count)
+        else:
+            digits = f"{n:0{count}d}"[-count:] if count else ""
+            out.append("".join(pool[(int(d) * 7 + i) % len(pool)] for i, d in enumerate(digits)))
+    return "".join(out) if pos == len(body) else None

@@ -346,6 +346,27 @@ Pagination = Annotated[
 ]
 
 
+class ResourceEffect(_Model):
+    """What an action does to one kind of vendor resource. The mock keeps state from it, so
+    RPC-style APIs (Slack's chat.postMessage then conversations.history) and paths REST
+    inference cannot read (Twilio's /Messages/{sid}.json) behave like the vendor."""
+
+    name: str = Field(description="The kind of resource, shared by the actions on it.")
+    op: Literal["create", "get", "list", "update", "delete"]
+    id: str | None = Field(default=None, description="Input naming the item (get, update, delete).")
+    id_field: str | None = Field(
+        default=None, description="The item's id field, when it is not named like the input."
+    )
+    scope: dict[str, str] = Field(
+        default_factory=dict,
+        description="Partition name -> the input giving it (a Slack channel; a Trello board, "
+        "idBoard on create and board_id on list).",
+    )
+    item_path: str = Field(
+        default="", description="Where the item sits in the response ('' = the result)."
+    )
+
+
 class Action(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     title: str = ""
@@ -369,6 +390,7 @@ class Action(_Model):
     auth: list[str] | None = Field(
         default=None, description="Auth variants allowed (all if unset)."
     )
+    resource: ResourceEffect | None = None
 
     @property
     def is_idempotent(self) -> bool:

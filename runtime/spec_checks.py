@@ -44,8 +44,34 @@ def check_semantics(spec: ConnectorSpec) -> list[Problem]:
     problems += _check_schemas(spec)
     for index, action in enumerate(spec.actions):
         problems += _check_action(spec, action, f"/actions/{index}")
+        if action.resource is not None:
+            problems += _check_resource(spec, action, f"/actions/{index}/resource")
     problems += _check_triggers(spec)
     return problems
+
+
+def _check_resource(spec: ConnectorSpec, action: Action, where: str) -> list[Problem]:
+    """The inputs a resource effect names exist, an id is given where one item is meant, the
+    item's place is in the output schema, and only a paginated action lists."""
+    effect = action.resource
+    assert effect is not None
+    out: list[Problem] = []
+    inputs = set(input_names(action))
+    for part, name in effect.scope.items():
+        if name not in inputs:
+            out.append((f"{where}/scope/{_esc(part)}", f"{name!r} is not an input of this action"))
+    if effect.op in ("get", "update", "delete"):
+        if effect.id is None:
+            out.append((f"{where}/id", f"a {effect.op} needs the input naming the item"))
+        elif effect.id not in inputs:
+            out.append((f"{where}/id", f"{effect.id!r} is not an input of this action"))
+    if effect.op == "list" and action.pagination is None:
+        out.append((f"{where}/op", "list needs a paginated action"))
+    if effect.op != "list" and effect.item_path:
+        result = schema_at_path(action.output.schema_, action.output.result_path, spec.defs)
+        if result is None or schema_at_path(result, effect.item_path, spec.defs) is None:
+            out.append((f"{where}/item_path", f"{effect.item_path!r} is not in the output"))
+    return out
 
 
 # -------------------------------------------------------------------------------- uniqueness

@@ -379,3 +379,62 @@ def test_a_fixture_that_breaks_its_schema_names_its_file(tmp_path: Path) -> None
         p.startswith(f"{broken}: response body does not match") and "/available" in p
         for p in result.problems
     )
+
+
+def _spec_executor(name: str, server: MockServer, **variables: str) -> GenericExecutor:
+    """An executor on the first auth variant the mock has credentials for."""
+    spec = server.spec
+    variant = next(v for v in spec.auth if v.fields and set(v.fields) <= set(server.credentials))
+    conn = Connection(
+        name,
+        auth=variant.name,
+        variables=variables,
+        credentials={k: server.credentials[k] for k in variant.fields},
+    )
+    return GenericExecutor(spec, conn, transport=server.transport(), sleep=lambda s: None)
+
+
+def test_resource_effects_make_slacks_rpc_methods_stateful() -> None:
+    server = MockServer(REGISTRY.get("slack"), MockOptions(golden_root=None, records=2))
+    ex = _spec_executor("slack", server)
+    posted = ex.call("post_message", {"channel": "C0FAKE1", "text": "hello state"})
+    ts = posted["ts"]
+    assert posted["channel"] == "C0FAKE1" and posted["message"]["ts"] == ts
+    assert posted["message"]["text"] == "hello state"
+    history = ex.paginate("list_messages", {"channel": "C0FAKE1"}).all()
+    assert history[0]["ts"] == ts and len(history) == 3
+    other = ex.paginate("list_messages", {"channel": "C0FAKE2"}).all()
+    assert ts not in [m.get("ts") for m in other]  # posted in one channel only
+    ex.call("update_message", {"channel": "C0FAKE1", "ts": ts, "text": "edited"})
+    history = ex.paginate("list_messages", {"channel": "C0FAKE1"}).all()
+    assert history[0]["text"] == "edited"
+    ex.call("delete_message", {"channel": "C0FAKE1", "ts": ts})
+    assert ts not in [m.get("ts") for m in ex.paginate("list_messages", {"channel": "C0FAKE1"})]
+    with pytest.raises(PatchbayError) as info:
+        ex.call("update_message", {"channel": "C0FAKE1", "ts": ts, "text": "again"})
+    assert info.value.code == "not_found" and info.value.status == 200  # Slack's ok:false
+
+
+def test_resource_effects_cover_twilio_trello_and_hubspot() -> None:
+    twilio = MockServer(
+        REGISTRY.get("twilio"),
+        MockOptions(golden_root=None, records=1, variables={"account_sid": "AC" + "0" * 32}),
+    )
+    tw = _spec_executor("twilio", twilio, account_sid="AC" + "0" * 32)
+    sent = tw.call("send_message", {"To": "+15005550006", "From": "+15005550001", "Body": "hi"})
+    assert tw.call("get_message", {"sid": sent["sid"]})["sid"] == sent["sid"]
+    assert tw.paginate("list_messages").all()[0]["sid"] == sent["sid"]
+
+    trello = MockServer(REGISTRY.get("trello"), MockOptions(golden_root=None, records=1))
+    tr = _spec_executor("trello", trello)
+    card = tr.call("create_card", {"idList": "5abbe4b7ddc1b351ef961414", "name": "Stateful"})
+    assert tr.call("get_card", {"id": card["id"]})["name"] == "Stateful"
+    board = tr.paginate("list_board_cards", {"board_id": "5abbe4b7ddc1b351ef961400"}).all()
+    assert board[0]["id"] == card["id"]
+
+    hubspot = MockServer(REGISTRY.get("hubspot"), MockOptions(golden_root=None, records=1))
+    hs = _spec_executor("hubspot", hubspot)
+    contact = hs.call("create_contact", {"properties": {"email": "state@example.test"}})
+    assert hs.call("get_contact", {"contactId": contact["id"]})["id"] == contact["id"]
+    found = hs.paginate("search_contacts", {"limit": 10}).all()
+    assert found[0]["id"] == contact["id"] and len(found) == 2

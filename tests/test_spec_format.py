@@ -185,6 +185,31 @@ def test_schema_errors_name_the_pointer() -> None:
 REG = "triggers/webhooks/0/registration"
 
 SEMANTIC_CASES: dict[str, tuple[Mutation, str, str]] = {
+    "resource item named by no input": (
+        _set("actions/7/resource", {"name": "record", "op": "update", "id": "record_id"}),
+        "/actions/7/resource/id",
+        "'record_id' is not an input of this action",
+    ),
+    "resource get without an id": (
+        _set("actions/7/resource", {"name": "record", "op": "get"}),
+        "/actions/7/resource/id",
+        "a get needs the input naming the item",
+    ),
+    "resource list not paginated": (
+        _set("actions/7/resource", {"name": "record", "op": "list"}),
+        "/actions/7/resource/op",
+        "list needs a paginated action",
+    ),
+    "resource scope input unknown": (
+        _set("actions/1/resource/scope", {"team": "team_id"}),
+        "/actions/1/resource/scope/team",
+        "'team_id' is not an input of this action",
+    ),
+    "resource item path not in the output": (
+        _set("actions/7/resource/item_path", "record.inner"),
+        "/actions/7/resource/item_path",
+        "'record.inner' is not in the output",
+    ),
     "undeclared path variable": (
         _set("actions/9/path", "/records/{record_id}/attachments"),
         "/actions/9/path",
