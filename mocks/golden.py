@@ -6,6 +6,7 @@ path; the mock server never answers from a fixture that did not load.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,26 @@ class FixtureResponse(_Model):
     status: int = Field(ge=100, le=599)
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
+    body_encoding: Literal["json", "text", "base64"] = Field(
+        default="json",
+        description="How body holds the response: decoded JSON, text as sent (CSV, XML), or "
+        "base64 of the raw bytes (a file download).",
+    )
+
+    def wire(self) -> tuple[dict[str, str], bytes]:
+        """Headers and body bytes to answer with (a content type added when none was kept)."""
+        headers = dict(self.headers)
+        given = {k.lower() for k in headers}
+        if self.body_encoding == "base64":
+            raw, default = base64.b64decode(self.body or ""), "application/octet-stream"
+        elif self.body_encoding == "text":
+            raw, default = str(self.body or "").encode(), "text/plain; charset=utf-8"
+        else:
+            raw = json.dumps(self.body).encode() if self.body is not None else b""
+            default = "application/json"
+        if "content-type" not in given:
+            headers["Content-Type"] = default
+        return headers, raw
 
 
 class Fixture(_Model):
@@ -106,6 +127,26 @@ def decode_body(body: bytes, content_type: str) -> Any:
         return json.loads(body)
     except ValueError:
         return body.decode(errors="replace")
+
+
+def encode_response(raw: bytes, content_type: str) -> tuple[Any, str]:
+    """A response body as a fixture keeps it, and how: JSON (when it says so, or says nothing
+    and parses) decoded; text types (text/*, XML, CSV) as text; any other bytes in base64."""
+    if not raw:
+        return None, "json"
+    kind = content_type.lower()
+    if "json" in kind or not kind:
+        try:
+            return json.loads(raw), "json"
+        except ValueError:
+            pass
+    textual = not kind or any(t in kind for t in ("json", "text", "xml", "csv", "yaml"))
+    if textual:
+        try:
+            return raw.decode("utf-8"), "text"
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(raw).decode(), "base64"
 
 
 def dump_fixture(fixture: Fixture) -> str:

@@ -53,6 +53,7 @@ from .golden import (
     Fixture,
     decode_body,
     dump_fixture,
+    encode_response,
     load_fixture,
     matches,
     multi,
@@ -521,7 +522,14 @@ class Recorder:
         params = {k: red.path(v) for k, v in match.path_params.items()}
         input_data, note = self._input(action, params, query, headers, req_body, req_type)
         res_type = _content_type(ex.response_headers)
-        res_body = red.data(decode_body(ex.response_body, res_type))
+        res_body, res_encoding = encode_response(ex.response_body, res_type)
+        if res_encoding == "json":
+            res_body = red.data(res_body)
+        elif res_encoding == "text":
+            res_body = red.text(res_body)
+        else:  # raw bytes: secrets are scrubbed byte for byte (latin-1 maps bytes 1:1)
+            raw = base64.b64decode(res_body).decode("latin-1")
+            res_body = base64.b64encode(red.text(raw).encode("latin-1")).decode()
         res_headers = {
             k: (REDACTED if k.lower() in self.rules.headers else red.text(v))
             for k, v in ex.response_headers
@@ -540,7 +548,12 @@ class Recorder:
                     "headers": headers,
                     "body": req_body,
                 },
-                "response": {"status": ex.status, "headers": res_headers, "body": res_body},
+                "response": {
+                    "status": ex.status,
+                    "headers": res_headers,
+                    "body": res_body,
+                    "body_encoding": res_encoding,
+                },
             }
         )
 

@@ -158,12 +158,8 @@ class RecordedSession:
                 path, fixture = hit
                 with self._lock:
                     self.used.append(path)
-                res = fixture.response
-                return httpx.Response(
-                    res.status,
-                    headers={"Content-Type": "application/json", **res.headers},
-                    content=json.dumps(res.body).encode() if res.body is not None else b"",
-                )
+                headers, content = fixture.response.wire()
+                return httpx.Response(fixture.response.status, headers=headers, content=content)
         if self.recorder is None or self.real is None:
             message = self.miss_message(request)
             with self._lock:

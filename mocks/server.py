@@ -307,7 +307,7 @@ class MockServer:
             if matches(fixture, route.method, url.path, multi(query), form_or_json):
                 self.fixture_hits += 1
                 res = fixture.response
-                return self._json(res.status, res.body, dict(res.headers))
+                return Reply(res.status, *res.wire())
         if action.resource is not None and action.resource.op != "list":
             return self._resource(action, action.resource, data)
         if pag is not None:

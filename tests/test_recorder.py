@@ -488,3 +488,64 @@ def test_cli_record_refuses_unknown_variant_and_mode_none(tmp_path: Path) -> Non
     result = runner.invoke(record, ["stripe", "--mode", "none"], obj=REGISTRY)
     assert result.exit_code == 2  # not a recording mode
     assert "import" in runner.invoke(record, ["--help"], obj=REGISTRY).output
+
+
+def _files_spec() -> Any:
+    from conftest import make_spec
+
+    return make_spec(
+        [
+            {
+                "name": "download",
+                "method": "GET",
+                "path": "/files/{id}/content",
+                "parameters": [{"name": "id", "in": "path", "required": True}],
+                "output": {"format": "binary"},
+            },
+            {
+                "name": "export_csv",
+                "method": "GET",
+                "path": "/export.csv",
+                "output": {"format": "text"},
+            },
+        ]
+    )
+
+
+def test_binary_and_text_responses_are_kept_as_bytes_and_text_and_replay_exactly(
+    tmp_path: Path,
+) -> None:
+    spec = _files_spec()
+    key = "key_FAKE_binary_secret_123"
+    raw = b"\x89PNG\r\n\x1a\n\x00\xff" + key.encode() + b"\x00tail"
+    csv = f"id,email,note\n1,{EMAIL},token {key}\n"
+    recorder = Recorder(spec, root=tmp_path, mode="all")
+    auth = [("Authorization", f"Bearer {key}")]
+    png = [("Content-Type", "image/png")]
+    text = [("Content-Type", "text/csv; charset=utf-8")]
+    base = "https://api.acme.test/v1"
+    written = [
+        recorder.record(Exchange("GET", f"{base}/files/f1/content", auth, b"", 200, png, raw)),
+        recorder.record(Exchange("GET", f"{base}/export.csv", auth, b"", 200, text, csv.encode())),
+    ]
+    binary_file, text_file = (p for p in written if p is not None)
+    for path in (binary_file, text_file):
+        data = path.read_bytes()
+        assert key.encode() not in data and base64.b64encode(key.encode()) not in data
+    stored = load_fixture(binary_file).response
+    assert stored.body_encoding == "base64"
+    kept = base64.b64decode(stored.body)
+    assert kept.startswith(b"\x89PNG\r\n\x1a\n\x00\xff") and key.encode() not in kept
+    table = load_fixture(text_file).response
+    assert table.body_encoding == "text" and table.body.startswith("id,email,note\n")
+    assert EMAIL not in table.body and key not in table.body
+
+    server = MockServer(spec, MockOptions(golden_root=tmp_path))
+    conn = Connection("acme", credentials=dict(server.credentials))
+    with GenericExecutor(spec, conn, transport=server.transport()) as ex:
+        assert ex.call("download", {"id": "f1"}) == kept  # the recorded bytes, exactly
+        assert ex.call("export_csv") == table.body
+    assert server.fixture_hits == 2
+    replay = RecordedSession(spec, root=tmp_path, mode="none")
+    with GenericExecutor(spec, conn, transport=replay.transport()) as ex:
+        assert ex.call("download", {"id": "f1"}) == kept
