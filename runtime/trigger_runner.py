@@ -209,7 +209,11 @@ class TriggerRunner:
             return RunOutcome(self._failed(sub, exc, now, pause=exc.code in PAUSING), 0, exc)
         events, cursor, keys = self._select(spec, trigger, sub, items, token)
         message = ""
-        if len(items) >= self._max_items and not resumes_past_cap(trigger, token):
+        capped = len(items) >= self._max_items
+        # A narrowing cursor resumes after a cut, unless the cut left it where it was (more
+        # records than the cap share the cursor's value): then the next poll reads the same.
+        stuck = capped and sub.started and cursor == sub.cursor and cursor is not None
+        if capped and (stuck or not resumes_past_cap(trigger, token)):
             # Not silent: records past the cap were not read, and the next poll will not start
             # where this one stopped.
             message = (

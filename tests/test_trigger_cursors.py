@@ -718,3 +718,19 @@ def test_dropbox_follows_changes_with_its_kept_cursor_and_relists_after_a_reset(
     assert relisted.error is None and paths[-1] == "/2/files/list_folder"
     assert relisted.delivered == 0 and len(received) == 2  # the ledger knew them all
     assert subs.get(sub.id).cursor == "mock-cursor-5"
+
+
+def test_a_capped_poll_that_cannot_move_its_cursor_says_so(subs: SubscriptionStore) -> None:
+    """More accounts than the cap created in one second: >= reads the same page again, and the
+    status line must say the poll is cut instead of pretending it resumes."""
+    vendor = Salesforce()
+    vendor.add(1, "2026-05-01T10:00:00.000+0000")
+    received: list[str] = []
+    runner = _salesforce_runner(subs, vendor, received, max_items=3)
+    sub = subs.add(Subscription("", "c", "salesforce", "new_account", 60))
+    asyncio.run(runner.run_once(sub.id))
+    for n in range(2, 8):
+        vendor.add(n, "2026-05-01T10:00:00.000+0000")
+    stuck = asyncio.run(runner.run_once(sub.id))
+    assert stuck.subscription.cursor == "2026-05-01T10:00:00.000+0000"
+    assert "stopped at the 3-item cap" in stuck.subscription.message
