@@ -236,6 +236,27 @@ def collect(trigger: PollingTrigger, pages: list[Page], cursor: Any) -> PollBatc
     return PollBatch([i for i in fresh if wanted(trigger, i)], next_cursor)
 
 
+class _PageTake:
+    """Pages of one poll as they arrive: ``take`` says when to stop (the page reached the
+    cursor), and with ``keep`` only the last pages holding about that many items are held (a
+    full sync reads everything for its token and needs only the tail). Sync and async polls
+    feed it alike."""
+
+    def __init__(self, stop: Callable[[Page], bool] | None, keep: int | None = None) -> None:
+        self.pages: list[Page] = []
+        self._stop = stop
+        self._keep = keep
+        self._held = 0
+
+    def take(self, page: Page) -> bool:
+        self.pages.append(page)
+        self._held += len(page.items)
+        keep, pages = self._keep, self.pages
+        while keep is not None and len(pages) > 1 and self._held - len(pages[0].items) >= keep:
+            self._held -= len(pages.pop(0).items)
+        return self._stop is not None and self._stop(page)
+
+
 def poll(
     executor: GenericExecutor,
     trigger: str,
@@ -247,14 +268,12 @@ def poll(
     spec_trigger = trigger_of(executor.spec, trigger)
     data = poll_input(spec_trigger, cursor, params)
     pager = executor.paginate(polled_action(spec_trigger, cursor), data, max_items=max_items)
-    stop = reached_cursor(spec_trigger, cursor)
-    pages: list[Page] = []
+    taken = _PageTake(reached_cursor(spec_trigger, cursor))
     with contextlib.closing(pager.pages()) as stream:
         for page in stream:
-            pages.append(page)
-            if stop is not None and stop(page):
+            if taken.take(page):
                 break
-    return collect(spec_trigger, pages, cursor)
+    return collect(spec_trigger, taken.pages, cursor)
 
 
 async def apoll(
@@ -277,16 +296,10 @@ async def read_pages(
     pager: AsyncPager, stop: Callable[[Page], bool] | None, *, keep: int | None = None
 ) -> list[Page]:
     """The pages of a poll, up to the first one ``stop`` accepts (the stream is closed there,
-    so no further request is made). With ``keep``, only the last pages holding about that many
-    items stay in memory: a full sync reads everything for its token and needs only the tail."""
-    pages: list[Page] = []
-    held = 0
+    so no further request is made), holding the last ``keep`` items' pages at most."""
+    taken = _PageTake(stop, keep)
     async with contextlib.aclosing(pager.pages()) as stream:
         async for page in stream:
-            pages.append(page)
-            held += len(page.items)
-            while keep is not None and len(pages) > 1 and held - len(pages[0].items) >= keep:
-                held -= len(pages.pop(0).items)
-            if stop is not None and stop(page):
+            if taken.take(page):
                 break
-    return pages
+    return taken.pages
