@@ -13,10 +13,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, SecretStr
 
@@ -153,7 +155,15 @@ def fixture_variables(spec: ConnectorSpec, action: Action, fixture: Fixture) -> 
     return values
 
 
-def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
+def run_case(
+    spec: ConnectorSpec,
+    case: ContractCase,
+    *,
+    mount: str = "",
+    transport_for: Callable[[MockServer], httpx.BaseTransport] | None = None,
+) -> ContractResult:
+    """Run one case in-process, or (``mount`` + ``transport_for``) against the same mock served
+    some other way, e.g. under ``mock serve``'s ``/<connector>`` prefix over real HTTP."""
     result = ContractResult(case)
     fixture = case.fixture
     action = spec.action(case.action)
@@ -163,8 +173,11 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
     variables = fixture_variables(spec, action, fixture)
     # Only this case's fixture, so a documented success and error for the same request
     # (Slack's already_reacted) never shadow each other.
-    options = MockOptions(fixtures={action.name: [fixture]}, credentials=creds, variables=variables)
+    options = MockOptions(
+        fixtures={action.name: [fixture]}, credentials=creds, variables=variables, mount=mount
+    )
     server = MockServer(spec, options)
+    transport = transport_for(server) if transport_for is not None else server.transport()
     client_cls = next(
         obj
         for name, obj in vars(module).items()
@@ -173,9 +186,7 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
         and not name.startswith("Async")
         and obj.__module__ == module.__name__
     )
-    client = client_cls(
-        _credentials(module, spec, creds), variables=variables, transport=server.transport()
-    )
+    client = client_cls(_credentials(module, spec, creds), variables=variables, transport=transport)
     from codegen.naming import pascal, snake
 
     method = snake(action.name)
@@ -196,6 +207,8 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
         outcome = {"crash": type(exc).__name__}
     client.close()
     first = next((r for r in server.requests if r.action == action.name), None)
+    if first is not None and mount:
+        first = replace(first, path=first.path.removeprefix(mount.rstrip("/")))
     if first is None:
         result.problems.append("the mock received no request for this action")
     else:
@@ -232,7 +245,6 @@ def run_case(spec: ConnectorSpec, case: ContractCase) -> ContractResult:
 
 def _is_body_error(spec: ConnectorSpec, fixture: Fixture) -> bool:
     """True when a 2xx fixture is an error by the spec's rules (Slack's ``ok: false``)."""
-    import httpx
 
     from runtime.error_mapping import match_holds
 

@@ -302,9 +302,15 @@ class MockServer:
         except ValidationFailed as exc:
             where = (exc.pointer or "/").lstrip("/").replace("/", ".") or "input"
             return self._error("validation", f"{where}: {exc.message}")
+        # Fixtures keep the vendor's path; under ``mock serve`` the request path also carries
+        # the connector's mount ("/stripe/v1/..."), which the vendor never sees.
+        vendor_path = url.path
+        mount = self.options.mount.rstrip("/")
+        if mount and vendor_path.startswith(mount + "/"):
+            vendor_path = vendor_path[len(mount) :]
         for fixture in self._fixtures.get(action.name, []):
             form_or_json = decode_body(body, content_type)
-            if matches(fixture, route.method, url.path, multi(query), form_or_json):
+            if matches(fixture, route.method, vendor_path, multi(query), form_or_json):
                 self.fixture_hits += 1
                 res = fixture.response
                 return Reply(res.status, *res.wire())
