@@ -98,7 +98,58 @@ def plan_models(spec: ConnectorSpec) -> ModelPlan:
                 target = unique(f"{pascal(hook.name)}{pascal(event)}Event", taken)
                 plan.defs[target] = copy.deepcopy(schema)
             plan.events[(hook.name, event)] = target
+    # Everything the vendor sends keeps undeclared fields; what only the caller sends does not.
+    received = [n for n in plan.results.values() if n is not None] + list(plan.events.values())
+    sent_only = set(_reachable(plan.defs, list(plan.inputs.values())))
+    sent_only -= set(_reachable(plan.defs, received))
+    for name in sorted(set(plan.defs) - sent_only):
+        _keep_extra_fields(plan.defs[name])
     return plan
+
+
+def _reachable(defs: dict[str, JsonSchema], roots: list[str]) -> list[str]:
+    """``roots`` and every definition their schemas reference, in a stable order."""
+    seen: dict[str, None] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop(0)
+        if name in seen or name not in defs:
+            continue
+        seen[name] = None
+        todo += [ref[len(_REF_PREFIX) :] for ref in _refs(defs[name])]
+    return sorted(seen)
+
+
+def _refs(schema: object) -> list[str]:
+    if isinstance(schema, dict):
+        found = [schema["$ref"]] if isinstance(schema.get("$ref"), str) else []
+        for value in schema.values():
+            found += _refs(value)
+        return [r for r in found if r.startswith(_REF_PREFIX)]
+    if isinstance(schema, list):
+        return [r for value in schema for r in _refs(value)]
+    return []
+
+
+def _keep_extra_fields(schema: object) -> None:
+    """Objects the vendor sends keep the fields the spec does not declare (``extra="allow"``,
+    readable as ``model_extra``) instead of dropping them; an explicit
+    ``additionalProperties`` in the spec is left as written."""
+    if isinstance(schema, list):
+        for value in schema:
+            _keep_extra_fields(value)
+        return
+    if not isinstance(schema, dict):
+        return
+    if "properties" in schema and "additionalProperties" not in schema:
+        schema["additionalProperties"] = True
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "patternProperties"):
+            if isinstance(value, dict):
+                for sub in value.values():
+                    _keep_extra_fields(sub)
+        elif key not in ("enum", "const", "examples", "default"):
+            _keep_extra_fields(value)
 
 
 def render_models(spec: ConnectorSpec, plan: ModelPlan) -> str:
