@@ -43,7 +43,9 @@ from .observability import metrics_for
 from .spec import ConnectorSpec
 from .token_store import StoredConnection, TokenStore
 
-#: Per-phase timeout (connect, each read, each write) of the token request, in seconds.
+#: Per-phase timeout (connect, each read, each write) of the token request, in seconds; a
+#: shorter ``refresh_deadline`` lowers it too. A synchronous read is checked against the
+#: deadline between body chunks, so it may overrun it by one such timeout.
 REFRESH_TIMEOUT = 10.0
 #: Total time the token request may take, answer read included, in seconds.
 REFRESH_DEADLINE = 20.0
@@ -86,11 +88,10 @@ class StoredTokenProvider:
         self._clock = clock
         self._recent = recent_seconds
         self.refresh_deadline = refresh_deadline
-        self.lease_seconds = (
-            refresh_deadline + REFRESH_TIMEOUT + LEASE_MARGIN
-            if lease_seconds is None
-            else lease_seconds
-        )
+        self._timeout = min(REFRESH_TIMEOUT, refresh_deadline)
+        if lease_seconds is None:
+            lease_seconds = refresh_deadline + self._timeout + LEASE_MARGIN
+        self.lease_seconds = lease_seconds
         # Long enough for a holder to finish or for a dead holder's lease to run out, twice.
         self._max_wait = 2 * self.lease_seconds + refresh_deadline
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -210,7 +211,7 @@ class StoredTokenProvider:
         """Call the token endpoint (no transaction open), bounded in time and size."""
         deadline = time.monotonic() + self.refresh_deadline
         try:
-            with httpx.Client(transport=self._transport, timeout=REFRESH_TIMEOUT) as http:
+            with httpx.Client(transport=self._transport, timeout=self._timeout) as http:
                 response = http.send(request, stream=True)
                 try:
                     body = bytearray()
@@ -230,7 +231,7 @@ class StoredTokenProvider:
         try:
             async with (
                 asyncio.timeout(self.refresh_deadline),
-                httpx.AsyncClient(transport=self._async_transport, timeout=REFRESH_TIMEOUT) as http,
+                httpx.AsyncClient(transport=self._async_transport, timeout=self._timeout) as http,
             ):
                 response = await http.send(request, stream=True)
                 try:
