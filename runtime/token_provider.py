@@ -27,6 +27,7 @@ import asyncio
 import os
 import random
 import secrets
+import socket
 import threading
 import time
 import weakref
@@ -142,7 +143,7 @@ class StoredTokenProvider:
 
     def _new_owner(self) -> str:
         """A lease owner: unique per attempt; host and pid only help someone reading the row."""
-        return f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(8)}"
+        return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
 
     def _still_waiting(self, started: float, connector: str) -> None:
         if time.monotonic() - started > self._max_wait:
