@@ -1,29 +1,62 @@
 """Access tokens from a stored connection, refreshed ahead of expiry and single-flight.
 
 Refresh rules (DESIGN.md §5): proactive when the token expires within ``skew_seconds``; forced
-once after the vendor's expiry signal; one refresh at a time per connection across threads
-(a lock), asyncio tasks (a lock per loop) and processes (the store's write transaction); the
-rotated refresh token is committed to the store *before* the new access token is handed out;
-``invalid_grant`` marks the connection ``needs_reauth`` and keeps everything else as it was.
+once after the vendor's expiry signal; the rotated refresh token is committed to the store
+*before* the new access token is handed out; ``invalid_grant`` marks the connection
+``needs_reauth`` and keeps everything else as it was.
+
+Single flight comes from the store's refresh lease (:class:`~runtime.token_store.RefreshLeases`),
+never from a lock or transaction held across the vendor call:
+
+1. claim the lease in one short write (only when it is free or its holder's time ran out);
+2. call the token endpoint with no transaction open, within ``refresh_deadline``;
+3. commit the outcome and free the lease in a second short write, only if still the holder.
+
+Everyone else (threads, tasks, processes) polls the store with a growing pause until the holder
+commits, then uses the token it stored; a holder that died stops blocking them when its lease
+expires. The lease lasts ``refresh_deadline`` plus one per-read timeout plus a margin
+(:data:`LEASE_MARGIN`), so a live holder finishes first. A thread lock per connection and an
+asyncio lock per event loop only spare the store some polling. In async code every store call
+runs in a worker thread, so waiting never blocks the event loop, and a refresh that started
+runs to its end even when its caller is cancelled, so a rotated refresh token is never dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import secrets
+import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import replace
-from typing import ClassVar
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
 
 import httpx
 from prometheus_client import CollectorRegistry
 
-from .errors import AuthExpired, NetworkError, PatchbayError, Timeout
+from .errors import AuthExpired, BadResponse, ConfigError, NetworkError, PatchbayError, Timeout
+from .limits import DEFAULT_MAX_JSON_DEPTH, json_depth_exceeds
 from .oauth import OAuthClient, TokenSet, oauth_variant, read_token_response, refresh_request
 from .observability import metrics_for
 from .spec import ConnectorSpec
 from .token_store import StoredConnection, TokenStore
+
+#: Per-phase timeout (connect, each read, each write) of the token request, in seconds; a
+#: shorter ``refresh_deadline`` lowers it too. A synchronous read is checked against the
+#: deadline between body chunks, so it may overrun it by one such timeout.
+REFRESH_TIMEOUT = 10.0
+#: Total time the token request may take, answer read included, in seconds.
+REFRESH_DEADLINE = 20.0
+#: What a lease adds to the deadline and one read timeout, for a slow store write or a pause.
+LEASE_MARGIN = 15.0
+#: Largest token endpoint answer read; a real one is well under a kilobyte.
+MAX_TOKEN_RESPONSE_BYTES = 256 * 1024
+_POLL_FIRST, _POLL_MAX = 0.01, 0.25
+
+_Outcome = httpx.Response | PatchbayError
 
 
 class StoredTokenProvider:
@@ -44,6 +77,8 @@ class StoredTokenProvider:
         clock: Callable[[], float] = time.time,
         recent_seconds: float = 10.0,
         metrics_registry: CollectorRegistry | None = None,
+        refresh_deadline: float = REFRESH_DEADLINE,
+        lease_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.connection_id = connection_id
@@ -53,7 +88,17 @@ class StoredTokenProvider:
         self._async_transport = async_transport
         self._clock = clock
         self._recent = recent_seconds
-        self._async_locks: dict[int, asyncio.Lock] = {}
+        self.refresh_deadline = refresh_deadline
+        self._timeout = min(REFRESH_TIMEOUT, refresh_deadline)
+        if lease_seconds is None:
+            lease_seconds = refresh_deadline + self._timeout + LEASE_MARGIN
+        self.lease_seconds = lease_seconds
+        # Long enough for a holder to finish or for a dead holder's lease to run out, twice.
+        self._max_wait = 2 * self.lease_seconds + refresh_deadline
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._background: set[asyncio.Task[str]] = set()
         self._refreshes = metrics_for(metrics_registry).refreshes
         stored = store.get(connection_id)
         self.variant = oauth_variant(spec, stored.auth)
@@ -90,11 +135,23 @@ class StoredTokenProvider:
             return self._thread_locks.setdefault(key, threading.Lock())
 
     def _async_lock(self) -> asyncio.Lock:
-        loop = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         lock = self._async_locks.get(loop)
         if lock is None:
             lock = self._async_locks[loop] = asyncio.Lock()
         return lock
+
+    def _new_owner(self) -> str:
+        """A lease owner: unique per attempt; host and pid only help someone reading the row."""
+        return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
+
+    def _still_waiting(self, started: float, connector: str) -> None:
+        if time.monotonic() - started > self._max_wait:
+            raise Timeout(
+                f"another caller's token refresh of connection {self.connection_id} did not "
+                f"finish within {self._max_wait:g}s; retry",
+                connector=connector,
+            )
 
     # ----------------------------------------------------------------------------- refresh
 
@@ -107,92 +164,208 @@ class StoredTokenProvider:
                 connector=conn.connector,
                 retryable=False,
             )
-        return refresh_request(
-            self.spec, self.variant, self.client, tokens.refresh_token, conn.variables
+        try:
+            return refresh_request(
+                self.spec, self.variant, self.client, tokens.refresh_token, conn.variables
+            )
+        except PatchbayError:
+            raise
+        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:  # the message may hold values
+            raise ConfigError(
+                f"cannot build the token refresh request of connection {conn.id}: "
+                f"{type(exc).__name__}",
+                connector=conn.connector,
+            ) from None
+
+    def _transport_error(self, conn: StoredConnection, exc: Exception) -> PatchbayError:
+        if isinstance(exc, httpx.TimeoutException | TimeoutError):
+            return Timeout(
+                f"token refresh timed out (deadline {self.refresh_deadline:g}s)",
+                connector=conn.connector,
+            )
+        return NetworkError(f"token refresh failed: {type(exc).__name__}", connector=conn.connector)
+
+    def _buffered(self, conn: StoredConnection, response: httpx.Response, body: bytes) -> _Outcome:
+        """The answer with its decoded body, or why it is refused (too deep to parse safely)."""
+        if json_depth_exceeds(body, DEFAULT_MAX_JSON_DEPTH):
+            return BadResponse(
+                f"the token endpoint's JSON nests deeper than {DEFAULT_MAX_JSON_DEPTH} levels",
+                connector=conn.connector,
+                status=response.status_code,
+            )
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=body, request=response.request
         )
 
-    def _commit(
-        self, conn: StoredConnection, response: httpx.Response | Exception
-    ) -> str | PatchbayError:
-        """Store the new tokens (or the needs_reauth status) and say what to hand out.
+    def _too_big(self, conn: StoredConnection) -> BadResponse:
+        return BadResponse(
+            f"the token endpoint answered more than {MAX_TOKEN_RESPONSE_BYTES} bytes",
+            connector=conn.connector,
+        )
 
-        An error is *returned*, not raised, so the surrounding transaction commits the status
-        change before the caller raises it; transport failures change nothing in the store.
+    def _exchange(self, conn: StoredConnection, request: httpx.Request) -> _Outcome:
+        """Call the token endpoint (no transaction open), bounded in time and size."""
+        deadline = time.monotonic() + self.refresh_deadline
+        try:
+            with httpx.Client(transport=self._transport, timeout=self._timeout) as http:
+                response = http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_TOKEN_RESPONSE_BYTES:
+                            return self._too_big(conn)
+                        if time.monotonic() > deadline:
+                            raise TimeoutError
+                finally:
+                    response.close()
+        except (httpx.HTTPError, httpx.StreamError, TimeoutError, OSError) as exc:
+            return self._transport_error(conn, exc)
+        return self._buffered(conn, response, bytes(body))
+
+    async def _aexchange(self, conn: StoredConnection, request: httpx.Request) -> _Outcome:
+        try:
+            async with (
+                asyncio.timeout(self.refresh_deadline),
+                httpx.AsyncClient(transport=self._async_transport, timeout=self._timeout) as http,
+            ):
+                response = await http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_TOKEN_RESPONSE_BYTES:
+                            return self._too_big(conn)
+                finally:
+                    await response.aclose()
+        except (httpx.HTTPError, httpx.StreamError, TimeoutError, OSError) as exc:
+            return self._transport_error(conn, exc)
+        return self._buffered(conn, response, bytes(body))
+
+    def _settle(self, conn: StoredConnection, owner: str, outcome: _Outcome) -> str:
+        """Commit what the vendor said under the lease (freeing it) and say what to hand out.
+
+        Failures that leave the grant as it was (network, timeout, a 5xx, a malformed answer)
+        change nothing; the caller frees the lease.
         """
         counted = self._refreshes
-        if isinstance(response, httpx.TimeoutException):
-            counted.labels(conn.connector, "timeout").inc()
-            raise Timeout("token refresh timed out", connector=conn.connector)
-        if isinstance(response, Exception):
-            counted.labels(conn.connector, "network").inc()
-            raise NetworkError(
-                f"token refresh failed: {type(response).__name__}", connector=conn.connector
-            )
+        if isinstance(outcome, PatchbayError):
+            counted.labels(conn.connector, outcome.code).inc()
+            raise outcome
         previous = conn.tokens.refresh_token if conn.tokens else None
         try:
             tokens: TokenSet = read_token_response(
                 self.spec,
                 self.variant,
-                response,
+                outcome,
                 previous_refresh_token=previous,
                 now=self._clock(),
             )
         except AuthExpired as exc:
             # Keep every stored value; only the status says the user must reconnect.
             counted.labels(conn.connector, "needs_reauth").inc()
-            self.store.save(replace(conn, status="needs_reauth"))
+            self.store.commit_refresh(conn.id, owner, status="needs_reauth")
             exc.message += f"; reconnect with `patchbay connect {conn.connector}`"
-            return exc
-        except PatchbayError as exc:  # the vendor failed (5xx, a malformed answer): keep all
+            raise exc from None
+        except PatchbayError as exc:
             counted.labels(conn.connector, exc.code).inc()
             raise
-        saved = self.store.save(
-            replace(conn, tokens=tokens, variables={**conn.variables, **tokens.variables})
-        )
+        saved = self.store.commit_refresh(conn.id, owner, tokens=tokens)
         assert saved.tokens is not None
         counted.labels(conn.connector, "ok").inc()
         return saved.tokens.access_token
+
+    def _refresh(self, owner: str, forced: bool) -> str:
+        """Refresh under a lease this caller holds; the lease is freed whatever happens."""
+        settled = False
+        try:
+            conn = self.store.get(self.connection_id)
+            token = self._usable(conn, forced=forced)  # committed just before our claim
+            if token is not None:
+                return token
+            outcome = self._exchange(conn, self._prepare(conn))
+            token = self._settle(conn, owner, outcome)
+            settled = True
+            return token
+        finally:
+            if not settled:
+                self.store.release_refresh(self.connection_id, owner)
+
+    async def _arefresh(self, owner: str, forced: bool) -> str:
+        settled = False
+        try:
+            conn = await asyncio.to_thread(self.store.get, self.connection_id)
+            token = self._usable(conn, forced=forced)
+            if token is not None:
+                return token
+            outcome = await self._aexchange(conn, self._prepare(conn))
+            token = await asyncio.to_thread(self._settle, conn, owner, outcome)
+            settled = True
+            return token
+        finally:
+            if not settled:
+                # Shielded: freeing the lease must finish even if this task is being cancelled.
+                release = asyncio.to_thread(self.store.release_refresh, self.connection_id, owner)
+                await asyncio.shield(release)
 
     def get_token(self, *, force_refresh: bool = False) -> str:
         token = self._usable(self.store.get(self.connection_id), forced=force_refresh)
         if token is not None:
             return token
-        with self._lock(), self.store.transaction(self.connection_id):
-            conn = self.store.get(self.connection_id)
-            token = self._usable(conn, forced=force_refresh)
-            if token is not None:
-                return token
-            request = self._prepare(conn)
-            with httpx.Client(transport=self._transport) as http:
-                try:
-                    response: httpx.Response | Exception = http.send(request)
-                except httpx.HTTPError as exc:
-                    response = exc
-            outcome = self._commit(conn, response)
-        if isinstance(outcome, PatchbayError):
-            raise outcome
-        return outcome
-
-    async def aget_token(self, *, force_refresh: bool = False) -> str:
-        token = self._usable(self.store.get(self.connection_id), forced=force_refresh)
-        if token is not None:
-            return token
-        async with self._async_lock():
-            token = self._usable(self.store.get(self.connection_id), forced=force_refresh)
-            if token is not None:
-                return token
-            with self.store.transaction(self.connection_id):
+        with self._lock():
+            started, pause = time.monotonic(), _POLL_FIRST
+            while True:
                 conn = self.store.get(self.connection_id)
                 token = self._usable(conn, forced=force_refresh)
                 if token is not None:
                     return token
-                request = self._prepare(conn)
-                async with httpx.AsyncClient(transport=self._async_transport) as http:
-                    try:
-                        response: httpx.Response | Exception = await http.send(request)
-                    except httpx.HTTPError as exc:
-                        response = exc
-                outcome = self._commit(conn, response)
-        if isinstance(outcome, PatchbayError):
-            raise outcome
-        return outcome
+                owner = self._new_owner()
+                if self.store.claim_refresh(self.connection_id, owner, self.lease_seconds):
+                    return self._refresh(owner, force_refresh)
+                self._still_waiting(started, conn.connector)
+                time.sleep(pause * random.uniform(0.5, 1.0))
+                pause = min(pause * 2, _POLL_MAX)
+
+    async def aget_token(self, *, force_refresh: bool = False) -> str:
+        conn = await asyncio.to_thread(self.store.get, self.connection_id)
+        token = self._usable(conn, forced=force_refresh)
+        if token is not None:
+            return token
+        async with self._async_lock():
+            started, pause = time.monotonic(), _POLL_FIRST
+            while True:
+                conn = await asyncio.to_thread(self.store.get, self.connection_id)
+                token = self._usable(conn, forced=force_refresh)
+                if token is not None:
+                    return token
+                owner = self._new_owner()
+                claimed = await asyncio.to_thread(
+                    self.store.claim_refresh, self.connection_id, owner, self.lease_seconds
+                )
+                if claimed:
+                    return await self._run_to_end(self._arefresh(owner, force_refresh))
+                self._still_waiting(started, conn.connector)
+                await asyncio.sleep(pause * random.uniform(0.5, 1.0))
+                pause = min(pause * 2, _POLL_MAX)
+
+    async def _run_to_end(self, refresh: Coroutine[Any, Any, str]) -> str:
+        """Await a refresh that a cancelled caller does not abort: once the vendor may have
+        rotated the refresh token, only committing the answer keeps the connection alive."""
+        task = asyncio.ensure_future(refresh)
+        self._background.add(task)
+        task.add_done_callback(_forget(self._background))
+        return await asyncio.shield(task)
+
+
+def _forget(tasks: set[asyncio.Task[str]]) -> Callable[[asyncio.Task[str]], None]:
+    def done(task: asyncio.Task[str]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a caller that was cancelled never awaits it
+
+    return done

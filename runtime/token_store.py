@@ -2,9 +2,15 @@
 
 A row keeps what can be listed without the key (connector, auth variant, status, account label,
 expiry) in clear, and everything secret (credentials, tokens, variables) in one encrypted blob.
-``transaction`` takes SQLite's write lock (``BEGIN IMMEDIATE``), which is what makes a token
-refresh single-flight across processes sharing the file; the token provider adds locks for
-threads and tasks on top.
+
+Token refresh is single-flight across threads, tasks and processes through a *refresh lease*,
+a row per connection naming its owner (a random token per attempt) and an expiry. The lease
+protocol (:class:`RefreshLeases`) is three short writes, none of them held while the vendor is
+called: :meth:`~SQLiteTokenStore.claim_refresh` takes the lease when it is free or expired,
+:meth:`~SQLiteTokenStore.commit_refresh` stores the outcome only while the caller still owns it
+(and frees it), :meth:`~SQLiteTokenStore.release_refresh` frees it after a failure. Any store
+with an atomic conditional write (PostgreSQL's ``INSERT ... ON CONFLICT ... WHERE``) can do
+the same; lease times come from the store's clock, shared by every process on the host.
 """
 
 from __future__ import annotations
@@ -13,14 +19,12 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from .encryption import Encryptor
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, StoreError
 from .oauth import TokenSet
 from .redaction import REDACTED
 from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
@@ -64,7 +68,48 @@ def default_store_path() -> Path:
     return Path(configured) if configured else Path.home() / ".patchbay" / "connections.db"
 
 
-class TokenStore(Protocol):
+@dataclass(frozen=True)
+class RefreshLease:
+    """Who is refreshing a connection's tokens, and until when (store clock, epoch seconds)."""
+
+    connection_id: str
+    owner: str
+    expires_at: float
+
+
+class LeaseLost(Conflict):
+    """A refresh outlived its lease and another caller took it: its outcome was not stored."""
+
+
+class RefreshLeases(Protocol):
+    """The single-flight refresh protocol: short writes around (never across) the vendor call."""
+
+    def claim_refresh(self, connection_id: str, owner: str, ttl: float) -> bool:
+        """Take the lease for ``ttl`` seconds if nobody holds it or its holder's time ran out."""
+        ...
+
+    def commit_refresh(
+        self,
+        connection_id: str,
+        owner: str,
+        *,
+        tokens: TokenSet | None = None,
+        status: Status | None = None,
+    ) -> StoredConnection:
+        """Store new tokens (their variables merged) and/or a status, and free the lease, in
+        one transaction; :class:`LeaseLost` (nothing written) when ``owner`` no longer holds it."""
+        ...
+
+    def release_refresh(self, connection_id: str, owner: str) -> None:
+        """Free the lease if ``owner`` still holds it (after a failed refresh)."""
+        ...
+
+    def refresh_lease(self, connection_id: str) -> RefreshLease | None:
+        """The current lease, expired or not (for status pages and tests)."""
+        ...
+
+
+class TokenStore(RefreshLeases, Protocol):
     """What other backends implement (a database, a secrets manager)."""
 
     def create(self, connection: StoredConnection) -> StoredConnection: ...
@@ -76,8 +121,6 @@ class TokenStore(Protocol):
     def delete(self, connection_id: str) -> None: ...
 
     def save(self, connection: StoredConnection) -> StoredConnection: ...
-
-    def transaction(self, connection_id: str) -> Any: ...
 
 
 def _token_dict(tokens: TokenSet | None) -> dict[str, Any] | None:
@@ -98,7 +141,8 @@ def _tokens(data: dict[str, Any] | None) -> TokenSet | None:
     return None if data is None else TokenSet(**data)
 
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS connections (
     id TEXT PRIMARY KEY,
     connector TEXT NOT NULL,
@@ -112,7 +156,20 @@ CREATE TABLE IF NOT EXISTS connections (
     updated_at REAL NOT NULL,
     secret BLOB NOT NULL
 )
-"""
+""",
+    """
+CREATE TABLE IF NOT EXISTS refresh_leases (
+    connection_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+)
+""",
+)
+
+_UPDATE = (
+    "UPDATE connections SET status=?, account_label=?, account_id=?, expires_at=?, "
+    "version=?, updated_at=?, secret=? WHERE id=? AND version=?"
+)
 
 
 class SQLiteTokenStore:
@@ -131,7 +188,9 @@ class SQLiteTokenStore:
         )
         self._encryptor = encryptor or Encryptor.from_env()
         with self._connections.guard():
-            self._connect().execute(_SCHEMA)
+            db = self._connect()
+            for statement in _SCHEMA:
+                db.execute(statement)
 
     def __repr__(self) -> str:
         return f"SQLiteTokenStore({str(self.path)!r})"
@@ -166,22 +225,28 @@ class SQLiteTokenStore:
             secret,
         ) = row
         secrets: dict[str, Any] = {"variables": {}, "credentials": {}, "tokens": None}
-        if open_secrets:
-            secrets = json.loads(self._encryptor.decrypt(secret, what=f"connection {cid}"))
-        return StoredConnection(
-            id=cid,
-            connector=connector,
-            auth=auth,
-            status=status,
-            account_label=label,
-            account_id=account_id,
-            variables=secrets["variables"],
-            credentials=secrets["credentials"],
-            tokens=_tokens(secrets["tokens"]),
-            version=version,
-            created_at=created,
-            updated_at=updated,
-        )
+        try:
+            if open_secrets:
+                secrets = json.loads(self._encryptor.decrypt(secret, what=f"connection {cid}"))
+            return StoredConnection(
+                id=cid,
+                connector=connector,
+                auth=auth,
+                status=status,
+                account_label=label,
+                account_id=account_id,
+                variables=secrets["variables"],
+                credentials=secrets["credentials"],
+                tokens=_tokens(secrets["tokens"]),
+                version=version,
+                created_at=created,
+                updated_at=updated,
+            )
+        except (ValueError, KeyError, TypeError):  # it decrypted, yet is not what we wrote
+            raise StoreError(
+                f"connection {cid} in {self.path} holds secrets in an unexpected shape",
+                details={"path": str(self.path)},
+            ) from None
 
     # ---------------------------------------------------------------------------- access
 
@@ -232,17 +297,22 @@ class SQLiteTokenStore:
 
     @guarded
     def delete(self, connection_id: str) -> None:
-        cur = self._connect().execute("DELETE FROM connections WHERE id = ?", (connection_id,))
-        if cur.rowcount == 0:
-            raise NotFound(f"no stored connection {connection_id!r}")
+        """The connection and its refresh lease, in one transaction."""
+        with self._connections.write() as db:
+            cur = db.execute("DELETE FROM connections WHERE id = ?", (connection_id,))
+            if cur.rowcount == 0:
+                raise NotFound(f"no stored connection {connection_id!r}")
+            db.execute("DELETE FROM refresh_leases WHERE connection_id = ?", (connection_id,))
 
     @guarded
     def save(self, connection: StoredConnection) -> StoredConnection:
         """Compare-and-swap on ``version``: a concurrent writer makes this raise ``conflict``."""
+        return self._save(self._connect(), connection)
+
+    def _save(self, db: sqlite3.Connection, connection: StoredConnection) -> StoredConnection:
         updated = replace(connection, version=connection.version + 1, updated_at=time.time())
-        cur = self._connect().execute(
-            "UPDATE connections SET status=?, account_label=?, account_id=?, expires_at=?, "
-            "version=?, updated_at=?, secret=? WHERE id=? AND version=?",
+        cur = db.execute(
+            _UPDATE,
             (
                 updated.status,
                 updated.account_label,
@@ -259,11 +329,73 @@ class SQLiteTokenStore:
             raise Conflict(f"connection {connection.id!r} changed concurrently; reload and retry")
         return updated
 
-    @contextmanager
-    def transaction(self, connection_id: str) -> Iterator[SQLiteTokenStore]:
-        """Hold SQLite's write lock: other processes' writers wait until this block ends."""
-        with self._connections.write():
-            yield self
+    # ---------------------------------------------------------------------- refresh lease
+
+    @guarded
+    def claim_refresh(self, connection_id: str, owner: str, ttl: float) -> bool:
+        # One statement, so atomic on its own: insert, or take over a lease whose time ran out.
+        now = time.time()
+        cur = self._connect().execute(
+            "INSERT INTO refresh_leases VALUES (?,?,?) ON CONFLICT(connection_id) DO UPDATE "
+            "SET owner=excluded.owner, expires_at=excluded.expires_at "
+            "WHERE refresh_leases.expires_at <= ?",
+            (connection_id, owner, now + ttl, now),
+        )
+        return cur.rowcount == 1
+
+    @guarded
+    def commit_refresh(
+        self,
+        connection_id: str,
+        owner: str,
+        *,
+        tokens: TokenSet | None = None,
+        status: Status | None = None,
+    ) -> StoredConnection:
+        with self._connections.write() as db:
+            held = db.execute(
+                "SELECT owner FROM refresh_leases WHERE connection_id = ?", (connection_id,)
+            ).fetchone()
+            if held is None or held[0] != owner:
+                raise LeaseLost(
+                    f"the token refresh of connection {connection_id} outlived its lease and "
+                    "another caller took over; its outcome was not stored",
+                    retryable=True,
+                )
+            row = db.execute("SELECT * FROM connections WHERE id = ?", (connection_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no stored connection {connection_id!r}")
+            # Re-read under the write lock: a label or status saved meanwhile is kept.
+            current = self._row(row)
+            if tokens is not None:
+                current = replace(
+                    current, tokens=tokens, variables={**current.variables, **tokens.variables}
+                )
+            if status is not None:
+                current = replace(current, status=status)
+            saved = self._save(db, current)
+            db.execute("DELETE FROM refresh_leases WHERE connection_id = ?", (connection_id,))
+        return saved
+
+    @guarded
+    def release_refresh(self, connection_id: str, owner: str) -> None:
+        self._connect().execute(
+            "DELETE FROM refresh_leases WHERE connection_id = ? AND owner = ?",
+            (connection_id, owner),
+        )
+
+    @guarded
+    def refresh_lease(self, connection_id: str) -> RefreshLease | None:
+        row = (
+            self._connect()
+            .execute(
+                "SELECT connection_id, owner, expires_at FROM refresh_leases "
+                "WHERE connection_id = ?",
+                (connection_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else RefreshLease(*row)
 
     @guarded
     def rotate_key(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -378,3 +379,73 @@ def test_refresh_outcomes_are_counted_per_connector_with_no_secret_in_any_label(
     assert conn.tokens is not None and other.tokens is not None
     for secret in (token, conn.tokens.refresh_token, other.tokens.refresh_token, conn.id):
         assert secret and secret not in exposed
+
+
+def test_the_refresh_lease_protocol(store: SQLiteTokenStore) -> None:
+    """Claim only when free or expired; commit only while held (keeping what others saved
+    meanwhile); a commit after a takeover writes nothing; deleting a connection drops its lease."""
+    from runtime.token_store import LeaseLost
+
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+    assert store.refresh_lease(conn.id) is None
+    assert store.claim_refresh(conn.id, "first", 60.0)
+    assert not store.claim_refresh(conn.id, "second", 60.0)  # held: others wait
+    lease = store.refresh_lease(conn.id)
+    assert lease is not None and lease.owner == "first" and lease.expires_at > time.time()
+    store.release_refresh(conn.id, "second")  # not the holder: nothing happens
+    assert store.refresh_lease(conn.id) == lease
+
+    labelled = store.save(replace(store.get(conn.id), account_label="Acme"))  # meanwhile
+    new = TokenSet("at_FAKE_new", "rt_FAKE_new", time.time() + 3600, variables={"team": "T1"})
+    saved = store.commit_refresh(conn.id, "first", tokens=new)
+    assert saved.tokens == new and saved.account_label == "Acme"
+    assert saved.variables == {"team": "T1"} and saved.version == labelled.version + 1
+    assert store.get(conn.id) == saved and store.refresh_lease(conn.id) is None
+
+    # A holder whose lease ran out and was taken over stores nothing.
+    assert store.claim_refresh(conn.id, "slow", -1.0)
+    assert store.claim_refresh(conn.id, "taker", 60.0)
+    with pytest.raises(LeaseLost) as lost:
+        store.commit_refresh(conn.id, "slow", tokens=TokenSet("at_FAKE_late", "rt_FAKE_late"))
+    assert lost.value.code == "conflict" and lost.value.retryable
+    with pytest.raises(LeaseLost):
+        store.commit_refresh(conn.id, "slow", status="needs_reauth")
+    assert store.get(conn.id) == saved
+    store.release_refresh(conn.id, "taker")
+    assert store.claim_refresh(conn.id, "again", 60.0)
+    store.delete(conn.id)
+    assert store.refresh_lease(conn.id) is None
+
+
+def test_a_refresh_that_outlived_its_lease_reports_it_and_stores_nothing(
+    store: SQLiteTokenStore,
+) -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+
+    def slow_vendor(request: httpx.Request) -> httpx.Response:
+        # While the vendor answers, the lease expires and another caller takes it over.
+        assert store.claim_refresh(conn.id, "taker", 60.0)
+        return provider.handler(request)
+
+    p = StoredTokenProvider(
+        store, conn.id, SLACK, CLIENT, transport=httpx.MockTransport(slow_vendor), lease_seconds=0
+    )
+    with pytest.raises(PatchbayError, match="outlived its lease") as info:
+        p.get_token()
+    assert info.value.code == "conflict" and info.value.retryable
+    assert store.get(conn.id) == conn
+    assert store.refresh_lease(conn.id).owner == "taker"  # type: ignore[union-attr]
+
+
+def test_an_oversized_or_too_deep_token_answer_is_a_bad_response(store: SQLiteTokenStore) -> None:
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    conn = _expired_connection(store, provider)
+    for body in (b"[" * 100_000 + b"]" * 100_000, b'{"pad": "' + b"x" * 300_000 + b'"}'):
+        answer = httpx.MockTransport(lambda request, body=body: httpx.Response(200, content=body))
+        p = StoredTokenProvider(store, conn.id, SLACK, CLIENT, transport=answer)
+        with pytest.raises(PatchbayError) as info:
+            p.get_token()
+        assert info.value.code == "bad_response"
+        assert store.get(conn.id) == conn and store.refresh_lease(conn.id) is None

@@ -17,6 +17,7 @@ import pytest
 
 from runtime import Conflict, PatchbayError, StoreError, StoreLocked
 from runtime.encryption import Encryptor, new_key
+from runtime.sqlite_db import ThreadLocalConnections
 from runtime.token_store import SQLiteTokenStore, StoredConnection
 from runtime.trigger_runner import Subscription, SubscriptionStore
 from runtime.webhooks import SQLiteWebhookStore, WebhookSubscription
@@ -62,8 +63,10 @@ def test_a_locked_token_store_raises_store_locked_and_loses_nothing(tmp_path: Pa
             store.delete(kept.id)
         with pytest.raises(StoreLocked):
             store.rotate_key()
-        with pytest.raises(StoreLocked), store.transaction(kept.id):
-            pytest.fail("the block must not run without the write lock")
+        with pytest.raises(StoreLocked):
+            store.commit_refresh(kept.id, "owner", status="needs_reauth")
+        with pytest.raises(StoreLocked):
+            store.claim_refresh(kept.id, "owner", 60.0)
         assert store.get(kept.id) == kept  # readers are not blocked (WAL)
     assert store.get(kept.id) == kept
     assert [c.id for c in store.list()] == [kept.id]
@@ -134,9 +137,30 @@ def test_a_duplicate_id_is_a_conflict_not_an_integrity_error(tmp_path: Path) -> 
 
 
 def test_an_error_inside_a_transaction_rolls_back_everything(tmp_path: Path) -> None:
-    store = SQLiteTokenStore(tmp_path / "tokens.db", Encryptor([KEY]))
-    kept = store.create(StoredConnection("", "stripe", "api_key", credentials={"api_key": "a"}))
-    with pytest.raises(PatchbayError, match="boom"), store.transaction(kept.id):
-        store.save(replace(kept, account_label="half"))
-        raise PatchbayError("boom")
-    assert store.get(kept.id) == kept
+    """Key rotation re-encrypts every row in one transaction: a row no key opens undoes it all."""
+    path = tmp_path / "tokens.db"
+    kept = SQLiteTokenStore(path, Encryptor([KEY])).create(
+        StoredConnection("", "stripe", "api_key", credentials={"api_key": "a"})
+    )
+    other_key = new_key()
+    SQLiteTokenStore(path, Encryptor([other_key])).create(
+        StoredConnection("", "stripe", "api_key", credentials={"api_key": "b"})
+    )
+    rotating = SQLiteTokenStore(path, Encryptor([new_key(), KEY]))
+    with pytest.raises(PatchbayError, match="cannot re-encrypt"):
+        rotating.rotate_key()
+    assert SQLiteTokenStore(path, Encryptor([KEY])).get(kept.id) == kept  # still under KEY
+    rotating.save(replace(kept, account_label="after"))  # no transaction was left open
+
+
+def test_a_transaction_never_joins_one_already_open(tmp_path: Path) -> None:
+    """Joining an open transaction let one asyncio task's rollback undo another's commit."""
+    connections = ThreadLocalConnections(tmp_path / "x.db", "test store")
+    with connections.write() as db:
+        db.execute("CREATE TABLE t (v TEXT)")
+    with pytest.raises(StoreError, match="already open"), connections.write() as db:
+        db.execute("INSERT INTO t VALUES ('outer')")
+        with connections.write() as inner:
+            inner.execute("INSERT INTO t VALUES ('inner')")
+    assert connections.get().execute("SELECT * FROM t").fetchall() == []
+    assert not connections.get().in_transaction
