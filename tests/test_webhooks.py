@@ -455,7 +455,7 @@ def test_github_ping_is_acknowledged_not_dispatched(
     assert received == []
 
 
-def test_failing_handler_answers_500_and_the_retry_is_processed(
+def test_failing_handler_answers_503_and_the_retry_is_processed(
     store: SQLiteWebhookStore,
 ) -> None:
     calls: list[str] = []
@@ -469,7 +469,8 @@ def test_failing_handler_answers_500_and_the_retry_is_processed(
     mgr.add_handler(flaky)
     sub = subscribe(store, "github")
     headers, body = delivery("github")
-    assert mgr.handle("github", sub.id, headers, body).status == 500
+    failed = mgr.handle("github", sub.id, headers, body)
+    assert (failed.status, failed.retry_after) == (503, 60)  # a status every vendor retries
     assert mgr.handle("github", sub.id, headers, body).status == 200
     assert mgr.handle("github", sub.id, headers, body).reason == "duplicate"
     assert len(calls) == 2 and calls[0] == calls[1] == headers["X-GitHub-Delivery"]
