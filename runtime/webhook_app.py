@@ -38,7 +38,7 @@ else:  # httptools when installed, else h11: the same choice as uvicorn's "auto"
 
 #: Seconds a sender has for its request headers, and again for its body.
 DEFAULT_READ_TIMEOUT = 10.0
-#: Open connections at most (uvicorn answers requests beyond it 503).
+#: Open connections at most.
 DEFAULT_LIMIT_CONCURRENCY = 1000
 #: Connections the kernel queues before they are accepted (uvicorn's default).
 DEFAULT_BACKLOG = 2048
@@ -128,20 +128,24 @@ def create_app(manager: WebhookManager, *, read_timeout: float = DEFAULT_READ_TI
 
 class _GuardedProtocol(_HTTPProtocol):
     """uvicorn's HTTP protocol with a deadline for request headers and room made at the
-    connection limit by dropping the connection that has waited longest for its sender."""
+    connection limit by dropping the connection that has waited longest for its sender.
+
+    The limit is enforced here, when a connection opens, instead of by uvicorn when headers
+    arrive: uvicorn also counts requests whose sender is gone but whose app task is still
+    finishing, so a burst of dropped stalled requests would make it refuse a real delivery."""
 
     read_timeout: float = DEFAULT_READ_TIMEOUT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._limit, self.limit_concurrency = self.limit_concurrency, None
         self._since = 0.0
         self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._watch()
-        limit = self.limit_concurrency
-        if limit is not None and len(self.connections) >= limit:
+        if self._limit is not None and len(self.connections) > self._limit:
             self._make_room()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -639,7 +639,7 @@ VERDICTS: Mapping[str, str] = {
     "handshake": "handshake",
     "unparsed": "unparsed",
     "handler_failed": "handler_failed",
-    "store_unavailable": "unavailable",
+    "unavailable": "unavailable",
     "unknown_subscription": "unknown_subscription",
     "bad_signature": "invalid_signature",
     "stale_timestamp": "stale",
@@ -783,15 +783,13 @@ class WebhookManager:
         Every outcome is counted in the verdict metric, every refusal logged at INFO."""
         try:
             return self._receive(connector, subscription_id, headers, body, oversized, read_error)
-        except PatchbayError as exc:  # the store failed (locked, unreadable): nothing was claimed
-            log_event(
-                logging.ERROR,
-                "webhook.store_unavailable",
-                connector=self._connector_label(connector),
-                error=exc.code,
-            )
-            self._count(self._connector_label(connector), "store_unavailable")
-            return _json(503, {"error": "unavailable"}, "store_unavailable", retry_after=5)
+        except PatchbayError as exc:
+            # The store failed (locked, unreadable) or the subscription's configuration is
+            # broken: nothing was claimed, so the vendor's retry is processed.
+            label = self._connector_label(connector)
+            log_event(logging.ERROR, "webhook.unavailable", connector=label, error=exc.code)
+            self._count(label, "unavailable")
+            return _json(503, {"error": "unavailable"}, "unavailable", retry_after=5)
 
     def _receive(
         self,
@@ -882,14 +880,19 @@ class WebhookManager:
             )
             if shake.respond_with == "json":
                 return _json(200, {"challenge": challenge}, "handshake")
-            return WebhookResponse(200, str(challenge or "").encode(), "text/plain", "handshake")
+            text = str(challenge or "").encode("utf-8", "replace")  # a lone surrogate too
+            return WebhookResponse(200, text, "text/plain", "handshake")
         kind, event, typed = self._parse(route, payload, headers)
         if kind is not None and kind in route.ack_only:
             return _json(200, {"ok": True, "acknowledged": kind}, "acknowledged")
         delivery_id = self._delivery_id(hook, headers, payload, body)
         if not self.store.claim(sub.id, delivery_id, self.clock()):
             log_event(
-                logging.INFO, "webhook.duplicate", connector=sub.connector, subscription=sub.id
+                logging.INFO,
+                "webhook.duplicate",
+                connector=sub.connector,
+                subscription=sub.id,
+                verdict="duplicate",
             )
             return _json(200, {"ok": True, "duplicate": True}, "duplicate")
         if not typed:
@@ -905,14 +908,15 @@ class WebhookManager:
         )
         if failed is not None:
             return self._handler_failed(sub, delivery_id, failed)
+        reason = "processed" if typed else "unparsed"
         log_event(
             logging.INFO,
             "webhook.processed",
             connector=sub.connector,
             subscription=sub.id,
             event_type=_short(kind),
+            verdict=verdict_of(reason),
         )
-        reason = "processed" if typed else "unparsed"
         return _json(200, {"ok": True}, reason, processed=True)
 
     def _run_handlers(self, route: _Route, event: TriggerEvent, typed: bool) -> Exception | None:
@@ -920,10 +924,8 @@ class WebhookManager:
         them and is returned (nothing else after the claim can fail on the sender's input)."""
         try:
             for connector, subscription, handler in self._handlers:
-                if connector in (None, event.connector) and subscription in (
-                    None,
-                    event.subscription,
-                ):
+                wanted = connector in (None, event.connector)
+                if wanted and subscription in (None, event.subscription):
                     handler(event)
             if route.router is not None:
                 route.router.deliver(event.type, event.payload, typed=typed)

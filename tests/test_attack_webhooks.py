@@ -18,24 +18,25 @@ import json
 import logging
 import os
 import resource
+import select
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from attack_support import free_port
 from prometheus_client import CollectorRegistry
 
-from attack_support import free_port
 from mocks.webhook_sender import build_delivery, sample_event, sign
-from patchbay.webhooks_cli import webhooks
+from patchbay.webhooks_cli import FD_RESERVE
 from runtime.encryption import Encryptor, new_key
 from runtime.registry import SpecRegistry
 from runtime.webhook_app import create_app
@@ -254,3 +255,220 @@ def test_an_unusable_delivery_id_header_is_a_400(receiver: Receiver) -> None:
     assert receiver.manager.handle("github", sub.id, lone, body).status == 400
     assert receiver.calls == []
     assert verdicts(receiver.registry) == {("github", "bad_request"): 2.0}
+
+
+# ------------------------------------------------------- attack 6: slow and vanishing clients
+
+
+@dataclass
+class Served:
+    """``patchbay webhooks serve`` in a child process, with one GitHub subscription."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    sub: WebhookSubscription
+    out: Path
+    err: Path
+
+    @property
+    def path(self) -> str:
+        return f"/webhooks/github/{self.sub.id}"
+
+    def stdout(self) -> str:
+        return self.out.read_text()
+
+    def stderr(self) -> str:
+        return self.err.read_text()
+
+    def log_lines(self, event: str) -> list[dict[str, Any]]:
+        found = []
+        for line in self.stderr().splitlines():
+            with suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and record.get("event") == event:
+                    found.append(record)
+        return found
+
+    def sockets(self) -> int:
+        """Sockets the receiver holds open (its listening socket included)."""
+        fds = Path(f"/proc/{self.process.pid}/fd")
+        count = 0
+        for fd in fds.iterdir():
+            with suppress(OSError):
+                count += os.readlink(fd).startswith("socket:")
+        return count
+
+    def deliver(self, client: httpx.Client, delivery_id: str) -> httpx.Response:
+        hook = REGISTRY.get("github").triggers.webhooks[0]
+        body = json.dumps(sample_event(REGISTRY.get("github"), hook, "issues")).encode()
+        headers = sign(hook, body, SECRET, delivery_id=delivery_id, event_type="issues")
+        return client.post(self.url + self.path, content=body, headers=headers)
+
+
+def limit_open_files(count: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+
+@contextmanager
+def serve(tmp_path: Path, *options: str, open_files: int | None = None) -> Iterator[Served]:
+    """Start the receiver; ``open_files`` lowers its descriptor limit (soft and hard)."""
+    key = new_key()
+    store = SQLiteWebhookStore(tmp_path / "store.db", Encryptor([key]))
+    hook = REGISTRY.get("github").triggers.webhooks[0]
+    sub = store.create(
+        WebhookSubscription(id="", connector="github", webhook=hook.name, secrets=(SECRET,))
+    )
+    port = free_port()
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    command = [sys.executable, "-m", "patchbay", "webhooks", "serve", "--port", str(port)]
+    command += ["--store", str(tmp_path / "store.db"), *options]
+    env = {**os.environ, "PATCHBAY_SECRET_KEY": key, "PYTHONPATH": str(ROOT)}
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=ROOT,
+            env=env,
+            preexec_fn=None if open_files is None else partial(limit_open_files, open_files),
+        )
+    served = Served(f"http://127.0.0.1:{port}", process, sub, out, err)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for the receiver to listen (a start-up wait, not an assertion)
+            assert process.poll() is None, served.stderr()
+            with suppress(httpx.TransportError):
+                if httpx.get(served.url + "/healthz", timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "the receiver did not start"
+            time.sleep(0.05)
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def stall(served: Served, kind: str) -> socket.socket:
+    """A connection that stops: before its headers, inside them, or inside its body."""
+    sock = socket.create_connection(("127.0.0.1", int(served.url.rsplit(":", 1)[1])))
+    head = f"POST {served.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    if kind == "headers":
+        sock.sendall(head.encode())
+    elif kind == "body":
+        sock.sendall(head.encode() + b"Content-Length: 1000\r\n\r\n" + b'{"action": ')
+    return sock
+
+
+def read_to_end(sock: socket.socket, seconds: float = 30.0) -> bytes:
+    """Everything the server sends until it closes the connection (socket.timeout if not)."""
+    sock.settimeout(seconds)
+    received = b""
+    with suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    ready, _, _ = select.select([sock], [], [], 0)
+    if not ready:
+        return False
+    with suppress(ConnectionResetError):
+        return sock.recv(65536, socket.MSG_PEEK) == b""
+    return True
+
+
+KINDS = ("silent", "headers", "body")
+
+
+@pytest.mark.parametrize(
+    ("options", "limit"),
+    [
+        (("--limit-concurrency", "64"), 64),
+        ((), 256 - FD_RESERVE),  # the default limit, lowered to fit 256 open files
+    ],
+)
+def test_stalled_connections_cannot_crowd_out_a_genuine_delivery(
+    options: tuple[str, ...], limit: int, tmp_path: Path
+) -> None:
+    """400 stalled sockets against a receiver that may open 256 files (before: the accept
+    loop ran out of descriptors and the vendor's delivery was reset): the delivery is processed
+    at once, the longest-waiting stalled sockets make room (the read timeout is long here),
+    and the receiver holds about as many sockets as its limit allows."""
+    with serve(tmp_path, *options, "--read-timeout", "120", open_files=256) as served:
+        with ExitStack() as stack:
+            stalled = [stack.enter_context(stall(served, KINDS[i % 3])) for i in range(400)]
+            with httpx.Client(timeout=30) as client:
+                assert served.deliver(client, "genuine-1").status_code == 200
+            held = served.sockets()
+            deadline = time.monotonic() + 30
+            while (dropped := sum(map(closed_by_server, stalled))) < 400 - limit:
+                assert time.monotonic() < deadline, f"only {dropped} stalled sockets dropped"
+                time.sleep(0.05)  # the server's FINs are on their way
+        # Its connections, the listening socket, and a close or two still under way.
+        assert held <= limit + 4
+        assert served.process.poll() is None
+    events = [json.loads(line) for line in served.stdout().splitlines() if line.startswith("{")]
+    assert [e["dedupe_key"] for e in events] == ["genuine-1"]
+    assert "Traceback" not in served.stderr()
+
+
+def test_stalls_time_out_disconnects_are_one_line_and_refusals_are_logged(tmp_path: Path) -> None:
+    with serve(tmp_path, "--read-timeout", "1") as served:
+        with ExitStack() as stack:
+            stalled = {
+                kind: [stack.enter_context(stall(served, kind)) for _ in range(10)]
+                for kind in KINDS
+            }
+            answers = {kind: [read_to_end(s) for s in socks] for kind, socks in stalled.items()}
+        assert all(a == b"" for a in answers["silent"] + answers["headers"])
+        assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers["body"])
+
+        for _ in range(20):  # senders that hang up in the middle of their body
+            with stall(served, "body"):
+                pass
+        with httpx.Client(timeout=30) as client:
+            statuses = [served.deliver(client, "retried-1").status_code for _ in range(3)]
+            forged = client.post(
+                served.url + served.path,
+                content=b"{}",
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": "sha256=" + "0" * 64,
+                    "X-GitHub-Event": "issues",
+                },
+            )
+        assert statuses == [200, 200, 200] and forged.status_code == 401
+        # The receiver answers until it has logged each of the 20 hang-ups.
+        deadline = time.monotonic() + 30
+        while len(served.log_lines("webhook.rejected")) < 10 + 20 + 1:
+            assert time.monotonic() < deadline, served.stderr()[-2000:]
+            time.sleep(0.05)
+        assert served.process.poll() is None
+
+    events = [json.loads(line) for line in served.stdout().splitlines() if line.startswith("{")]
+    assert [e["dedupe_key"] for e in events] == ["retried-1"]
+    rejected = served.log_lines("webhook.rejected")
+    assert all(r["level"] == "info" and "body" not in r for r in rejected)
+    by_verdict = sorted(
+        {(r["verdict"], sum(x["verdict"] == r["verdict"] for x in rejected)) for r in rejected}
+    )
+    assert by_verdict == [("disconnected", 20), ("invalid_signature", 1), ("timeout", 10)]
+    dropped = served.log_lines("webhook.connection_dropped")
+    assert [d["reason"] for d in dropped] == ["header_timeout"] * 20
+    stderr = served.stderr()
+    assert "Traceback" not in stderr and SECRET not in stderr
+    # Every line on stderr is one JSON log record: no traceback, nothing spread over lines.
+    assert all(isinstance(json.loads(line), dict) for line in stderr.splitlines())
+
+
+def test_a_signed_handshake_with_an_unencodable_challenge_is_answered(receiver: Receiver) -> None:
+    sub = receiver.subscribe("slack")
+    body = b'{"type": "url_verification", "token": "t", "challenge": "\\ud800abc"}'
+    headers = sign(REGISTRY.get("slack").triggers.webhooks[0], body, SECRET, timestamp=NOW)
+    assert receiver.post(sub, body, headers) == 200
+    assert verdicts(receiver.registry) == {("slack", "handshake"): 1.0}
