@@ -1,6 +1,6 @@
 """Attacks on the webhook receiver (issue 10, attacks 3 and 6), each through the real path.
 
-Payload attacks go through the Starlette app in process (``TestClient``): correctly signed
+Payload attacks go through the Starlette app in process (httpx's ASGI transport): correctly signed
 deliveries, signed with the vendors' own schemes by ``mocks.webhook_sender``, that the event
 model rejects, that nest too deep or carry an unusable delivery id, retried as a vendor would.
 Socket attacks (stalled bodies, stalled headers, clients that hang up mid-body) run against
