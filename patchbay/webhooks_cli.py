@@ -102,16 +102,95 @@ def webhooks() -> None:
     """Receive vendor webhooks: verified, deduplicated, typed."""
 
 
+#: File descriptors kept free of connections: SQLite files of the worker threads, the
+#: listening socket, logs.
+FD_RESERVE = 160
+
+
+def _connection_cap(wanted: int) -> int:
+    """``wanted``, lowered so that open connections can never exhaust file descriptors (the
+    soft limit is raised to the hard one first, as servers do)."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: no descriptor limit to respect
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(2, min(wanted, soft - FD_RESERVE))
+
+
+def _serve_logging() -> None:
+    """Patchbay's JSON log lines on stderr at INFO unless ``--log-level`` set them up: a
+    receiver's refusals (each one line with its verdict, never a body or secret) are its
+    operator's only view of who is knocking."""
+    from runtime.observability import JsonFormatter, logger
+
+    if not any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 @webhooks.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8787, show_default=True)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a sender has for its request headers, and again for its body; a stalled "
+    "body is answered 408, stalled headers lose the connection.",
+)
+@click.option(
+    "--limit-concurrency",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Open connections at most (lowered to fit the open-file limit). At the limit a new "
+    "connection replaces the one that has waited longest for its sender; when every "
+    "connection is busy with a handler, the new one is closed (vendors retry).",
+)
+@click.option(
+    "--backlog",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    help="Connections the kernel queues before they are accepted.",
+)
+@click.option(
+    "--keep-alive",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Seconds an idle keep-alive connection stays open.",
+)
 @_STORE
 @click.pass_obj
-def serve(registry: SpecRegistry, host: str, port: int, store_path: Path | None) -> None:
-    """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event."""
+def serve(
+    registry: SpecRegistry,
+    host: str,
+    port: int,
+    read_timeout: float,
+    limit_concurrency: int,
+    backlog: int,
+    keep_alive: int,
+    store_path: Path | None,
+) -> None:
+    """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event on
+    stdout, and logs every refusal (one JSON line with its verdict) on stderr at INFO
+    unless --log-level says otherwise."""
     import uvicorn
 
-    from runtime.webhook_app import create_app
+    from runtime.webhook_app import ServeLimits, uvicorn_config
     from runtime.webhooks import TriggerEvent, WebhookManager
 
     try:
@@ -129,9 +208,15 @@ def serve(registry: SpecRegistry, host: str, port: int, store_path: Path | None)
         click.echo(json.dumps(line, sort_keys=True))
 
     manager.add_handler(show)
+    limits = ServeLimits(
+        read_timeout=read_timeout,
+        limit_concurrency=_connection_cap(limit_concurrency),
+        backlog=backlog,
+        keep_alive=keep_alive,
+    )
+    _serve_logging()
     click.echo(f"receiving on http://{host}:{port}/webhooks/<connector>/<subscription>")
-    logging.getLogger("patchbay").setLevel(logging.INFO)
-    uvicorn.run(create_app(manager), host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn_config(manager, host=host, port=port, limits=limits)).run()
 
 
 @webhooks.command("url")

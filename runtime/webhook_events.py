@@ -69,7 +69,16 @@ class EventRouter:
     def dispatch(self, payload: Any, headers: Mapping[str, str] | None = None) -> int:
         """Call every handler for the payload's event type; returns how many ran."""
         kind, event = self.parse(payload, headers)
-        handlers = [*self._handlers.get(kind or "", []), *self._handlers.get("*", [])]
+        return self.deliver(kind, event)
+
+    def deliver(self, kind: str | None, event: Any, *, typed: bool = True) -> int:
+        """Call the handlers of an event parsed already (the webhook manager parses once).
+        ``typed=False``: the model refused the payload, so handlers registered for its type,
+        which expect the model, are skipped; ``"*"`` handlers get the payload as sent."""
+        specific = self._handlers.get(kind or "", [])
+        if not typed and kind in self.models:
+            specific = []
+        handlers = [*specific, *self._handlers.get("*", [])]
         for handler in handlers:
             handler(event)
         return len(handlers)

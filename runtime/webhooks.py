@@ -15,6 +15,11 @@ handshake, delivery-id dedupe, typed event, handlers) and counts each outcome in
 verdict metric; ``runtime.webhook_app`` only adapts it to HTTP. Subscriptions (secrets encrypted)
 and seen delivery ids live in SQLite.
 
+Each verified delivery is processed once: its id is claimed before any handler runs and released
+only when a handler raised (answered 503, so the vendor retries). A payload the generated model
+refuses still reaches the handlers, as sent (verdict ``unparsed``); nothing a sender controls
+(nesting, delivery id, event type) can turn a verified delivery into a 500.
+
 ``register``/``unregister`` know no vendor: the webhook's ``registration`` block says which
 actions to call with which templated inputs, where the signing secret comes from and what to keep
 for removal (see ``runtime.spec.WebhookRegistration``).
@@ -45,6 +50,7 @@ from prometheus_client import CollectorRegistry
 from .encryption import Encryptor
 from .errors import BadResponse, ConfigError, NotFound, PatchbayError
 from .events import EventHandler, TriggerEvent
+from .limits import JSONTooDeep, loads_json
 from .observability import log_event, metrics_for
 from .paths import get_path
 from .redaction import REDACTED
@@ -576,17 +582,22 @@ def new_secret() -> str:
 
 @dataclass(frozen=True)
 class WebhookResponse:
-    """What to answer the vendor; ``processed`` says whether handlers ran."""
+    """What to answer the vendor; ``processed`` says whether handlers ran, ``retry_after``
+    (seconds) asks the vendor to come back later."""
 
     status: int
     body: bytes = b""
     content_type: str = "application/json"
     reason: str = "ok"
     processed: bool = False
+    retry_after: int | None = None
 
 
-def _json(status: int, data: Any, reason: str, processed: bool = False) -> WebhookResponse:
-    return WebhookResponse(status, json.dumps(data).encode(), "application/json", reason, processed)
+def _json(
+    status: int, data: Any, reason: str, processed: bool = False, retry_after: int | None = None
+) -> WebhookResponse:
+    body = json.dumps(data).encode()
+    return WebhookResponse(status, body, "application/json", reason, processed, retry_after)
 
 
 class SpecSource(Protocol):
@@ -626,7 +637,9 @@ VERDICTS: Mapping[str, str] = {
     "duplicate": "duplicate",
     "acknowledged": "ack_only",
     "handshake": "handshake",
+    "unparsed": "unparsed",
     "handler_failed": "handler_failed",
+    "unavailable": "unavailable",
     "unknown_subscription": "unknown_subscription",
     "bad_signature": "invalid_signature",
     "stale_timestamp": "stale",
@@ -635,6 +648,10 @@ VERDICTS: Mapping[str, str] = {
     "unsupported_content_type": "unsupported_media_type",
     "empty_body": "bad_request",
     "invalid_json": "bad_request",
+    "json_too_deep": "bad_request",
+    "bad_delivery_id": "bad_request",
+    "body_timeout": "timeout",
+    "client_disconnected": "disconnected",
     "bad_timestamp": "bad_request",
     "bad_signature_header": "bad_request",
     "missing_header": "bad_request",
@@ -649,6 +666,24 @@ def verdict_of(reason: str) -> str:
 _NAME = re.compile(NAME_PATTERN)
 
 UNKNOWN_BODY_LIMIT = 65_536
+
+#: Longest delivery id kept for deduplication (vendors' ids are GUIDs and short tokens).
+MAX_DELIVERY_ID = 200
+
+#: Seconds a vendor is asked to wait before retrying a delivery whose handler failed.
+HANDLER_RETRY_AFTER = 60
+
+
+def _usable_id(value: Any) -> str | None:
+    """A delivery id as stored text, or None when it cannot identify a delivery: not a
+    string or integer, empty, too long, or anything but printable ASCII (a lone surrogate
+    cannot even be stored)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    if not 0 < len(text) <= MAX_DELIVERY_ID or not (text.isascii() and text.isprintable()):
+        return None
+    return text
 
 
 @dataclass
@@ -690,8 +725,9 @@ class WebhookManager:
         subscription: str | None = None,
     ) -> EventHandler:
         """Hand every verified, new event (optionally of one connector/subscription) to
-        ``handler``. A handler exception answers 500 and forgets the delivery id, so the
-        vendor's retry is processed (at-least-once)."""
+        ``handler``. The payload is the generated model of the event type, or the decoded JSON
+        as sent when there is no model or the model refused it. A handler exception answers
+        503 and forgets the delivery id, so the vendor's retry is processed (at-least-once)."""
         self._handlers.append((connector, subscription, handler))
         return handler
 
@@ -719,7 +755,7 @@ class WebhookManager:
         ``max_body_bytes``; a small cap for unknown subscriptions, which get 404 anyway)."""
         try:
             sub = self.store.get(subscription_id)
-        except NotFound:
+        except PatchbayError:  # unknown (404) or a store failure (503): the body is not needed
             return UNKNOWN_BODY_LIMIT
         if sub.connector != connector:
             return UNKNOWN_BODY_LIMIT
@@ -739,35 +775,64 @@ class WebhookManager:
         body: bytes,
         *,
         oversized: bool = False,
+        read_error: str | None = None,
     ) -> WebhookResponse:
         """Verify and process one delivery; never raises for anything the sender controls.
-        ``oversized``: the adapter stopped reading at ``body_limit`` (the body is not here)."""
+        ``oversized``: the adapter stopped reading at ``body_limit`` (the body is not here);
+        ``read_error``: the body never fully arrived (``body_timeout``, ``client_disconnected``).
+        Every outcome is counted in the verdict metric, every refusal logged at INFO."""
+        try:
+            return self._receive(connector, subscription_id, headers, body, oversized, read_error)
+        except PatchbayError as exc:
+            # The store failed (locked, unreadable) or the subscription's configuration is
+            # broken: nothing was claimed, so the vendor's retry is processed.
+            label = self._connector_label(connector)
+            log_event(logging.ERROR, "webhook.unavailable", connector=label, error=exc.code)
+            self._count(label, "unavailable")
+            return _json(503, {"error": "unavailable"}, "unavailable", retry_after=5)
+
+    def _receive(
+        self,
+        connector: str,
+        subscription_id: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        oversized: bool,
+        read_error: str | None,
+    ) -> WebhookResponse:
         try:
             sub = self.store.get(subscription_id)
         except NotFound:
             sub = None
         if sub is None or sub.connector != connector:
+            label = self._connector_label(connector)
             log_event(
-                logging.WARNING,
+                logging.INFO,
                 "webhook.unknown_subscription",
-                connector=connector,
-                subscription=subscription_id,
+                connector=label,
+                subscription=_short(subscription_id),
+                status=404,
+                reason="unknown_subscription",
+                verdict="unknown_subscription",
                 body_bytes=len(body),
             )
-            self._count(self._connector_label(connector), "unknown_subscription")
+            self._count(label, "unknown_subscription")
             return _json(404, {"error": "unknown_subscription"}, "unknown_subscription")
         try:
+            if read_error is not None:
+                raise WebhookRejected(408 if read_error == "body_timeout" else 400, read_error)
             if oversized:
                 raise WebhookRejected(413, "body_too_large")
             result = self._handle(sub, headers, body)
         except WebhookRejected as rejected:
             log_event(
-                logging.WARNING,
+                logging.INFO,
                 "webhook.rejected",
-                connector=connector,
+                connector=sub.connector,
                 subscription=sub.id,
                 status=rejected.status,
                 reason=rejected.reason,
+                verdict=verdict_of(rejected.reason),
                 body_bytes=len(body),
             )
             result = _json(rejected.status, {"error": rejected.reason}, rejected.reason)
@@ -802,7 +867,9 @@ class WebhookManager:
             raise WebhookRejected(415, "unsupported_content_type")
         route.verifier.verify(headers, body, self._keys_of(sub, route.verifier), self.clock())
         try:
-            payload = json.loads(body)
+            payload = loads_json(body)
+        except JSONTooDeep:
+            raise WebhookRejected(400, "json_too_deep") from None
         except ValueError:
             raise WebhookRejected(400, "invalid_json") from None
         shake = hook.handshake
@@ -813,71 +880,127 @@ class WebhookManager:
             )
             if shake.respond_with == "json":
                 return _json(200, {"challenge": challenge}, "handshake")
-            return WebhookResponse(200, str(challenge or "").encode(), "text/plain", "handshake")
-        kind, event = self._parse(route, payload, headers)
+            text = str(challenge or "").encode("utf-8", "replace")  # a lone surrogate too
+            return WebhookResponse(200, text, "text/plain", "handshake")
+        kind, event, typed = self._parse(route, payload, headers)
         if kind is not None and kind in route.ack_only:
             return _json(200, {"ok": True, "acknowledged": kind}, "acknowledged")
         delivery_id = self._delivery_id(hook, headers, payload, body)
         if not self.store.claim(sub.id, delivery_id, self.clock()):
             log_event(
-                logging.INFO, "webhook.duplicate", connector=sub.connector, subscription=sub.id
-            )
-            return _json(200, {"ok": True, "duplicate": True}, "duplicate")
-        trigger_event = TriggerEvent(sub.connector, sub.id, delivery_id, kind, event)
-        try:
-            for connector, subscription, handler in self._handlers:
-                if connector not in (None, sub.connector) or subscription not in (None, sub.id):
-                    continue
-                handler(trigger_event)
-            if route.router is not None:
-                route.router.dispatch(payload, headers)
-        except Exception as exc:
-            self.store.release(sub.id, delivery_id)
-            log_event(
-                logging.ERROR,
-                "webhook.handler_failed",
+                logging.INFO,
+                "webhook.duplicate",
                 connector=sub.connector,
                 subscription=sub.id,
-                error=type(exc).__name__,
+                verdict="duplicate",
             )
-            return _json(500, {"error": "handler_failed"}, "handler_failed")
+            return _json(200, {"ok": True, "duplicate": True}, "duplicate")
+        if not typed:
+            log_event(
+                logging.WARNING,
+                "webhook.unparsed",
+                connector=sub.connector,
+                subscription=sub.id,
+                event_type=_short(kind),
+            )
+        failed = self._run_handlers(
+            route, TriggerEvent(sub.connector, sub.id, delivery_id, kind, event), typed
+        )
+        if failed is not None:
+            return self._handler_failed(sub, delivery_id, failed)
+        reason = "processed" if typed else "unparsed"
         log_event(
             logging.INFO,
             "webhook.processed",
             connector=sub.connector,
             subscription=sub.id,
-            event_type=kind,
+            event_type=_short(kind),
+            verdict=verdict_of(reason),
         )
-        return _json(200, {"ok": True}, "processed", processed=True)
+        return _json(200, {"ok": True}, reason, processed=True)
+
+    def _run_handlers(self, route: _Route, event: TriggerEvent, typed: bool) -> Exception | None:
+        """Every matching plain handler, then the typed router's; the first exception stops
+        them and is returned (nothing else after the claim can fail on the sender's input)."""
+        try:
+            for connector, subscription, handler in self._handlers:
+                wanted = connector in (None, event.connector)
+                if wanted and subscription in (None, event.subscription):
+                    handler(event)
+            if route.router is not None:
+                route.router.deliver(event.type, event.payload, typed=typed)
+        except Exception as exc:
+            return exc
+        return None
+
+    def _handler_failed(
+        self, sub: WebhookSubscription, delivery_id: str, exc: Exception
+    ) -> WebhookResponse:
+        """A handler raised: the one outcome that forgets the delivery id, so the vendor's
+        retry is processed. The answer is 503 with ``Retry-After``: every supported vendor
+        retries a 5xx, and 503 says the failure is on this side and temporary (Zendesk, for
+        one, retries a 503 that carries ``Retry-After``), where a 4xx would make some vendors
+        give up. A 500 is kept for faults of the receiver itself."""
+        log_event(
+            logging.ERROR,
+            "webhook.handler_failed",
+            connector=sub.connector,
+            subscription=sub.id,
+            error=type(exc).__name__,
+        )
+        try:
+            self.store.release(sub.id, delivery_id)
+        except PatchbayError as store_error:  # the retry will be taken for a duplicate
+            log_event(
+                logging.ERROR,
+                "webhook.release_failed",
+                connector=sub.connector,
+                subscription=sub.id,
+                error=store_error.code,
+            )
+        return _json(
+            503, {"error": "handler_failed"}, "handler_failed", retry_after=HANDLER_RETRY_AFTER
+        )
 
     @staticmethod
-    def _parse(route: _Route, payload: Any, headers: Mapping[str, str]) -> tuple[str | None, Any]:
-        """Event type and typed event; a payload its model rejects is passed on as is (vendors
-        add fields and types faster than specs follow), with a warning."""
+    def _parse(
+        route: _Route, payload: Any, headers: Mapping[str, str]
+    ) -> tuple[str | None, Any, bool]:
+        """Event type, event and whether it is typed. A payload its model refuses is passed on
+        as sent (vendors add fields and types faster than specs follow), never parsed again."""
         if route.router is None:
-            kind = _event_type(route.hook, payload, headers)
-            return kind, payload
+            return _event_type(route.hook, payload, headers), payload, True
         try:
-            return route.router.parse(payload, headers)
-        except ValueError:
-            kind = route.router.event_type(payload, headers)
-            log_event(logging.WARNING, "webhook.untyped_event", event_type=kind)
-            return kind, payload
+            kind, event = route.router.parse(payload, headers)
+        except Exception:  # pydantic's ValidationError, or any other refusal of the model
+            return route.router.event_type(payload, headers), payload, False
+        return kind, event, True
 
     @staticmethod
     def _delivery_id(hook: Webhook, headers: Mapping[str, str], payload: Any, body: bytes) -> str:
+        """The vendor's delivery id (header, then body path), else a digest of the signed
+        content; an id that is present but unusable is refused rather than replaced."""
+        found: Any = None
         if hook.delivery_id_header is not None:
-            value = headers.get(hook.delivery_id_header.lower())
-            if value:
-                return value
-        if hook.delivery_id_path is not None:
+            found = headers.get(hook.delivery_id_header.lower()) or None
+        if found is None and hook.delivery_id_path is not None:
             found = get_path(payload, hook.delivery_id_path, None)
-            if found is not None and found != "":
-                return str(found)
+            found = None if found == "" else found
+        if found is not None:
+            usable = _usable_id(found)
+            if usable is None:
+                raise WebhookRejected(400, "bad_delivery_id")
+            return usable
         # No id from the vendor: the signed content identifies a replay of the same request.
         ts = hook.verification.timestamp_header
         stamp = headers.get(ts.lower(), "") if ts else ""
-        return "sha256:" + hashlib.sha256(stamp.encode() + b"\n" + body).hexdigest()
+        raw = stamp.encode("utf-8", "surrogatepass")
+        return "sha256:" + hashlib.sha256(raw + b"\n" + body).hexdigest()
+
+
+def _short(text: str | None, limit: int = 100) -> str | None:
+    """A sender-chosen string (an event type) trimmed for a log line."""
+    return text if text is None or len(text) <= limit else text[:limit] + "..."
 
 
 def _event_type(hook: Webhook, payload: Any, headers: Mapping[str, str]) -> str | None:

@@ -455,7 +455,7 @@ def test_github_ping_is_acknowledged_not_dispatched(
     assert received == []
 
 
-def test_failing_handler_answers_500_and_the_retry_is_processed(
+def test_failing_handler_answers_503_and_the_retry_is_processed(
     store: SQLiteWebhookStore,
 ) -> None:
     calls: list[str] = []
@@ -469,7 +469,8 @@ def test_failing_handler_answers_500_and_the_retry_is_processed(
     mgr.add_handler(flaky)
     sub = subscribe(store, "github")
     headers, body = delivery("github")
-    assert mgr.handle("github", sub.id, headers, body).status == 500
+    failed = mgr.handle("github", sub.id, headers, body)
+    assert (failed.status, failed.retry_after) == (503, 60)  # a status every vendor retries
     assert mgr.handle("github", sub.id, headers, body).status == 200
     assert mgr.handle("github", sub.id, headers, body).reason == "duplicate"
     assert len(calls) == 2 and calls[0] == calls[1] == headers["X-GitHub-Delivery"]
@@ -949,3 +950,44 @@ def test_cli_url_list_send_and_unregister(
     assert [e.type for e in received] == ["message"]
     gone = runner.invoke(webhooks, ["unregister", url.rsplit("/", 1)[1], *store_args], obj=REGISTRY)
     assert gone.exit_code == 0 and "locally" in gone.output
+
+
+def test_a_store_failure_is_a_retryable_503_and_claims_nothing(
+    store: SQLiteWebhookStore,
+) -> None:
+    from runtime.errors import StoreLocked
+
+    class Locked(SQLiteWebhookStore):
+        locked = True
+
+        def claim(self, subscription_id: str, delivery_id: str, now: float | None = None) -> bool:
+            if self.locked:
+                raise StoreLocked("webhook store is locked")
+            return super().claim(subscription_id, delivery_id, now)
+
+    flaky = Locked(store.path, store._encryptor)
+    registry = CollectorRegistry()
+    mgr = WebhookManager(REGISTRY, flaky, clock=lambda: NOW, metrics_registry=registry)
+    received: list[TriggerEvent] = []
+    mgr.add_handler(received.append)
+    sub = subscribe(flaky, "stripe")
+    headers, body = delivery("stripe")
+    failed = mgr.handle("stripe", sub.id, headers, body)
+    assert (failed.status, failed.retry_after, received) == (503, 5, [])
+    flaky.locked = False
+    assert mgr.handle("stripe", sub.id, headers, body).status == 200
+    assert len(received) == 1
+    assert _verdicts(registry) == {("stripe", "unavailable"): 1.0, ("stripe", "accepted"): 1.0}
+
+
+def test_serve_documents_its_limits() -> None:
+    shown = CliRunner().invoke(webhooks, ["serve", "--help"], obj=REGISTRY)
+    assert shown.exit_code == 0
+    text = " ".join(shown.output.split())
+    for option, default in [
+        ("--read-timeout", "10.0"),
+        ("--limit-concurrency", "1000"),
+        ("--backlog", "2048"),
+        ("--keep-alive", "5"),
+    ]:
+        assert option in text and f"default: {default}" in text
