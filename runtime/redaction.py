@@ -10,7 +10,8 @@ Two layers, both applied by :meth:`Redactor.text`:
   auth header, a token fetched mid-flight) is scrubbed from free text in every form it
   travels in: as is; percent-encoded the way ``quote`` or ``quote_plus`` write it, with upper- or
   lower-case hex, or encoded twice; form-encoded; JSON- or ``repr``-escaped; and base64,
-  standard or URL-safe, padded or not, at any offset inside a longer base64 blob, which is
+  standard or URL-safe, padded or not, and (for secrets of 7 bytes or more, whose fragments
+  are long enough not to occur by chance) at any offset inside a longer base64 blob, which is
   how ``Basic base64(user:secret)`` hides a password.
 
 The length rule: a value shorter than :data:`MIN_SECRET_LENGTH` characters is never scrubbed
@@ -332,7 +333,12 @@ class Redactor:
 
     def url(self, url: httpx.URL | str) -> str:
         """A URL with sensitive query parameters replaced by name and secrets scrubbed."""
-        url = httpx.URL(url) if isinstance(url, str) else url
+        if isinstance(url, str):
+            try:
+                parsed = httpx.URL(url)
+            except httpx.InvalidURL:  # redaction must never raise: scrub it as text
+                return self.text(url)
+            url = parsed
         if url.query:
             names = self._param_names
             params = [

@@ -201,7 +201,7 @@ def leak_forms(secret: str) -> list[str]:
     forms = {
         secret,
         quoted,
-        quoted.lower() if quoted == secret else _lower_hex(quoted),
+        _lower_hex(quoted),
         urllib.parse.quote(secret),
         urllib.parse.quote_plus(secret),
         urllib.parse.quote(quoted, safe=""),
