@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from runtime.errors import ConfigError, ValidationFailed
+from runtime.limits import loads_json
 from runtime.redaction import (
+    MIN_SECRET_LENGTH,
     REDACTED,
     SENSITIVE_FIELDS,
     SENSITIVE_HEADERS,
@@ -271,7 +273,7 @@ class FixtureRedactor:
 
     def _learn(self, value: str) -> None:
         value = value.strip()
-        if len(value) >= 4 and value not in self.learned:
+        if len(value) >= MIN_SECRET_LENGTH and value not in self.learned:
             self.learned.add(value)
             self._scrub.add(value)
 
@@ -306,7 +308,10 @@ class FixtureRedactor:
                     got = headers.get("authorization", "")
                     if got.lower().startswith("basic "):
                         with contextlib.suppress(ValueError):
-                            user, _, pw = base64.b64decode(got[6:]).decode().partition(":")
+                            pair = base64.b64decode(got[6:]).decode()
+                            user, _, pw = pair.partition(":")
+                            # The pair as a whole too: its base64 forms are the header itself.
+                            self._learn(pair)
                             self._learn_template(variant.username, user, secret_names)
                             self._learn_template(variant.password, pw, secret_names)
                 elif isinstance(variant, ApiKeyAuth):
@@ -325,9 +330,7 @@ class FixtureRedactor:
                 elif low in self.rules.headers and low != "authorization":
                     self._learn(value)
                 elif low == "authorization" and " " in value:
-                    scheme, _, cred = value.partition(" ")
-                    if scheme.lower() != "basic":
-                        self._learn(cred)
+                    self._learn(value.partition(" ")[2])
             for name, value in query:
                 if name.lower() in self.rules.params:
                     self._learn(value)
@@ -381,10 +384,10 @@ class FixtureRedactor:
         return out
 
     def assert_clean(self, text: str, where: str) -> None:
-        """The last line of defence: a learned secret in output text aborts the write."""
-        for secret in self.learned:
-            if secret in text:
-                raise ConfigError(f"refusing to write {where}: a secret survived redaction")
+        """The last line of defence: a learned secret in output text, in any of its encodings
+        (percent, form, JSON escapes, base64), aborts the write."""
+        if self._scrub.leaks(text):
+            raise ConfigError(f"refusing to write {where}: a secret survived redaction")
 
 
 # ------------------------------------------------------------------------------- fixture files
@@ -662,7 +665,7 @@ class Recorder:
 def exchanges_from_har(path: Path) -> list[Exchange]:
     """The entries of a HAR 1.2 file (browser devtools "Save all as HAR") as exchanges."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_json(path.read_text(encoding="utf-8"))
         entries = doc["log"]["entries"]
         out = []
         for i, entry in enumerate(entries):

@@ -1,4 +1,11 @@
-"""``patchbay``: validate specs, call actions, run the demo. Wiring only; logic lives elsewhere."""
+"""``patchbay``: validate specs, call actions, run the demo. Wiring only; logic lives elsewhere.
+
+Nothing a user types ends in a traceback: the root group answers every failure with one line,
+``error: [code] message`` (exit 1) for Patchbay's own errors, click's usage message (exit 2)
+for a malformed command line, and ``error: [internal] Type: message`` (exit 1) for a bug, whose
+traceback ``PATCHBAY_DEBUG=1`` prints. Whatever is printed is first scrubbed of every secret
+the command line or the environment handed in, in all their encodings.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,141 @@ import json
 import logging
 import os
 import sys
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+import httpx
 
 from runtime import CallOptions, GenericExecutor, PatchbayError
 from runtime.connection import connection_from_sources
+from runtime.errors import ConfigError
+from runtime.limits import loads_json
 from runtime.observability import JsonFormatter, logger
+from runtime.redaction import Redactor
 from runtime.registry import SCHEMA_FILE, SpecRegistry, default_specs_dir, spec_files
 from runtime.spec import connector_json_schema
 from runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
+
+#: Set to 1 to print the traceback of an unexpected error (after the one-line message).
+DEBUG_VARIABLE = "PATCHBAY_DEBUG"
+#: ``PATCHBAY_*`` variables that configure Patchbay and hold nothing secret; every other one
+#: (credentials, client secrets, ``PATCHBAY_SECRET_KEY``) is scrubbed from all output.
+PLAIN_VARIABLES = frozenset(
+    {
+        "PATCHBAY_STORE",
+        "PATCHBAY_SPECS_DIR",
+        "PATCHBAY_RECORD_MODE",
+        "PATCHBAY_PYTHON",
+        DEBUG_VARIABLE,
+    }
+)
+#: Options whose value is a secret (``--field`` holds ``name=secret``).
+SECRET_OPTIONS = ("--field", "--secret")
+_REDACTOR = "patchbay.redactor"
+
+
+def cli_secrets(argv: Sequence[str], environ: Mapping[str, str]) -> Iterator[str]:
+    """The secrets a command line carries: ``--field`` values (the whole argument when it
+    lacks ``=``: a mistyped credential is still a credential), ``--secret`` values and every
+    ``PATCHBAY_*`` environment value that is not plain configuration."""
+    args = iter(argv)
+    for arg in args:
+        option, eq, inline = arg.partition("=")
+        if option not in SECRET_OPTIONS:
+            continue
+        value = inline if eq else next(args, "")
+        if option == "--field":
+            name, sep, secret = value.partition("=")
+            value = secret if sep and name else value
+        yield value
+    for key, value in environ.items():
+        if key.startswith("PATCHBAY_") and key not in PLAIN_VARIABLES:
+            yield value
+            yield from value.split(",")  # PATCHBAY_SECRET_KEY holds comma-separated keys
+
+
+def _redactor() -> Redactor:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_root().meta.get(_REDACTOR) if ctx is not None else None
+    return found if isinstance(found, Redactor) else Redactor()
+
+
+def printable(text: str) -> str:
+    """``text`` redacted, with lone surrogates (undecodable bytes in argv) escaped, so
+    printing it can neither leak a secret nor fail."""
+    return _redactor().text(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def echo_error(message: str) -> None:
+    """Print one redacted error line on stderr."""
+    click.echo(printable(message), err=True)
+
+
+def _fail(error: PatchbayError) -> NoReturn:
+    echo_error(f"error: {error}")
+    sys.exit(1)
+
+
+def _debug_trace(exc: BaseException) -> None:
+    if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+        click.echo(printable("".join(traceback.format_exception(exc))), err=True, nl=False)
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not hide the original error
+        return ""
+
+
+class GuardedGroup(click.Group):
+    """The root group: every exception a command raises becomes one redacted line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_REDACTOR] = Redactor(cli_secrets(args, os.environ))
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as exc:  # usage errors: click prints them (exit 2)
+            exc.message = printable(exc.message)
+            raise
+        except PatchbayError as exc:
+            echo_error(f"error: {exc}")
+            _debug_trace(exc)
+        except OSError as exc:  # a file or socket the user named: a configuration problem
+            detail = _safe_str(exc)
+            echo_error(f"error: [config] {type(exc).__name__}" + (f": {detail}" if detail else ""))
+            _debug_trace(exc)
+        except Exception as exc:
+            detail = _safe_str(exc)
+            echo_error(
+                f"error: [internal] {type(exc).__name__}" + (f": {detail}" if detail else "")
+            )
+            if os.environ.get(DEBUG_VARIABLE, "") in ("", "0"):
+                echo_error(
+                    f"hint: this is a Patchbay bug; rerun with {DEBUG_VARIABLE}=1 to see where"
+                )
+            _debug_trace(exc)
+        ctx.exit(1)
+
+
+class _RedactingFormatter(JsonFormatter):
+    """JSON log lines scrubbed of the command line's secrets (a second layer: the runtime
+    redacts what it logs already)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redactor.text(super().format(record))
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -24,17 +155,47 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected name=value, got {item!r}", param_hint=what)
+            # Never echo the argument: for --field it is a credential someone mistyped.
+            raise click.BadParameter(
+                f"expected name=value, got an argument without a name and '=' "
+                f"({len(item)} characters, not shown)",
+                param_hint=what,
+            )
         out[key] = value
     return out
 
 
-def _fail(error: PatchbayError) -> None:
-    click.echo(f"error: {error}", err=True)
-    sys.exit(1)
+def _json_input(text: str) -> Any:
+    try:
+        return loads_json(text)
+    except ValueError as exc:  # invalid, or nested deeper than the limit
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--input") from None
 
 
-@click.group()
+def _http_url(value: str | None, option: str) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host; a ``config`` error (which
+    does not repeat the URL: it may carry credentials) otherwise."""
+    if value is None:
+        return None
+    problem = ""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        problem = "it contains whitespace or control characters"
+    else:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            problem = str(exc)
+        else:
+            if url.scheme not in ("http", "https"):
+                problem = "the scheme must be http or https"
+            elif not url.host:
+                problem = "it has no host"
+    if problem:
+        raise ConfigError(f"{option} is not a usable http(s) URL: {problem}")
+    return value
+
+
+@click.group(cls=GuardedGroup)
 @click.option(
     "--specs-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -52,7 +213,7 @@ def main(ctx: click.Context, specs_dir: Path | None, log_level: str | None) -> N
     """Patchbay: connector specs in, typed and tested connectors out."""
     if log_level is not None:
         handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(_RedactingFormatter(ctx.meta.get(_REDACTOR) or Redactor()))
         logger.addHandler(handler)
         logger.setLevel(log_level.upper())
     ctx.obj = SpecRegistry(specs_dir or default_specs_dir())
@@ -183,11 +344,9 @@ def call(
 
     Credentials come from --field or PATCHBAY_<CONNECTOR>_<FIELD> environment variables.
     """
+    data = _json_input(input_json)
     try:
-        data: Any = json.loads(input_json)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--input") from None
-    try:
+        base_url = _http_url(base_url, "--base-url")
         spec = registry.get(connector)
         connection = connection_from_sources(
             spec,
@@ -254,6 +413,7 @@ def connect(
     from runtime.spec import OAuth2Auth
 
     try:
+        base_url = _http_url(base_url, "--base-url")
         spec = registry.get(connector)
         variant = spec.auth[0] if auth_variant is None else spec.auth_variant(auth_variant)
         values = _pairs(variables, "--var")
@@ -283,6 +443,8 @@ def connect(
             for name, field in variant.fields.items():
                 if name not in base:
                     base[name] = click.prompt(name, hide_input=field.secret)
+                    if field.secret:
+                        _redactor().add(base[name])
             result = connect_api_key(
                 spec,
                 store,
@@ -292,7 +454,7 @@ def connect(
                 base_url=base_url,
             )
     except KeyError as exc:
-        click.echo(f"error: [config] unknown auth variant {exc}", err=True)
+        echo_error(f"error: [config] unknown auth variant {exc}")
         sys.exit(1)
     except PatchbayError as exc:
         _fail(exc)
@@ -312,6 +474,7 @@ def test_connection_command(
     from runtime.connect import check_stored_connection, hint_for
 
     try:
+        base_url = _http_url(base_url, "--base-url")
         store = _store(store_path)
         spec = registry.get(store.get(connection_id).connector)
         check = check_stored_connection(spec, store, connection_id, base_url=base_url)
@@ -321,8 +484,8 @@ def test_connection_command(
         click.echo(f"OK  {spec.name} {connection_id}: {check.account_label or '(no label)'}")
         return
     assert check.error is not None
-    click.echo(f"FAILED  {spec.name} {connection_id}: {check.error}", err=True)
-    click.echo(f"hint: {hint_for(spec, check.error)}", err=True)
+    echo_error(f"FAILED  {spec.name} {connection_id}: {check.error}")
+    echo_error(f"hint: {hint_for(spec, check.error)}")
     sys.exit(1)
 
 
@@ -390,8 +553,9 @@ def connections_delete(
     """Revoke the connection's grant at the vendor, then delete it from the store."""
     from runtime.connect import OriginTransport, delete_connection
 
-    transport = OriginTransport(oauth_base_url) if oauth_base_url else None
     try:
+        oauth_base_url = _http_url(oauth_base_url, "--oauth-base-url")
+        transport = OriginTransport(oauth_base_url) if oauth_base_url else None
         result = delete_connection(
             registry.get,
             _store(store_path),
@@ -403,9 +567,7 @@ def connections_delete(
     except PatchbayError as exc:
         _fail(exc)
     if result.error is not None:
-        click.echo(
-            f"error: revoking {connection_id} at the vendor failed: {result.error}", err=True
-        )
+        echo_error(f"error: revoking {connection_id} at the vendor failed: {result.error}")
     if not result.deleted:
         click.echo(
             f"kept {connection_id} (nothing lost): retry later, or delete it anyway with "
@@ -609,6 +771,11 @@ def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
     """Run the contract suite (every golden fixture through the generated client and the mock)."""
     from mocks.contract import missing_fixtures, run_suite
 
+    try:
+        for name in connectors:  # unknown names fail before the suite runs
+            registry.get(name)
+    except PatchbayError as exc:
+        _fail(exc)
     results = run_suite(registry, list(connectors) or None)
     missing = [
         m for m in missing_fixtures(registry) if not connectors or m.split(".")[0] in connectors

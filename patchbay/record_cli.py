@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -67,8 +67,10 @@ def _print_report(report: RecordReport) -> None:
         click.echo(line)
 
 
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+def _fail(message: str) -> NoReturn:
+    from patchbay.cli import echo_error  # the root group's redacting printer
+
+    echo_error(f"error: {message}")
     sys.exit(1)
 
 
@@ -139,7 +141,6 @@ def proxy(
         )
     except PatchbayError as exc:
         _fail(str(exc))
-        return
     click.echo(f"recording {spec.name} on {running.url} into {out / spec.name}")
     click.echo(f"  HTTPS_PROXY={running.url} and trust {running.ca_cert}; Ctrl-C to stop")
     try:
@@ -209,7 +210,6 @@ def import_(
             recorders[owner].record(ex)
     except PatchbayError as exc:
         _fail(str(exc))
-        return
     merged: dict[str, Any] = {}
     for rec in recorders.values():
         _print_report(rec.report)

@@ -112,7 +112,9 @@ def build_auth(
         return AuthInjector(
             variant.name,
             headers={"Authorization": f"Basic {encoded}"},
-            secrets=(*secrets, encoded, fill(variant.password)),
+            # The pair itself: the redactor derives every base64 form of it (and of the
+            # password inside it) from the plain value.
+            secrets=(*secrets, pair, encoded, fill(variant.password)),
             sensitive_headers=("Authorization",),
         )
     if connection.token_provider is None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 from .errors import ConfigError
+from .limits import DEFAULT_MAX_JSON_DEPTH, json_depth_exceeds
 from .spec import ConnectorSpec, connector_json_schema
 from .spec_checks import check_semantics
 
@@ -111,6 +112,8 @@ def check_spec_data(
 def check_spec_text(
     text: str, source: str = "<spec>"
 ) -> tuple[ConnectorSpec | None, list[SpecProblem]]:
+    if json_depth_exceeds(text, DEFAULT_MAX_JSON_DEPTH):  # json.loads would recurse out
+        return None, [SpecProblem(source, "", f"nests deeper than {DEFAULT_MAX_JSON_DEPTH} levels")]
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
     except json.JSONDecodeError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -188,3 +189,54 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def leak_forms(secret: str) -> list[str]:
+    """Encoded forms a hostile vendor may echo a secret in: percent-encoded (upper- and
+    lower-case hex, ``quote`` and ``quote_plus``, twice), base64 (standard, URL-safe, unpadded)
+    and base64 of a Basic pair with a user name in front of the secret."""
+    raw = secret.encode()
+    quoted = urllib.parse.quote(secret, safe="")
+    b64 = base64.b64encode(raw).decode()
+    forms = {
+        secret,
+        quoted,
+        _lower_hex(quoted),
+        urllib.parse.quote(secret),
+        urllib.parse.quote_plus(secret),
+        urllib.parse.quote(quoted, safe=""),
+        b64,
+        b64.rstrip("="),
+        base64.urlsafe_b64encode(raw).decode(),
+        base64.b64encode(b"someone:" + raw).decode(),
+        base64.b64encode(b"x:" + raw).decode(),
+    }
+    return sorted(forms)
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), text)
+
+
+def assert_not_in_text(text: str, *secrets: str) -> None:
+    """No planted secret in ``text`` in any form: as is, after percent- or form-decoding (once
+    or twice), after JSON ``\\/`` unescaping, or inside any run of base64 characters, decoded
+    at every alignment (which finds it inside ``base64(user:secret)`` too)."""
+    views = {
+        text,
+        text.replace("\\/", "/"),
+        urllib.parse.unquote(text),
+        urllib.parse.unquote(urllib.parse.unquote(text)),
+        urllib.parse.unquote_plus(text),
+    }
+    for run in re.findall(r"[A-Za-z0-9+/_-]{6,}={0,2}", text):
+        for start in range(4):
+            chunk = run[start:].rstrip("=")
+            chunk = chunk[: len(chunk) - len(chunk) % 4 if len(chunk) % 4 == 1 else len(chunk)]
+            padded = chunk + "=" * (-len(chunk) % 4)
+            for alt in (b"+/", b"-_"):
+                with suppress(ValueError):
+                    views.add(base64.b64decode(padded, altchars=alt).decode("latin-1"))
+    for secret in secrets:
+        for view in views:
+            assert secret not in view, f"the secret is in the text: {text[:300]!r}"

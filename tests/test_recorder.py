@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -17,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, quote_plus
 
 import httpx
 import pytest
@@ -60,10 +61,32 @@ API_KEY = "sk_test_PLANTED_FAKE_key_0001"
 COOKIE = "PLANTED_FAKE_request_cookie_77"
 SET_COOKIE = "PLANTED_FAKE_session_cookie_88"
 CLIENT_SECRET = "pi_PLANTED_FAKE_client_secret_99"
-QUERY_TOKEN = "PLANTED_FAKE_query_token_55"
+# Characters that percent-, form- and JSON-encoding all change, so each form differs.
+QUERY_TOKEN = "PLANTED+FAKE/query=token&55%x y"
 EMAIL = "planted.person@corp-fake.example"
 PHONE = "+14155550123"
 SECRETS = (API_KEY, COOKIE, SET_COOKIE, CLIENT_SECRET, QUERY_TOKEN, EMAIL, PHONE)
+
+
+def encoded_forms(secret: str) -> list[str]:
+    """The forms a hostile vendor echoes a secret in (and the recorder must scrub): percent-
+    encoded with either hex case, form-encoded, inside a query string, base64 (standard,
+    URL-safe, unpadded) and base64 of a Basic credential with a user name in front."""
+    raw = secret.encode()
+    b64 = base64.b64encode(raw).decode()
+    quoted = quote(secret, safe="")
+    return [
+        quoted,
+        re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), quoted),
+        quote_plus(secret),
+        quote(quoted, safe=""),
+        f"https://api.example.test/next?access_token={quote_plus(secret)}&page=2",
+        b64,
+        b64.rstrip("="),
+        base64.urlsafe_b64encode(raw).decode(),
+        base64.b64encode(b"someone:" + raw).decode(),
+    ]
+
 
 REGISTRY = SpecRegistry()
 STRIPE = REGISTRY.get("stripe")
@@ -90,6 +113,10 @@ def _vendor_app() -> Starlette:
         body["data"][0]["email"] = EMAIL
         body["data"][0]["phone"] = PHONE
         body["data"][0]["description"] = f"echo of {request.headers['authorization']}"
+        # A hostile vendor echoing credentials in every encoding it can think of.
+        token = request.query_params.get("access_token", "")
+        key = request.headers["authorization"].removeprefix("Bearer ")
+        body["data"][1]["description"] = " ".join(encoded_forms(token) + encoded_forms(key))
         response = JSONResponse(body, headers={"Request-Id": "req_FAKE_rec1"})
         response.headers["RateLimit-Remaining"] = "99"
         response.set_cookie("session", SET_COOKIE)
@@ -267,6 +294,9 @@ def test_no_planted_secret_in_any_written_byte(session: dict[str, Any]) -> None:
     for secret in SECRETS:
         assert secret.encode() not in data, secret
         assert base64.b64encode(secret.encode()) not in data
+    for secret in (QUERY_TOKEN, API_KEY):
+        for form in encoded_forms(secret):
+            assert form.encode() not in data, form
     assert b"[REDACTED]" in data and b"redacted@example.test" in data
 
 
