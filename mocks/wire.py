@@ -65,17 +65,49 @@ def _coerce_tree(value: Any, schema: JsonSchema, defs: dict[str, JsonSchema]) ->
     return value
 
 
-def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """``a[b]=1``, ``c[0]=x``, ``d[]=y`` -> nested dicts and lists (Stripe form encoding)."""
+def _child(schema: JsonSchema, part: str, defs: dict[str, JsonSchema]) -> JsonSchema:
+    """The schema one bracket segment down (a property, a map value or a list item)."""
+    schema = resolve_schema(schema, defs)
+    props = schema.get("properties", {})
+    if isinstance(props, dict) and part in props:
+        return props[part] if isinstance(props[part], dict) else {}
+    for key in ("additionalProperties", "items"):
+        inner = schema.get(key)
+        if isinstance(inner, dict):
+            return inner
+    return {}
+
+
+def _is_object(schema: JsonSchema, defs: dict[str, JsonSchema]) -> bool:
+    schema = resolve_schema(schema, defs)
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return "object" in kinds or ("array" not in kinds and "additionalProperties" in schema)
+
+
+def unflatten(
+    pairs: list[tuple[str, str]],
+    schema: JsonSchema | None = None,
+    defs: dict[str, JsonSchema] | None = None,
+) -> dict[str, Any]:
+    """``a[b]=1``, ``c[0]=x``, ``d[]=y`` -> nested dicts and lists (Stripe form encoding).
+
+    A numeric segment opens a list unless ``schema`` says that place is an object: Stripe's
+    ``metadata[0]=x`` is the key ``"0"`` of a map, not the first item of a list.
+    """
+    defs = defs or {}
     root: dict[str, Any] = {}
     for key, value in pairs:
         head = key.split("[", 1)[0]
         parts = [head, *_BRACKETS.findall(key[len(head) :])]
         node: Any = root
+        where: JsonSchema = schema or {}
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             nxt = parts[i + 1] if not last else None
-            container: Any = [] if nxt is not None and (nxt == "" or nxt.isdigit()) else {}
+            where = _child(where, part, defs) if where else {}
+            numeric = nxt is not None and (nxt == "" or nxt.isdigit())
+            container: Any = [] if numeric and not _is_object(where, defs) else {}
             if isinstance(node, list):
                 if part == "" or not part.isdigit() or int(part) >= len(node):
                     node.append(value if last else container)
@@ -127,7 +159,8 @@ def decode_input(
             data[name] = coerce(value, params[name].schema_, defs)
     # Declared names are taken as they are (Zendesk's "page[size]"); others fold (Stripe).
     direct = [(k, v) for k, v in query if k in params]
-    folded = unflatten([(k, v) for k, v in query if k not in params])
+    query_schema: JsonSchema = {"properties": {n: p.schema_ for n, p in params.items()}}
+    folded = unflatten([(k, v) for k, v in query if k not in params], query_schema, defs)
     for name, value in direct:
         if name in folded:
             continue
@@ -168,9 +201,10 @@ def decode_input(
             data.update(decoded)
     elif spec_body.encoding == "form":
         pairs = parse_qsl(body.decode(), keep_blank_values=True)
-        data.update(_coerce_tree(unflatten(pairs), schema, defs))
+        data.update(_coerce_tree(unflatten(pairs, schema, defs), schema, defs))
     elif spec_body.encoding == "multipart" or "multipart/form-data" in content_type:
-        data.update(_coerce_tree(unflatten(multipart_fields(body, content_type)), schema, defs))
+        fields = multipart_fields(body, content_type)
+        data.update(_coerce_tree(unflatten(fields, schema, defs), schema, defs))
     elif spec_body.encoding == "raw" and spec_body.raw_field is not None:
         data[spec_body.raw_field] = body.decode(errors="replace")
     return data

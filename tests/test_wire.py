@@ -1,0 +1,36 @@
+"""Decoding requests as the mock receives them: Stripe-style bracket keys against the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mocks.wire import decode_input, unflatten
+from runtime import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_numeric_key_of_a_map_stays_a_key() -> None:
+    """``metadata[0]=`` is the key "0" of Stripe's metadata map (found by the fuzzer)."""
+    spec = load_spec(ROOT / "specs" / "stripe.json")
+    action = spec.action("create_customer")
+    body = b"metadata%5B0%5D=&metadata%5Bplan%5D=gold&email=a%40example.test"
+    data = decode_input(action, {}, [], {}, body, "application/x-www-form-urlencoded", spec.defs)
+    assert data["metadata"] == {"0": "", "plan": "gold"}
+
+
+def test_without_a_schema_numeric_segments_open_lists() -> None:
+    assert unflatten([("a[0]", "x"), ("a[1]", "y"), ("b[c]", "z")]) == {
+        "a": ["x", "y"],
+        "b": {"c": "z"},
+    }
+
+
+def test_a_list_of_objects_keeps_its_items() -> None:
+    schema = {
+        "properties": {
+            "items": {"type": "array", "items": {"type": "object", "properties": {}}},
+        }
+    }
+    pairs = [("items[0][price]", "p1"), ("items[0][qty]", "2"), ("items[1][price]", "p2")]
+    assert unflatten(pairs, schema) == {"items": [{"price": "p1", "qty": "2"}, {"price": "p2"}]}
