@@ -41,6 +41,28 @@ def _fake(schema: dict[str, Any], name: str) -> Any:
     return f"example_{_UNSAFE.sub('_', name.lower()).strip('_') or 'value'}"
 
 
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _value(schema: dict[str, Any], name: str, sample: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """A value valid for ``schema``: the example's own field of that name (Twilio's account
+    SID), else a documented example or default, else an obviously fake one; None if none fits."""
+    candidates = [v for k, v in sample.items() if _key(k) == _key(name) and _scalar(v)]
+    candidates += [schema[k] for k in ("example", "default") if k in schema]
+    candidates += [v for v in schema.get("examples", []) if _scalar(v)]
+    candidates.append(_fake(schema, name))
+    validator = Draft202012Validator({**schema, "$defs": defs})
+    for value in candidates:
+        if value is not None and _scalar(value) and validator.is_valid(value):
+            return value
+    return None
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
 def _wire(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -83,20 +105,23 @@ def documented_fixtures(
     body = action.get("body")
     if body is not None and body["encoding"] in ("multipart", "raw"):
         return {}
+    sample = next((value for _, value in examples if isinstance(value, dict)), {})
     inputs: dict[str, Any] = {}
     for param in action.get("parameters", []):
         if not param.get("required"):
             continue
-        value = _fake(param["schema"], param["name"])
+        value = _value(param["schema"], param["name"], sample, defs)
         if value is None:
+            todo.append(f"{where}: no valid value for {param['name']!r}; no fixture written")
             return {}
         inputs[param["name"]] = value
     body_fields: dict[str, Any] = {}
     if body is not None:
         props = body["schema"].get("properties", {})
         for name in body["schema"].get("required", []):
-            value = _fake(props.get(name, {}), name)
+            value = _value(props.get(name, {}), name, sample, defs)
             if value is None:
+                todo.append(f"{where}: no valid value for {name!r}; no fixture written")
                 return {}
             body_fields[name] = value
     inputs.update(body_fields)

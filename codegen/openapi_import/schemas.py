@@ -2,8 +2,8 @@
 
 Component schemas stay references (``#/components/schemas/X`` -> ``#/$defs/X``), so recursive
 schemas need nothing special: a component is converted once, whatever refers to it. Names are the
-component names with dots and other marks made underscores (code generation reads a dot as a
-module), so re-imports give the same ``$defs``. Vendor prose (``description``, ``title``) and
+component names in PascalCase (the class names code generation gives them), so re-imports give
+the same ``$defs``. Vendor prose (``description``, ``title``) and
 examples are dropped unless the user keeps descriptions; the
 facts (types, enums, formats, bounds, nullability, required) carry over.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from codegen.naming import pascal
 
 from .document import DescriptionError, Document
 
@@ -40,8 +42,10 @@ _DROPPED = ("example", "examples", "discriminator", "xml", "externalDocs", "null
 
 
 def def_name(component: str) -> str:
-    """The ``$defs`` name of a component schema: the same name, JSON-pointer safe."""
-    return _UNSAFE.sub("_", component) or "_"
+    """The ``$defs`` name of a component schema: its words in PascalCase (the generated model's
+    class name), e.g. ``full-repository`` -> ``FullRepository``, ``issuing.card`` ->
+    ``IssuingCard``."""
+    return _UNSAFE.sub("_", pascal(component)) or "_"
 
 
 class SchemaConverter:
