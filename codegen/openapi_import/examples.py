@@ -49,6 +49,8 @@ def _value(schema: dict[str, Any], name: str, sample: dict[str, Any], defs: dict
     """A value valid for ``schema``: the example's own field of that name (Twilio's account
     SID), else a documented example or default, else an obviously fake one; None if none fits."""
     candidates = [v for k, v in sample.items() if _key(k) == _key(name) and _scalar(v)]
+    if _key(name).endswith("id") and _scalar(sample.get("id")):
+        candidates.append(sample["id"])  # item_id names the item the example shows
     candidates += [schema[k] for k in ("example", "default") if k in schema]
     candidates += [v for v in schema.get("examples", []) if _scalar(v)]
     candidates.append(_fake(schema, name))
@@ -156,7 +158,8 @@ def documented_fixtures(
                 f"at /{pointer} ({error.validator}); not written as a fixture"
             )
             continue
-        stem = "documented-" + (_UNSAFE.sub("-", name.lower()).strip("-") or "example")
+        slug = _UNSAFE.sub("-", name.lower()).strip("-") or "example"
+        stem = "documented" if slug == "documented" else f"documented-{slug}"
         out[stem] = {
             "description": f"The vendor's documented example {name!r} for {action['name']}.",
             "source": "documented",

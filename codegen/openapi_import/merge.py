@@ -126,20 +126,19 @@ def merge_spec(
         else:
             defs[name] = schema
             changes.append(f"+ $defs/{name}")
-    for key in ("message_path", "vendor_code_path"):
-        value = imported.get("errors", {}).get(key)
-        if value is not None and key not in out.get("errors", {}):
-            out.setdefault("errors", {})[key] = value
-            changes.append(f"+ errors/{key}")
+    if "errors" not in existing and imported.get("errors"):
+        out["errors"] = imported["errors"]
+        changes += [f"+ errors/{key}" for key in imported["errors"]]
     paged = {a["name"] for a in actions if "pagination" in a}
-    todo = [line for line in out.get("todo", []) if _about(line) not in imported_names]
+    old_todo = list(out.get("todo", []))
+    todo = []
     for line in imported.get("todo", []):
-        about = _about(line)
-        if line.startswith(("test_connection:", "auth:")):
-            continue  # the spec already has both
-        if about in paged and "/pagination:" in line:
+        if line.startswith(("test_connection:", "auth:")) and line not in old_todo:
+            continue  # the spec has both already, written by hand
+        if _about(line) in paged and "/pagination:" in line:
             continue
         todo.append(line)
+    todo += [line for line in old_todo if _about(line) not in imported_names]
     todo = list(dict.fromkeys(todo))
     if todo != out.get("todo", []):
         changes.append(f"~ todo: {len(todo)} open point(s)")

@@ -37,6 +37,9 @@ _SCHEMA_ONE = (
     "additionalItems",
 )
 _DATA = ("enum", "const", "default")
+# Formats the generated models would type with a package the install does not carry
+# (pydantic's EmailStr needs email-validator); the value stays a plain string.
+_FORMATS_NEEDING_EXTRAS = frozenset({"email", "idn-email"})
 _PROSE = ("description", "title", "$comment")
 _DROPPED = ("example", "examples", "discriminator", "xml", "externalDocs", "nullable", "$id")
 
@@ -142,6 +145,8 @@ class SchemaConverter:
                 out[key] = [self._convert(sub) for sub in value]
             elif key in _SCHEMA_ONE:
                 out[key] = self._convert(value) if isinstance(value, dict | bool) else value
+            elif key == "format" and value in _FORMATS_NEEDING_EXTRAS:
+                continue
             elif key == "type" and value == "file":
                 out["type"], out["format"] = "string", "binary"
             else:
