@@ -39,6 +39,7 @@ from runtime.registry import SpecRegistry
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests/data/openapi"
 SHOP, NOTES, LEGACY = DATA / "shop-3.0.yaml", DATA / "notes-3.1.json", DATA / "legacy-2.0.json"
+LISTS = DATA / "lists-discovery.json"  # a Google Discovery document
 SOURCE = "https://docs.example.test/openapi.json"
 
 
@@ -59,7 +60,7 @@ def _param(action: dict[str, Any], name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- documents
 
 
-@pytest.mark.parametrize("path", [SHOP, NOTES, LEGACY], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [SHOP, NOTES, LEGACY, LISTS], ids=lambda p: p.name)
 def test_each_description_imports_into_a_valid_deterministic_spec(path: Path) -> None:
     first = _import(path, source_url=SOURCE)
     spec = parse_spec(first.spec)  # raises SpecInvalid listing every problem
@@ -258,6 +259,41 @@ def test_documented_examples_become_fixtures_only_when_they_fit_the_schema() -> 
     assert notes.fixtures == {} and any("--source-url" in line for line in notes.todo)
 
 
+def test_google_discovery_documents_import_the_same_way() -> None:
+    result = _import(LISTS, connector="lists")
+    spec = result.spec
+    assert spec["connection"] == {"base_url": "https://lists.example.test/lists/v2"}
+    assert spec["docs_url"] == "https://docs.lists.test/"
+    [oauth] = spec["auth"]
+    assert oauth["authorize_url"] == "https://accounts.google.com/o/oauth2/v2/auth"
+    assert oauth["token_url"] == "https://oauth2.googleapis.com/token"
+    assert oauth["scopes"] == [
+        "https://lists.example.test/auth/lists",
+        "https://lists.example.test/auth/lists.readonly",
+    ]
+    names = [a["name"] for a in spec["actions"]]
+    assert names == ["entries_list", "entries_insert", "entries_delete", "entries_notes_get"]
+    listing = _action(result, "entries_list")
+    assert _param(listing, "pageSize")["schema"] == {
+        "type": "integer",
+        "format": "int32",
+        "minimum": 1,
+        "maximum": 500,
+        "default": 50,
+    }
+    assert _param(listing, "label")["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert "fields" not in {p["name"] for p in listing["parameters"]}  # system parameters
+    assert listing["pagination"]["style"] == "cursor"
+    assert listing["pagination"]["items_path"] == "entries"
+    assert _action(result, "entries_insert")["body"]["encoding"] == "json"
+    assert _action(result, "entries_delete")["path"] == "/{name}"
+    assert any("'name' is a reserved expansion" in line for line in spec["todo"])
+    entry = spec["$defs"]["Entry"]["properties"]
+    assert entry["done"] == {"type": "boolean", "default": False}
+    assert entry["extra"] == {} and entry["children"]["items"] == {"$ref": "#/$defs/Entry"}
+    assert entry["size"] == {"type": "string", "format": "int64"}
+
+
 # -------------------------------------------------------------------------------- selection
 
 
@@ -276,9 +312,7 @@ def test_selection_by_operation_tag_and_path() -> None:
 
 
 def test_unsupported_or_broken_documents_are_config_errors() -> None:
-    with pytest.raises(DescriptionError, match="Google Discovery"):
-        parse_document('{"kind": "discovery#restDescription"}')
-    with pytest.raises(DescriptionError, match=r"no 'openapi: 3\.x'"):
+    with pytest.raises(DescriptionError, match=r"no 'openapi: 3\.x', 'swagger: 2\.0' or Disc"):
         parse_document("title: nothing\n")
     broken = {"openapi": "3.0.0", "info": {}, "servers": [{"url": "https://a.test"}]}
     broken["paths"] = {
@@ -385,8 +419,8 @@ def test_cli_writes_spec_and_fixtures_then_merges(tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_normalized_without_traceback(tmp_path: Path) -> None:
-    bad = tmp_path / "discovery.json"
-    bad.write_text('{"kind": "discovery#restDescription"}')
+    bad = tmp_path / "nothing.yaml"
+    bad.write_text("title: nothing\n")
     runner = CliRunner()
     for doc, extra in ((bad, []), (SHOP, ["--operations", "nope"])):
         args = ["--specs-dir", str(tmp_path), "import", "openapi", str(doc), "--connector", "x"]
@@ -405,7 +439,8 @@ def test_imported_specs_generate_and_pass_the_contract_suite(
     specs, golden = tmp_path / "specs", tmp_path / "golden"
     specs.mkdir()
     total = 0
-    for path, name in ((SHOP, "imp_shop"), (LEGACY, "imp_legacy"), (NOTES, "imp_notes")):
+    documents = ((SHOP, "imp_shop"), (LEGACY, "imp_legacy"), (NOTES, "imp_notes"))
+    for path, name in (*documents, (LISTS, "imp_lists")):
         result = _import(path, connector=name, source_url=SOURCE)
         (specs / f"{name}.json").write_text(dump_spec(result.spec))
         for action, found in result.fixtures.items():
@@ -414,7 +449,8 @@ def test_imported_specs_generate_and_pass_the_contract_suite(
             for stem, fixture in found.items():
                 (folder / f"{stem}.json").write_text(dump_spec(fixture))
                 total += 1
-    generate(specs, tmp_path / "generated")
+    written = generate(specs, tmp_path / "generated").written
+    assert sorted(written) == ["imp_legacy", "imp_lists", "imp_notes", "imp_shop"]
     monkeypatch.setattr(generated, "__path__", [*generated.__path__, str(tmp_path / "generated")])
     results = run_suite(SpecRegistry(specs), golden_root=golden)
     cases = [r for found in results.values() for r in found]

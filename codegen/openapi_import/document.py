@@ -1,5 +1,6 @@
 """An API description read from disk and brought into one shape: OpenAPI 3.x.
 
+Google Discovery documents are rewritten by :mod:`.discovery`.
 Swagger 2.0 documents are rewritten into the 3.x layout here (servers from host/basePath,
 ``components`` from ``definitions``/``parameters``/``responses``, body and formData parameters
 into ``requestBody``, produces into response content), so every later step reads one layout.
@@ -111,10 +112,10 @@ def parse_document(text: str, source: str = "<document>") -> Document:
     if str(data.get("swagger", "")).startswith("2."):
         return Document(_from_swagger(data), source, "3.0.3", str(data["swagger"]))
     if data.get("kind") == "discovery#restDescription":
-        raise DescriptionError(
-            f"{source}: a Google Discovery document; import supports OpenAPI 3.x and Swagger 2.0"
-        )
-    raise DescriptionError(f"{source}: no 'openapi: 3.x' or 'swagger: 2.0' field")
+        from .discovery import from_discovery
+
+        return Document(from_discovery(data), source, "3.0.3", "discovery")
+    raise DescriptionError(f"{source}: no 'openapi: 3.x', 'swagger: 2.0' or Discovery 'kind' field")
 
 
 def _string_keys(node: Any) -> Any:

@@ -13,6 +13,7 @@ from codegen.naming import words
 from runtime.templating import template_names
 
 from .auth import auth_variants, requirement_key
+from .discovery import TODO_KEY
 from .document import Document
 from .examples import documented_fixtures
 from .parameters import parameters, request_body
@@ -69,6 +70,8 @@ def import_openapi(doc: Document, options: ImportOptions) -> ImportResult:
     successes = []
     for item in chosen:
         where = f"actions/{item.name}"
+        notes = item.op.get(TODO_KEY)
+        todo += [f"{where}: {note}" for note in notes] if isinstance(notes, list) else []
         action: dict[str, Any] = {
             "name": item.name,
             "title": _title(item, options.keep_descriptions),
