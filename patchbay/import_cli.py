@@ -48,6 +48,14 @@ def import_group() -> None:
     is_flag=True,
     help="Copy summaries and descriptions (only for a description you may copy, e.g. your own).",
 )
+@click.option(
+    "--examples",
+    "examples_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON/YAML object: component name -> the vendor's example of it (Stripe's "
+    "fixtures3.json; its 'resources' key is read).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
 @click.pass_obj
 def openapi(
@@ -62,6 +70,7 @@ def openapi(
     base_url: str | None,
     source_url: str | None,
     keep_descriptions: bool,
+    examples_file: Path | None,
     dry_run: bool,
 ) -> None:
     """Import operations of an OpenAPI 3.x / Swagger 2.0 DOCUMENT (JSON or YAML)."""
@@ -71,6 +80,7 @@ def openapi(
         dump_spec,
         import_openapi,
         load_document,
+        load_examples,
         merge_spec,
     )
 
@@ -78,12 +88,14 @@ def openapi(
     golden_root = golden or registry.directory.parent / "golden"
     try:
         doc = load_document(document)
+        examples = load_examples(examples_file) if examples_file is not None else {}
         options = ImportOptions(
             connector=connector,
             selection=Selection(_split(operations), _split(tags), _split(path_globs)),
             base_url=base_url,
             source_url=source_url,
             keep_descriptions=keep_descriptions,
+            examples=examples,
         )
         result = import_openapi(doc, options)
         if target.exists():

@@ -27,6 +27,7 @@ from codegen.openapi_import import (
     field_share,
     import_openapi,
     load_document,
+    load_examples,
     merge_spec,
     parse_document,
 )
@@ -292,6 +293,19 @@ def test_google_discovery_documents_import_the_same_way() -> None:
     assert entry["done"] == {"type": "boolean", "default": False}
     assert entry["extra"] == {} and entry["children"]["items"] == {"$ref": "#/$defs/Entry"}
     assert entry["size"] == {"type": "string", "format": "int64"}
+
+
+def test_example_objects_kept_beside_the_description_become_fixtures(tmp_path: Path) -> None:
+    item = {"id": "itm_9", "name": "Chair", "price": 40, "tags": [], "status": "active"}
+    result = _import(SHOP, examples={"Item": item, "Event": {"id": "not an integer"}})
+    fixture = result.fixtures["update_item"]["documented-item"]  # a response of exactly Item
+    assert fixture["input"] == {"item_id": "itm_9"} and fixture["response"]["body"] == item
+    assert fixture["request"]["path"] == "/api/v2/items/itm_9"
+    assert list(result.fixtures["get_item"]) == ["documented"]  # its own example wins
+    assert "list_events" not in result.fixtures  # a list of Event is not the Event itself
+    wrapped = tmp_path / "fixtures.yaml"
+    wrapped.write_text(json.dumps({"resources": {"Item": item}}))
+    assert load_examples(wrapped) == {"Item": item}
 
 
 # -------------------------------------------------------------------------------- selection

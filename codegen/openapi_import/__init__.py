@@ -8,7 +8,7 @@ hints (``responses``), auth (``auth``), servers (``servers``), documented exampl
 
 from __future__ import annotations
 
-from .document import DescriptionError, Document, load_document, parse_document
+from .document import DescriptionError, Document, load_document, load_examples, parse_document
 from .fields import FieldShare, field_paths, field_share
 from .importer import ImportOptions, ImportResult, import_openapi
 from .merge import dump_spec, merge_spec
@@ -26,6 +26,7 @@ __all__ = [
     "field_share",
     "import_openapi",
     "load_document",
+    "load_examples",
     "merge_spec",
     "parse_document",
 ]

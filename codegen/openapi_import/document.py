@@ -94,16 +94,7 @@ def load_document(path: str | Path) -> Document:
 
 def parse_document(text: str, source: str = "<document>") -> Document:
     """Parse JSON (fast path) or YAML text into a normalized :class:`Document`."""
-    data: Any
-    try:
-        data = json.loads(text)
-    except ValueError:
-        import yaml
-
-        try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError as exc:
-            raise DescriptionError(f"{source}: neither JSON nor YAML: {exc}") from exc
+    data = parse_text(text, source)
     if not isinstance(data, dict):
         raise DescriptionError(f"{source}: not an OpenAPI document (the top level is no object)")
     data = _string_keys(data)
@@ -116,6 +107,29 @@ def parse_document(text: str, source: str = "<document>") -> Document:
 
         return Document(from_discovery(data), source, "3.0.3", "discovery")
     raise DescriptionError(f"{source}: no 'openapi: 3.x', 'swagger: 2.0' or Discovery 'kind' field")
+
+
+def load_examples(path: str | Path) -> dict[str, Any]:
+    """Example objects per component name from a JSON or YAML file; a top-level 'resources'
+    object (Stripe's fixtures3.json) is unwrapped."""
+    data = parse_text(Path(path).read_text(encoding="utf-8"), str(path))
+    if not isinstance(data, dict):
+        raise DescriptionError(f"{path}: examples must be an object of component -> example")
+    inner = data.get("resources")
+    return inner if len(data) == 1 and isinstance(inner, dict) else data
+
+
+def parse_text(text: str, source: str) -> Any:
+    """JSON (the fast path) or YAML text as data."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        import yaml
+
+        try:
+            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            raise DescriptionError(f"{source}: neither JSON nor YAML: {exc}") from exc
 
 
 def _string_keys(node: Any) -> Any:

@@ -71,7 +71,11 @@ def _wire(value: Any) -> str:
     return str(value)
 
 
-def _examples(doc: Document, media: dict[str, Any]) -> list[tuple[str, Any]]:
+def _examples(
+    doc: Document, media: dict[str, Any], by_component: dict[str, Any]
+) -> list[tuple[str, Any]]:
+    """The media type's own examples; else the vendor's example object of the component the
+    response is (kept beside the description, e.g. Stripe's fixtures3.json)."""
     found: list[tuple[str, Any]] = []
     if "example" in media:
         found.append(("documented", media["example"]))
@@ -79,6 +83,12 @@ def _examples(doc: Document, media: dict[str, Any]) -> list[tuple[str, Any]]:
         example = doc.resolve(raw)
         if isinstance(example, dict) and "value" in example:
             found.append((str(name), example["value"]))
+    ref = (media.get("schema") or {}).get("$ref")
+    prefix = "#/components/schemas/"
+    if not found and isinstance(ref, str) and ref.startswith(prefix):
+        component = ref[len(prefix) :]
+        if component in by_component:
+            found.append((component, by_component[component]))
     return found
 
 
@@ -92,12 +102,13 @@ def documented_fixtures(
     defs: dict[str, Any],
     source_url: str | None,
     todo: list[str],
+    by_component: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """File stem -> fixture for each usable documented example of one action's success."""
     if success is None or success.media is None or "json" not in success.media:
         return {}
     media = (success.response.get("content") or {}).get(success.media) or {}
-    examples = _examples(doc, media)
+    examples = _examples(doc, media, by_component or {})
     if not examples:
         return {}
     where = f"actions/{action['name']}"

@@ -32,6 +32,9 @@ class ImportOptions:
     base_url: str | None = None
     source_url: str | None = None
     keep_descriptions: bool = False
+    examples: dict[str, Any] = field(default_factory=dict)
+    """Component name -> the vendor's documented example object of it (used for responses
+    that are exactly that component and document no example of their own)."""
 
 
 @dataclass
@@ -125,6 +128,7 @@ def import_openapi(doc: Document, options: ImportOptions) -> ImportResult:
             defs=defs,
             source_url=source_url,
             todo=todo,
+            by_component=options.examples,
         )
         if found:
             fixtures[action["name"]] = found
