@@ -316,6 +316,7 @@ def test_selection_by_operation_tag_and_path() -> None:
         return [a["name"] for a in _import(SHOP, selection=Selection(**kw)).spec["actions"]]
 
     assert names(operations=("getMe", "delete_item")) == ["get_me", "delete_item"]
+    assert names(operations=("getMe=whoami", "delete_item=remove")) == ["whoami", "remove"]
     assert names(tags=("events",)) == ["list_events", "list_logs"]
     assert names(paths=("/items/*",)) == ["get_item", "update_item", "delete_item", "upload_photo"]
     assert names(tags=("items",), paths=("/items",)) == ["list_items", "create_item"]

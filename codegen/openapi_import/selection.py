@@ -44,10 +44,13 @@ def action_name(path: str, method: str, op: dict[str, Any]) -> str:
 def select(doc: Document, selection: Selection) -> list[Chosen]:
     """The chosen operations in document order, with unique action names.
 
-    An ``--operations`` entry matches an operationId or the action name it becomes; every entry
-    must match something, so a typo fails instead of importing less than asked.
+    An ``--operations`` entry matches an operationId or the action name it becomes, and
+    ``id=name`` also names the action (to merge into a spec whose names differ, e.g.
+    ``repos/get=get_repo``); every entry must match something, so a typo fails instead of
+    importing less than asked.
     """
-    wanted_ids = set(selection.operations)
+    renames = dict(e.split("=", 1) for e in selection.operations if "=" in e)
+    wanted_ids = {e.split("=", 1)[0] for e in selection.operations}
     seen_ids: set[str] = set()
     chosen: list[Chosen] = []
     taken: set[str] = set()
@@ -65,6 +68,9 @@ def select(doc: Document, selection: Selection) -> list[Chosen]:
             continue
         if method in ("options", "trace"):
             continue
+        for key in (op_id, action_name(path, method, op)):
+            if key in renames:
+                name = snake(renames[key])
         unique, n = name, 2
         while unique in taken:
             unique, n = f"{name}_{n}", n + 1
