@@ -335,6 +335,9 @@ def test_unsupported_or_broken_documents_are_config_errors() -> None:
     }
     with pytest.raises(DescriptionError, match="does not resolve"):
         import_openapi(parse_document(json.dumps(broken)), ImportOptions("x"))
+    garbled = {**broken, "info": "a string", "paths": {"/x": {"get": {"responses": {}}}}}
+    with pytest.raises(DescriptionError, match="malformed description"):
+        import_openapi(parse_document(json.dumps(garbled)), ImportOptions("x"))
     relative = {**broken, "servers": [{"url": "/api"}]}
     with pytest.raises(DescriptionError, match="relative"):
         import_openapi(parse_document(json.dumps(relative)), ImportOptions("x"))

@@ -14,7 +14,7 @@ from runtime.templating import template_names
 
 from .auth import auth_variants, requirement_key
 from .discovery import TODO_KEY
-from .document import Document
+from .document import DescriptionError, Document
 from .examples import documented_fixtures
 from .parameters import parameters, request_body
 from .responses import error_facts, error_todo, infer_pagination, output, success_response
@@ -59,7 +59,22 @@ def _requirements(doc: Document, chosen: Chosen) -> list[dict[str, Any]] | None:
 
 
 def import_openapi(doc: Document, options: ImportOptions) -> ImportResult:
-    """Import the selected operations of ``doc`` as a new connector spec."""
+    """Import the selected operations of ``doc`` as a new connector spec.
+
+    A description malformed in a way no check above caught (a string where an object belongs)
+    fails as :class:`DescriptionError` too, never as a bare Python error.
+    """
+    try:
+        return _import(doc, options)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, DescriptionError):
+            raise
+        raise DescriptionError(
+            f"{doc.source}: malformed description ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _import(doc: Document, options: ImportOptions) -> ImportResult:
     todo: list[str] = []
     conv = SchemaConverter(doc, keep_descriptions=options.keep_descriptions)
     chosen = select(doc, options.selection)
