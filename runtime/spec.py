@@ -688,6 +688,11 @@ class ConnectorSpec(_Model):
     rate_limits: RateLimitSpec = Field(default_factory=RateLimitSpec)
     idempotency: IdempotencySpec | None = None
     triggers: Triggers = Field(default_factory=Triggers)
+    todo: list[str] = Field(
+        default_factory=list,
+        description="Open points an importer could not decide (paging style, error rules); "
+        "`patchbay validate` lists them without failing.",
+    )
     defs: dict[str, JsonSchema] = Field(
         default_factory=dict,
         alias="$defs",
