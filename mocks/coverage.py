@@ -44,6 +44,7 @@ LEVELS: tuple[Level, ...] = ("none", "bronze", "silver", "gold")
 BRONZE_ACTIONS = 6
 SILVER_ACTIONS = 8
 MIN_PAGES = 3
+AUTH_CODES = ("auth_invalid", "auth_expired")
 OAUTH_CLIENT_ID = "client_FAKE_id"
 OAUTH_CLIENT_SECRET = "client_FAKE_secret"
 
@@ -261,7 +262,8 @@ class _CountingProvider:
 
 def check_auth(spec: ConnectorSpec) -> Criterion:
     """OAuth2: authorize, exchange the code at the mock provider, call with that token.
-    Other variants: the mock accepts the credentials the spec sends and refuses wrong ones."""
+    Other variants: the mock accepts the credentials the spec sends and refuses wrong ones.
+    Only the auth verdict counts here (a Test Connection failing otherwise is its own item)."""
     title = "auth works end to end against the mock"
     variant = spec.auth[0]
     try:
@@ -281,12 +283,12 @@ def check_auth(spec: ConnectorSpec) -> Criterion:
             ok_check, bad_check = good.test_connection(), bad.test_connection()
     except Exception as exc:
         return Criterion("auth", "bronze", title, False, _error_text(exc))
-    if not ok_check.ok:
+    if ok_check.error is not None and ok_check.error.code in AUTH_CODES:
         error = ok_check.error
         return Criterion("auth", "bronze", title, False, f"good credentials refused: {error}")
     if bad_check.ok or bad_check.error is None:
         return Criterion("auth", "bronze", title, False, "the mock accepted wrong credentials")
-    if bad_check.error.code not in ("auth_invalid", "auth_expired"):
+    if bad_check.error.code not in AUTH_CODES:
         detail = f"wrong credentials ended in [{bad_check.error.code}], not an auth error"
         return Criterion("auth", "bronze", title, False, detail)
     return Criterion("auth", "bronze", title, True, how)
