@@ -57,12 +57,21 @@ def _coerce_tree(value: Any, schema: JsonSchema, defs: dict[str, JsonSchema]) ->
             k: _coerce_tree(v, props.get(k, extra if isinstance(extra, dict) else {}), defs)
             for k, v in value.items()
         }
+    if isinstance(value, list) and _wants_object(schema):
+        # ``metadata[0]=x`` folds into a list, but the schema says a map keyed "0", "1", ...
+        return _coerce_tree({str(i): v for i, v in enumerate(value)}, schema, defs)
     if isinstance(value, list):
         items = schema.get("items", {})
         return [_coerce_tree(v, items if isinstance(items, dict) else {}, defs) for v in value]
     if isinstance(value, str):
         return coerce(value, schema, defs)
     return value
+
+
+def _wants_object(schema: JsonSchema) -> bool:
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return "object" in kinds and "array" not in kinds
 
 
 def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
