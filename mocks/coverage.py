@@ -31,7 +31,7 @@ from runtime import (
 )
 from runtime.polling import poll
 from runtime.registry import SpecRegistry
-from runtime.spec import Action, ConnectorSpec, OAuth2Auth, Webhook
+from runtime.spec import Action, AuthVariant, ConnectorSpec, OAuth2Auth, Webhook
 from runtime.validation import input_schema
 
 from .contract import ContractCase, ContractResult, run_case
@@ -149,8 +149,9 @@ def _connection(
     variables: Mapping[str, str],
     provider: Any = None,
     credentials: Mapping[str, str] | None = None,
+    variant: AuthVariant | None = None,
 ) -> Connection:
-    variant = spec.auth[0]
+    variant = variant or spec.auth[0]
     if isinstance(variant, OAuth2Auth):
         token = provider or StaticTokenProvider(server.options.access_tokens[0])
         return Connection(
@@ -172,10 +173,11 @@ def _executor(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = lambda s: None,
     options: ExecutorOptions | None = None,
+    variant: AuthVariant | None = None,
 ) -> GenericExecutor:
     return GenericExecutor(
         spec,
-        _connection(spec, server, variables, provider, credentials),
+        _connection(spec, server, variables, provider, credentials, variant),
         transport=transport or server.transport(),
         sleep=sleep,
         options=options,
@@ -261,37 +263,49 @@ class _CountingProvider:
 
 
 def check_auth(spec: ConnectorSpec) -> Criterion:
-    """OAuth2: authorize, exchange the code at the mock provider, call with that token.
-    Other variants: the mock accepts the credentials the spec sends and refuses wrong ones.
-    Only the auth verdict counts here (a Test Connection failing otherwise is its own item)."""
-    title = "auth works end to end against the mock"
-    variant = spec.auth[0]
+    """Every auth variant, end to end. OAuth2: authorize, exchange the code at the mock
+    provider, call with the issued token. Others: the mock accepts the credentials the spec
+    sends and refuses wrong ones. Only the auth verdict counts here (a Test Connection failing
+    for another reason is its own item)."""
+    title = "auth works end to end against the mock (every variant)"
+    problems, done = [], []
+    for variant in spec.auth:
+        problem = _auth_problem(spec, variant)
+        if problem is None:
+            done.append(f"{variant.name} ({variant.type})")
+        else:
+            problems.append(f"{variant.name}: {problem}")
+    if problems:
+        return Criterion("auth", "bronze", title, False, "; ".join(problems))
+    return Criterion("auth", "bronze", title, True, "works: " + ", ".join(done))
+
+
+def _auth_problem(spec: ConnectorSpec, variant: AuthVariant) -> str | None:
     try:
         if isinstance(variant, OAuth2Auth):
+            if variant.grant != "authorization_code":
+                return f"the {variant.grant} grant is not exercised against the mock provider"
             token, token_vars = _oauth_dance(spec, variant)
             server, variables = _server(spec, access_tokens=(token,), variables=token_vars)
-            good = _executor(spec, server, variables, provider=StaticTokenProvider(token))
-            bad = _executor(spec, server, variables, provider=StaticTokenProvider("at_FAKE_bad"))
-            how = f"OAuth2 code flow ({variant.name}) then a call with the issued token"
+            good_token, bad_token = StaticTokenProvider(token), StaticTokenProvider("at_FAKE_bad")
+            good = _executor(spec, server, variables, provider=good_token, variant=variant)
+            bad = _executor(spec, server, variables, provider=bad_token, variant=variant)
         else:
             server, variables = _server(spec)
-            good = _executor(spec, server, variables)
             wrong = {f: f"WRONG_{f}" for f in variant.fields}
-            bad = _executor(spec, server, variables, credentials=wrong)
-            how = f"{variant.type} credentials accepted, wrong ones refused"
+            good = _executor(spec, server, variables, variant=variant)
+            bad = _executor(spec, server, variables, credentials=wrong, variant=variant)
         with good, bad:
             ok_check, bad_check = good.test_connection(), bad.test_connection()
     except Exception as exc:
-        return Criterion("auth", "bronze", title, False, _error_text(exc))
+        return _error_text(exc)
     if ok_check.error is not None and ok_check.error.code in AUTH_CODES:
-        error = ok_check.error
-        return Criterion("auth", "bronze", title, False, f"good credentials refused: {error}")
+        return f"good credentials refused: {ok_check.error}"
     if bad_check.ok or bad_check.error is None:
-        return Criterion("auth", "bronze", title, False, "the mock accepted wrong credentials")
+        return "the mock accepted wrong credentials"
     if bad_check.error.code not in AUTH_CODES:
-        detail = f"wrong credentials ended in [{bad_check.error.code}], not an auth error"
-        return Criterion("auth", "bronze", title, False, detail)
-    return Criterion("auth", "bronze", title, True, how)
+        return f"wrong credentials ended in [{bad_check.error.code}], not an auth error"
+    return None
 
 
 def _oauth_dance(spec: ConnectorSpec, variant: OAuth2Auth) -> tuple[str, dict[str, str]]:
