@@ -23,6 +23,8 @@ AuthKind = Literal["bearer", "api_key", "basic", "oauth2"]
 AUTH_KINDS: tuple[AuthKind, ...] = ("bearer", "api_key", "basic", "oauth2")
 DEFAULT_BASE_URL = "https://api.example.com/v1"
 EXAMPLE_ACTION = "get_item"
+VARIABLE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9-]{0,62}$"
+ORIGIN_PATTERN = "^https://[A-Za-z0-9.-]+(:[0-9]+)?$"
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,29 @@ def _auth(kind: AuthKind, name: str) -> dict[str, Any]:
     }
 
 
+def _connection(base_url: str) -> dict[str, Any]:
+    """The base URL and a variable for each ``{name}`` in it, with a pattern to tighten or widen
+    to what the vendor allows: a host label, or an https origin when it starts the URL."""
+    if re.match(r"^(https?://[^\s/]|\{[A-Za-z_]\w*\})\S*$", base_url) is None:
+        raise ConfigError(
+            f"base URL {base_url!r} must be an http(s) URL or start with a {{variable}} "
+            "that holds the origin"
+        )
+    names = dict.fromkeys(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", base_url))
+    out: dict[str, Any] = {"base_url": base_url}
+    if names:
+        out["variables"] = {
+            name: {
+                "description": f"TODO: what {name} is and where the user finds it.",
+                "pattern": ORIGIN_PATTERN
+                if base_url.startswith("{" + name + "}")
+                else VARIABLE_PATTERN,
+            }
+            for name in names
+        }
+    return out
+
+
 def skeleton(name: str, auth: AuthKind, base_url: str | None = None) -> dict[str, Any]:
     """The spec document: one auth variant, Test Connection and one example action."""
     check_name(name)
@@ -136,7 +161,7 @@ def skeleton(name: str, auth: AuthKind, base_url: str | None = None) -> dict[str
         "title": _title(name),
         "version": "0.1.0",
         "description": "TODO: what this connector reaches, in one sentence of your own.",
-        "connection": {"base_url": base_url or DEFAULT_BASE_URL},
+        "connection": _connection(base_url or DEFAULT_BASE_URL),
         "auth": [_auth(auth, name)],
         "test_connection": {
             "method": "GET",

@@ -171,3 +171,26 @@ def test_cli_defaults_to_the_specs_folder_of_the_project(tmp_path: Path) -> None
     assert (tmp_path / "golden" / "acme_here" / EXAMPLE_ACTION).is_dir()
     validated = CliRunner().invoke(main, ["--specs-dir", str(specs), "validate"])
     assert validated.exit_code == 0, validated.output
+
+
+def test_variables_of_the_base_url_are_declared_with_a_pattern(tmp_path: Path) -> None:
+    made = write_scaffold(
+        "acme_sub",
+        "basic",
+        specs_dir=tmp_path / "specs",
+        golden_root=tmp_path / "golden",
+        base_url="https://{subdomain}.acme.example/api/{version}",
+    )
+    spec, problems = check_spec_file(made.spec_path)
+    assert problems == [] and spec is not None
+    assert sorted(spec.connection.variables) == ["subdomain", "version"]
+    assert all(v.pattern for v in spec.connection.variables.values())
+    with pytest.raises(ConfigError, match="must be an http"):
+        write_scaffold(
+            "acme_bad",
+            "basic",
+            specs_dir=tmp_path / "specs",
+            golden_root=tmp_path / "golden",
+            base_url="not a url {",
+        )
+    assert not (tmp_path / "specs" / "acme_bad.json").exists()
