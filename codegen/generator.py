@@ -56,6 +56,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Modules of codegen/ that never shape generated output (the `patchbay new` skeleton).
+NOT_INPUTS = frozenset({"scaffold.py"})
+
+
 @cache
 def generator_fingerprint() -> str:
     """Changes whenever Patchbay's own generator (code or templates) changes.
@@ -66,7 +70,7 @@ def generator_fingerprint() -> str:
     digest = hashlib.sha256()
     for folder in (ROOT / "codegen", TEMPLATES):
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".j2"):
+            if path.is_file() and path.suffix in (".py", ".j2") and path.name not in NOT_INPUTS:
                 digest.update(path.relative_to(ROOT).as_posix().encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
