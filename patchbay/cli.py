@@ -865,12 +865,16 @@ def demo(registry: SpecRegistry, items: int, page_size: int) -> None:
 
 def _attach_subcommands() -> None:
     """Command groups that live in their own modules (they stay wiring only)."""
+    from patchbay.coverage_cli import coverage
     from patchbay.import_cli import import_group
+    from patchbay.new_cli import new
     from patchbay.record_cli import record
     from patchbay.webhooks_cli import webhooks
 
     main.add_command(record)
     main.add_command(import_group)
+    main.add_command(coverage)
+    main.add_command(new)
     main.add_command(webhooks)
 
 

@@ -679,7 +679,6 @@ class ConnectorSpec(_Model):
     description: str = ""
     docs_url: str | None = None
     categories: list[str] = Field(default_factory=list)
-    coverage: Literal["none", "bronze", "silver", "gold"] = "none"
     connection: ConnectionSpec
     auth: list[AuthVariant] = Field(min_length=1)
     test_connection: TestConnection

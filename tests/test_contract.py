@@ -438,3 +438,12 @@ def test_resource_effects_cover_twilio_trello_and_hubspot() -> None:
     assert hs.call("get_contact", {"contactId": contact["id"]})["id"] == contact["id"]
     found = hs.paginate("search_contacts", {"limit": 10}).all()
     assert found[0]["id"] == contact["id"] and len(found) == 2
+
+
+def test_a_map_with_digit_keys_survives_the_form_round_trip() -> None:
+    """``metadata[0]=`` folds into a list on the wire; the schema says it is a map."""
+    spec = REGISTRY.get("stripe")
+    server = MockServer(spec, MockOptions(golden_root=None))
+    ex = _executor("stripe", server)
+    created = ex.call("create_customer", {"metadata": {"0": "", "1": "b"}})
+    assert created["metadata"] == {"0": "", "1": "b"}

@@ -1,0 +1,52 @@
+"""``patchbay coverage``: the level each connector really reaches (DESIGN.md §7), computed by
+exercising every criterion against the spec-driven mock. Wiring only; the logic is in
+:mod:`mocks.coverage`. A report: it exits 0 whatever the levels are (1 only for bad input).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from runtime.errors import PatchbayError
+from runtime.registry import SpecRegistry
+
+
+@click.command()
+@click.argument("connectors", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--fuzz-examples",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Generated requests per operation in the bounded fuzz run (seed 0).",
+)
+@click.pass_obj
+def coverage(
+    registry: SpecRegistry, connectors: tuple[str, ...], as_json: bool, fuzz_examples: int
+) -> None:
+    """Compute each connector's coverage level and what it misses for the next one."""
+    from mocks.coverage import CoverageOptions, coverage_report, coverage_table
+    from mocks.golden import GOLDEN_DIR
+
+    golden = registry.directory.parent / "golden"
+    options = CoverageOptions(
+        golden_root=golden if golden.is_dir() else GOLDEN_DIR, fuzz_examples=fuzz_examples
+    )
+    started = time.perf_counter()
+    try:
+        report = coverage_report(registry, list(connectors) or None, options)
+    except PatchbayError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    seconds = time.perf_counter() - started
+    if as_json:
+        data = {"connectors": [c.as_json() for c in report], "seconds": round(seconds, 3)}
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(coverage_table(report))
+    click.echo(f"\n{len(report)} connector(s) in {seconds:.1f} s", err=True)

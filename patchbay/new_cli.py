@@ -1,0 +1,43 @@
+"""``patchbay new NAME --auth KIND``: write a connector spec skeleton and its golden folder, then
+print the next steps. Wiring only; the skeleton is built in :mod:`codegen.scaffold`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from codegen.scaffold import AUTH_KINDS, AuthKind, write_scaffold
+from runtime.errors import PatchbayError
+from runtime.registry import SpecRegistry
+
+
+@click.command()
+@click.argument("name")
+@click.option("--auth", "auth", type=click.Choice(AUTH_KINDS), required=True)
+@click.option("--base-url", default=None, help="The vendor's API base URL (a template).")
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project folder holding specs/ and golden/ (default: the specs folder's parent).",
+)
+@click.pass_obj
+def new(
+    registry: SpecRegistry, name: str, auth: AuthKind, base_url: str | None, into: Path | None
+) -> None:
+    """Start a connector: a spec skeleton that validates, and its golden fixture folder."""
+    specs_dir = into / "specs" if into is not None else registry.directory
+    golden_root = (into if into is not None else registry.directory.parent) / "golden"
+    try:
+        made = write_scaffold(
+            name, auth, specs_dir=specs_dir, golden_root=golden_root, base_url=base_url
+        )
+    except PatchbayError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {made.spec_path} and {made.golden_dir}/")
+    click.echo("next steps:")
+    for number, step in enumerate(made.next_steps(), 1):
+        click.echo(f"  {number}. {step}")
