@@ -128,9 +128,9 @@ def test_zendesk_subdomain_cannot_send_the_api_token_elsewhere(
     )
 
     def attack() -> None:
-        with httpx.Client(verify=_trust(attacker)) as client:
-            with GenericExecutor(ZENDESK, connection, client=client) as zendesk:
-                zendesk.call("list_tickets")
+        transport = httpx.HTTPTransport(verify=_trust(attacker))
+        with GenericExecutor(ZENDESK, connection, transport=transport) as zendesk:
+            zendesk.call("list_tickets")
 
     error = _outcome(attack)
     assert_never_received(attacker, SECRET)
@@ -147,9 +147,9 @@ def test_pipedrive_company_cannot_send_the_token_elsewhere_async(attacker: Origi
     )
 
     async def attack() -> None:
-        async with httpx.AsyncClient(verify=_trust(attacker)) as client:
-            async with AsyncGenericExecutor(PIPEDRIVE, connection, client=client) as pipedrive:
-                await pipedrive.call("list_deals")
+        transport = httpx.AsyncHTTPTransport(verify=_trust(attacker))
+        async with AsyncGenericExecutor(PIPEDRIVE, connection, transport=transport) as pipedrive:
+            await pipedrive.call("list_deals")
 
     error = _outcome(lambda: asyncio.run(attack()))
     assert_never_received(attacker, SECRET)
@@ -342,9 +342,9 @@ def test_salesforce_stored_instance_url_on_another_host_is_refused(attacker: Ori
     )
 
     def attack() -> None:
-        with httpx.Client(verify=_trust(attacker)) as client:
-            with GenericExecutor(SALESFORCE, connection, client=client) as salesforce:
-                salesforce.call("query", {"q": "SELECT Id FROM Account"})
+        transport = httpx.HTTPTransport(verify=_trust(attacker))
+        with GenericExecutor(SALESFORCE, connection, transport=transport) as salesforce:
+            salesforce.call("query", {"q": "SELECT Id FROM Account"})
 
     error = _outcome(attack)
     assert_never_received(attacker, SECRET)
@@ -367,9 +367,9 @@ def test_twilio_account_sid_cannot_climb_to_another_path(tmp_path: Path) -> None
         )
 
         def attack() -> None:
-            with httpx.Client(verify=_trust(vendor)) as client:
-                with GenericExecutor(twilio, connection, client=client) as ex:
-                    ex.call("list_messages")
+            transport = httpx.HTTPTransport(verify=_trust(vendor))
+            with GenericExecutor(twilio, connection, transport=transport) as ex:
+                ex.call("list_messages")
 
         error = _outcome(attack)
         assert [r.path for r in vendor.requests] == []
@@ -399,7 +399,10 @@ PAGING: dict[str, PagingCase] = {
         "list_tickets",
         {},
         "/api/v2",
-        lambda nxt: ({}, {"tickets": [{"id": 1}], "links": {"next": nxt}, "meta": {"has_more": True}}),
+        lambda nxt: (
+            {},
+            {"tickets": [{"id": 1}], "links": {"next": nxt}, "meta": {"has_more": True}},
+        ),
     ),
     "salesforce-nextRecordsUrl": (
         SALESFORCE,
@@ -470,11 +473,12 @@ def test_paging_never_follows_a_next_page_to_another_origin(
         with origin(vendor_page, tls_folder=tmp_path / "vendor") as vendor:
 
             def attack() -> None:
-                with httpx.Client(verify=_trust(vendor, evil)) as client:
-                    with GenericExecutor(
-                        spec, _connection_for(spec), client=client, base_url=vendor.url + base_path
-                    ) as ex:
-                        ex.paginate(action, data, max_pages=5).all()
+                transport = httpx.HTTPTransport(verify=_trust(vendor, evil))
+                base = vendor.url + base_path
+                with GenericExecutor(
+                    spec, _connection_for(spec), transport=transport, base_url=base
+                ) as ex:
+                    ex.paginate(action, data, max_pages=5).all()
 
             error = _outcome(attack)
             assert len(vendor.requests) == 1
@@ -496,11 +500,11 @@ def test_async_paging_never_follows_a_link_to_another_origin(tmp_path: Path) -> 
         with origin(vendor_page, tls_folder=tmp_path / "vendor") as vendor:
 
             async def attack() -> None:
-                async with httpx.AsyncClient(verify=_trust(vendor, evil)) as client:
-                    async with AsyncGenericExecutor(
-                        GITHUB, _connection_for(GITHUB), client=client, base_url=vendor.url
-                    ) as gh:
-                        await gh.paginate("list_issues", {"owner": "o", "repo": "r"}).all()
+                transport = httpx.AsyncHTTPTransport(verify=_trust(vendor, evil))
+                async with AsyncGenericExecutor(
+                    GITHUB, _connection_for(GITHUB), transport=transport, base_url=vendor.url
+                ) as gh:
+                    await gh.paginate("list_issues", {"owner": "o", "repo": "r"}).all()
 
             error = _outcome(lambda: asyncio.run(attack()))
         assert_never_received(evil, SECRET)
@@ -562,15 +566,14 @@ def test_a_next_url_varying_only_its_fragment_or_query_order_is_a_loop(
     with origin(looping, tls_folder=tmp_path) as vendor:
 
         def attack() -> None:
-            with httpx.Client(verify=_trust(vendor)) as client:
-                with GenericExecutor(
-                    GITHUB,
-                    _connection_for(GITHUB),
-                    client=client,
-                    base_url=vendor.url,
-                    options=ExecutorOptions(max_pages_hard_cap=40),
-                ) as gh:
-                    gh.paginate("list_issues", {"owner": "o", "repo": "r"}).all()
+            with GenericExecutor(
+                GITHUB,
+                _connection_for(GITHUB),
+                transport=httpx.HTTPTransport(verify=_trust(vendor)),
+                base_url=vendor.url,
+                options=ExecutorOptions(max_pages_hard_cap=40),
+            ) as gh:
+                gh.paginate("list_issues", {"owner": "o", "repo": "r"}).all()
 
         error = _outcome(attack)
         received = len(vendor.requests)
