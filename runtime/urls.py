@@ -29,7 +29,7 @@ from .templating import template_names
 DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 #: A host name of DNS labels: what a spec-authored (mapped or enumerated) host value may be.
 HOSTNAME = re.compile(rf"{DNS_LABEL.pattern}(?:\.{DNS_LABEL.pattern})*")
-_PORT = re.compile(r"[0-9]{1,5}")
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
 _SCHEME_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PLACEHOLDER = re.compile(r"(\{[^{}]*\})")

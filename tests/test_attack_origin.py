@@ -23,13 +23,19 @@ import httpx
 import pytest
 from attack_support import Origin, Seen, assert_never_received, origin
 from click.testing import CliRunner
+from conftest import make_spec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runtime import (
     AsyncGenericExecutor,
+    BadResponse,
+    ConfigError,
     Connection,
     ExecutorOptions,
     GenericExecutor,
     PatchbayError,
+    SpecInvalid,
     StaticTokenProvider,
     load_spec,
     parse_spec,
@@ -37,6 +43,7 @@ from runtime import (
 from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
 from runtime.oauth import OAuthClient
 from runtime.token_store import SQLiteTokenStore, StoredConnection
+from runtime.urls import https_origin, render_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ZENDESK = load_spec(ROOT / "specs/zendesk.json")
@@ -579,3 +586,411 @@ def test_a_next_url_varying_only_its_fragment_or_query_order_is_a_loop(
         received = len(vendor.requests)
     _refused(error, "repeated")
     assert received == 2, f"{received} pages fetched before the loop was seen"
+
+
+# ------------------------------------------------ 3. the rules behind the refusals, one by one
+
+_HOSTILE_PIECES = st.sampled_from(
+    [
+        "#",
+        "/",
+        "?",
+        "@",
+        ":",
+        "\\",
+        "%2f",
+        "%2F",
+        "..",
+        ".",
+        "\r",
+        "\n",
+        "\t",
+        " ",
+        "é",
+        "\uff21",  # fullwidth A (NFKC folds it to A)
+        "\u0131",  # dotless i (uppercases to I)
+        "\u2028",
+        "a",
+        "b",
+        "0",
+        "-",
+        "_",
+        "127.0.0.1",
+        ":443",
+        "evil.test",
+        "%00",
+        "[",
+        "]",
+    ]
+)
+HOSTILE_VALUES = st.one_of(st.text(max_size=40), st.lists(_HOSTILE_PIECES, max_size=8).map("".join))
+
+
+def _untrusted(name: str) -> bool:
+    return False
+
+
+def _refuse(name: str, why: str) -> Exception:
+    return ConfigError(f"{name} {why}")
+
+
+def _missing(name: str) -> Exception:
+    return ConfigError(f"{name} missing")
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=HOSTILE_VALUES)
+def test_a_host_placeholder_stays_one_label_of_the_templates_host(value: str) -> None:
+    try:
+        url = render_url(
+            "https://{subdomain}.zendesk.com/api/v2",
+            {"subdomain": value},
+            trusted=_untrusted,
+            refuse=_refuse,
+            missing=_missing,
+        )
+    except PatchbayError:
+        return
+    parsed = httpx.URL(url)
+    assert parsed.scheme == "https" and parsed.port is None and not parsed.userinfo
+    assert parsed.host == f"{value.lower()}.zendesk.com" and "." not in value
+    assert parsed.raw_path == b"/api/v2" and not parsed.query and not parsed.fragment
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=HOSTILE_VALUES)
+def test_a_path_placeholder_stays_one_segment(value: str) -> None:
+    template = "https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Messages.json"
+    try:
+        url = render_url(
+            template, {"account_sid": value}, trusted=_untrusted, refuse=_refuse, missing=_missing
+        )
+    except PatchbayError:
+        return
+    parsed = httpx.URL(url)
+    assert (parsed.scheme, parsed.host, parsed.port) == ("https", "api.twilio.com", None)
+    segments = parsed.raw_path.split(b"/")
+    assert len(segments) == 5 and segments[:3] == [b"", b"2010-04-01", b"Accounts"]
+    assert segments[4] == b"Messages.json" and segments[3] not in (b"", b".", b"..")
+    assert not parsed.query and not parsed.fragment
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.one_of(HOSTILE_VALUES, HOSTILE_VALUES.map(lambda v: f"https://{v}")))
+def test_a_whole_origin_placeholder_is_exactly_an_https_origin(value: str) -> None:
+    try:
+        url = render_url(
+            "{instance_url}/services/data/v66.0",
+            {"instance_url": value},
+            trusted=_untrusted,
+            refuse=_refuse,
+            missing=_missing,
+        )
+    except PatchbayError:
+        return
+    parsed = httpx.URL(url)
+    assert parsed.scheme == "https" and not parsed.userinfo
+    assert value.startswith("https://") and https_origin(value) == (parsed.host, parsed.port)
+    assert parsed.raw_path == b"/services/data/v66.0"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=HOSTILE_VALUES)
+def test_zendesk_through_the_executor_either_refuses_or_stays_on_zendesk(value: str) -> None:
+    """The real path: variable checks, the checked base URL and httpx, for any subdomain."""
+    sent: list[httpx.URL] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url)
+        return httpx.Response(200, json={"tickets": []})
+
+    connection = Connection(
+        "zendesk",
+        auth="api_token",
+        variables={"subdomain": value},
+        credentials={"email": "agent@example.test", "api_token": SECRET},
+    )
+    try:
+        with GenericExecutor(ZENDESK, connection, transport=httpx.MockTransport(vendor)) as z:
+            z.call("list_tickets")
+    except PatchbayError as exc:
+        assert SECRET not in str(exc) and sent == []
+        return
+    assert [u.host for u in sent] == [f"{value}.zendesk.com"]
+
+
+def _recording(
+    reply: Callable[[httpx.Request], httpx.Response] | None = None,
+) -> tuple[list[httpx.Request], httpx.MockTransport]:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return reply(request) if reply is not None else httpx.Response(200, json={})
+
+    return sent, httpx.MockTransport(handler)
+
+
+SLACK = load_spec(ROOT / "specs/slack.json")
+STRIPE = load_spec(ROOT / "specs/stripe.json")
+SINK = load_spec(ROOT / "tests/data/kitchen_sink.json")
+
+
+@pytest.mark.parametrize(
+    ("spec", "auth", "credentials", "words"),
+    [
+        (STRIPE, "api_key", {"api_key": "sk_"}, "too short"),
+        (STRIPE, "api_key", {"api_key": "sk_test_FAKE\r\nX-Evil: 1"}, "control characters"),
+        (STRIPE, "api_key", {"api_key": "sk_test_FAKE_tök"}, "printable ASCII"),
+        (SLACK, "bot_token", {"bot_token": "xoxp-FAKE-user-token"}, "must match ^xoxb-"),
+        (ZENDESK, "api_token", {"email": "not-an-address", "api_token": SECRET}, "e-mail"),
+    ],
+)
+def test_credentials_are_checked_before_anything_is_sent(
+    spec: Any, auth: str, credentials: dict[str, str], words: str
+) -> None:
+    sent, transport = _recording()
+    variables = {"subdomain": "acme"} if spec.name == "zendesk" else {}
+    connection = Connection(spec.name, auth=auth, variables=variables, credentials=credentials)
+    with pytest.raises(ConfigError) as info:
+        GenericExecutor(spec, connection, transport=transport)
+    assert sent == [] and words in str(info.value)
+    assert any(f"credential {name!r}" in str(info.value) for name in credentials)
+    for value in credentials.values():
+        if value != "not-an-address":
+            assert value not in str(info.value) and value not in repr(info.value)
+
+
+def test_a_non_ascii_password_is_fine_in_basic_auth() -> None:
+    """Basic credentials travel base64-encoded: only header-borne values must be ASCII."""
+    sent, transport = _recording(lambda r: httpx.Response(200, json={"tickets": []}))
+    connection = Connection(
+        "zendesk",
+        auth="api_token",
+        variables={"subdomain": "acme"},
+        credentials={"email": "agent@example.test", "api_token": "FAKEtökén0000"},
+    )
+    with GenericExecutor(ZENDESK, connection, transport=transport) as zendesk:
+        zendesk.call("list_tickets")
+    assert [r.url.host for r in sent] == ["acme.zendesk.com"]
+
+
+def test_connect_with_a_refused_credential_stores_and_sends_nothing(tmp_path: Path) -> None:
+    from runtime.connect import connect_api_key
+
+    store = SQLiteTokenStore(tmp_path / "c.db", Encryptor([KEY]))
+    sent, transport = _recording()
+    with pytest.raises(ConfigError, match="credential 'api_key' is too short"):
+        connect_api_key(
+            STRIPE,
+            store,
+            auth="api_key",
+            credentials={"api_key": "sk"},
+            variables={},
+            transport=transport,
+        )
+    assert sent == [] and store.list() == []
+
+
+@pytest.mark.parametrize(
+    "bad", ["http://exa mple.test", "ftp://files.test", "http://a\r\nb.test", "/v1"]
+)
+def test_cli_reports_a_bad_base_url_without_a_traceback(bad: str) -> None:
+    from patchbay.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        [
+            "call",
+            "github",
+            "get_authenticated_user",
+            "--base-url",
+            bad,
+            "--field",
+            f"token={SECRET}",
+        ],
+    )
+    assert (result.exit_code == 1 and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    assert result.output.startswith("error: [config]") and "base URL" in result.output
+    assert "Traceback" not in result.output and SECRET not in result.output
+
+
+def test_a_value_outside_a_variables_map_is_a_config_error() -> None:
+    mailgun = load_spec(ROOT / "specs/mailgun.json")
+    connection = Connection(
+        "mailgun", variables={"region": "evil.test"}, credentials={"api_key": SECRET}
+    )
+    with pytest.raises(ConfigError, match="'region' must be one of"):
+        GenericExecutor(mailgun, connection)
+
+
+def test_a_path_variable_without_a_pattern_is_one_encoded_segment() -> None:
+    spec = make_spec(
+        [{"name": "list_things", "method": "GET", "path": "/things"}],
+        connection={
+            "base_url": "https://api.acme.test/{tenant}/v1",
+            "variables": {"tenant": {"description": "Tenant path segment."}},
+        },
+    )
+    sent, transport = _recording()
+    connection = Connection(
+        "acme", variables={"tenant": "../../x#"}, credentials={"api_key": SECRET}
+    )
+    with GenericExecutor(spec, connection, transport=transport) as acme:
+        acme.call("list_things")
+    assert [r.url.raw_path for r in sent] == [b"/..%2F..%2Fx%23/v1/things"]
+    assert sent[0].url.host == "api.acme.test"
+
+
+def _sink_pages(link: str) -> tuple[list[httpx.Request], httpx.MockTransport]:
+    def reply(request: httpx.Request) -> httpx.Response:
+        if "page=2" in str(request.url):
+            return httpx.Response(200, json=[])
+        return httpx.Response(200, json=[{"id": "1"}], headers={"Link": f'<{link}>; rel="next"'})
+
+    return _recording(reply)
+
+
+def _sink() -> Connection:
+    return Connection(
+        "kitchen_sink",
+        auth="key",
+        variables={"instance_url": "https://na1.example.test", "subdomain": "acme"},
+        credentials={"api_key": SECRET},
+    )
+
+
+def test_a_documented_second_origin_is_followed_and_others_are_not() -> None:
+    """``connection.allowed_origins`` lists the kitchen sink's file host."""
+    sent, transport = _sink_pages("https://files.example.test/list?page=2")
+    with GenericExecutor(SINK, _sink(), transport=transport) as sink:
+        assert sink.paginate("list_linked").all() == [{"id": "1"}]
+    assert [r.url.host for r in sent] == ["na1.example.test", "files.example.test"]
+    for elsewhere in (
+        "https://evil.example.test/list?page=2",
+        "http://na1.example.test/list?page=2",  # a downgrade of the very same host
+        "https://na1.example.test:8443/list?page=2",
+        "//evil.example.test/list?page=2",
+    ):
+        sent, transport = _sink_pages(elsewhere)
+        with (
+            GenericExecutor(SINK, _sink(), transport=transport) as sink,
+            pytest.raises(BadResponse, match="another origin") as info,
+        ):
+            sink.paginate("list_linked").all()
+        assert len(sent) == 1 and "page=2" not in str(info.value)
+
+
+def test_a_relative_next_url_stays_on_the_base_urls_origin() -> None:
+    sent, transport = _sink_pages("/services/data/v61.0/linked?page=2")
+    with GenericExecutor(SINK, _sink(), transport=transport) as sink:
+        sink.paginate("list_linked").all()
+    assert [str(r.url) for r in sent][
+        1
+    ] == "https://na1.example.test/services/data/v61.0/linked?page=2"
+
+
+def test_a_repeated_next_url_is_reported_without_its_query() -> None:
+    """The query of a next URL may carry a token: the loop error names the path only."""
+    sent, transport = _sink_pages("https://na1.example.test/x?sig=FAKEsignature0000#a")
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        link = '<https://na1.example.test/x?sig=FAKEsignature0000#b>; rel="next"'
+        return httpx.Response(200, json=[{"id": "1"}], headers={"Link": link})
+
+    sent, transport = _recording(reply)
+    with (
+        GenericExecutor(SINK, _sink(), transport=transport) as sink,
+        pytest.raises(BadResponse, match="repeated") as info,
+    ):
+        sink.paginate("list_linked").all()
+    assert len(sent) == 2 and "FAKEsignature0000" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "instance_url",
+    [
+        "https://evil.test",
+        "http://acme.my.salesforce.com",
+        "https://acme.my.salesforce.com.evil.test",
+        "https://acme.my.salesforce.com/path",
+        "https://user@acme.my.salesforce.com",
+        "https://acme.my.salesforce.com\n",
+        {"nested": "https://acme.my.salesforce.com"},
+    ],
+)
+def test_a_token_responses_instance_url_is_checked(instance_url: Any) -> None:
+    from runtime.oauth import oauth_variant, read_token_response
+
+    body = {"access_token": SECRET, "instance_url": instance_url}
+    with pytest.raises(BadResponse, match="'instance_url'") as info:
+        read_token_response(SALESFORCE, oauth_variant(SALESFORCE), httpx.Response(200, json=body))
+    assert SECRET not in str(info.value)
+
+
+def test_a_good_instance_url_is_kept() -> None:
+    from runtime.oauth import oauth_variant, read_token_response
+
+    body = {"access_token": SECRET, "instance_url": "https://acme--uat.sandbox.my.salesforce.com"}
+    tokens = read_token_response(
+        SALESFORCE, oauth_variant(SALESFORCE), httpx.Response(200, json=body)
+    )
+    assert tokens.variables == {"instance_url": "https://acme--uat.sandbox.my.salesforce.com"}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda d: d["connection"]["variables"]["subdomain"].pop("pattern"),
+            "needs a pattern, enum or map",
+        ),
+        (
+            lambda d: d["connection"]["variables"]["subdomain"].update(pattern="(["),
+            "not a valid regular",
+        ),
+        (
+            lambda d: d["connection"]["variables"]["subdomain"].update(example="Not Valid"),
+            "the example must match",
+        ),
+        (
+            lambda d: d["connection"].update(
+                base_url="https://{subdomain}.zendesk.com/api?x={subdomain}"
+            ),
+            "unsafe URL template",
+        ),
+        (
+            lambda d: d["connection"].update(base_url="https://api.zendesk.com?sub={subdomain}"),
+            "not the query",
+        ),
+        (
+            lambda d: d["connection"].update(base_url="https://x.zendesk.com:{subdomain}/"),
+            "unsafe URL template",
+        ),
+        (
+            lambda d: d["auth"][0].update(token_url="{subdomain}.zendesk.com/oauth/tokens"),
+            "whole origin",
+        ),
+    ],
+)
+def test_semantic_checks_hold_base_url_variables_to_a_declared_shape(
+    change: Callable[[dict[str, Any]], object], problem: str
+) -> None:
+    doc = json.loads((ROOT / "specs/zendesk.json").read_text())
+    change(doc)
+    with pytest.raises(SpecInvalid) as info:
+        parse_spec(doc)
+    assert problem in str(info.value)
+
+
+def test_a_whole_origin_variable_needs_a_pattern_and_mapped_hosts_must_be_hosts() -> None:
+    doc = json.loads((ROOT / "specs/salesforce.json").read_text())
+    doc["connection"]["variables"]["instance_url"].pop("pattern")
+    doc["connection"]["variables"]["environment"]["map"]["sandbox"] = "evil.test/#"
+    with pytest.raises(SpecInvalid) as info:
+        parse_spec(doc)
+    text = str(info.value)
+    assert "is the whole origin of /connection/base_url: it needs a pattern" in text
+    assert "'evil.test/#' is not a host name" in text
