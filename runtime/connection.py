@@ -279,21 +279,37 @@ def render_base_url(
 
         return check_override(override, refuse=bad_override)
     declared = spec.connection.variables
+    names = template_names(template)
+    trusted = frozenset(
+        n for n in names if (v := declared.get(n)) is not None and (v.map or v.enum) is not None
+    )
+    used = tuple((n, values[n]) for n in names if n in values)
+    return _render_checked(spec.name, template, used, trusted, what)
 
-    def trusted(name: str) -> bool:
-        var = declared.get(name)
-        return var is not None and (var.map is not None or var.enum is not None)
+
+@lru_cache(maxsize=512)
+def _render_checked(
+    connector: str,
+    template: str,
+    used: tuple[tuple[str, str], ...],
+    trusted: frozenset[str],
+    what: str,
+) -> str:
+    """The checks of :func:`render_base_url`, once per distinct input: ``request()`` renders
+    the base URL on every call. Refusals are raised, so never cached."""
 
     def refuse(name: str, why: str) -> ConfigError:
         subject = f"connection variable {name!r}" if name else what
-        return ConfigError(f"{subject} {why} (in {what})", connector=spec.name)
+        return ConfigError(f"{subject} {why} (in {what})", connector=connector)
 
     def missing(name: str) -> ConfigError:
         return ConfigError(
-            f"connection variable {name!r} is not set (needed by {what})", connector=spec.name
+            f"connection variable {name!r} is not set (needed by {what})", connector=connector
         )
 
-    return render_url(template, values, trusted=trusted, refuse=refuse, missing=missing)
+    return render_url(
+        template, dict(used), trusted=trusted.__contains__, refuse=refuse, missing=missing
+    )
 
 
 def render_path(path: str, values: Mapping[str, str], *, what: str, connector: str) -> str:
