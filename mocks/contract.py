@@ -146,9 +146,10 @@ def fixture_variables(spec: ConnectorSpec, action: Action, fixture: Fixture) -> 
     values: dict[str, str] = {}
     for name, var in spec.connection.variables.items():
         if template.startswith("{" + name + "}"):
-            values[name] = "https://mock.test"  # the variable is the whole origin
+            values[name] = var.example or "https://mock.test"  # the variable is the whole origin
         else:
-            values[name] = var.default or (var.enum[0] if var.enum else f"mock_{name}")
+            fallback = var.enum[0] if var.enum else f"mock_{name}"
+            values[name] = var.default or var.example or fallback
     found = Router(spec).match(fixture.request.method, fixture.request.path)
     if found is not None:
         values.update(found.variables)

@@ -64,7 +64,11 @@ class MockOAuthProvider:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         for var in self.variant.variables_from_token:
-            self.token_variables.setdefault(var, f"https://{var.replace('_', '-')}.mock.test")
+            declared = self.spec.connection.variables.get(var)
+            example = declared.example if declared is not None else None
+            self.token_variables.setdefault(
+                var, example or f"https://{var.replace('_', '-')}.mock.test"
+            )
 
     # -------------------------------------------------------------------------- helpers
 

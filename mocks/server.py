@@ -106,8 +106,9 @@ class Reply:
 
 
 def default_credentials(spec: ConnectorSpec) -> dict[str, str]:
-    """Obviously fake values for every credential field of every auth variant."""
-    return {name: f"mock_{name}" for v in spec.auth for name in v.fields}
+    """Obviously fake values for every credential field of every auth variant (the spec's
+    example when it has one: the executor refuses values that miss a declared pattern)."""
+    return {name: f.example or f"mock_{name}" for v in spec.auth for name, f in v.fields.items()}
 
 
 class MockServer:

@@ -8,6 +8,7 @@ URL, and tests follow the redirect themselves.
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from .connection import Connection
+from .connection import Connection, resolve_variables
 from .errors import AuthExpired, AuthInvalid, ConfigError, PatchbayError, Timeout
 from .executor import ConnectionCheck, ExecutorOptions, GenericExecutor
 from .oauth import (
@@ -34,6 +35,9 @@ from .spec import ConnectorSpec, OAuth2Auth
 from .token_provider import StoredTokenProvider
 from .token_store import StoredConnection, TokenStore
 
+#: The only address the OAuth redirect listener binds: never reachable from another machine.
+LOOPBACK = "127.0.0.1"
+
 _PAGE = (
     b"<!doctype html><title>Patchbay</title><p>Patchbay received the authorization. "
     b"You can close this window.</p>"
@@ -41,11 +45,17 @@ _PAGE = (
 
 
 class LoopbackListener:
-    """A one-shot HTTP server on 127.0.0.1 (free port) that catches the OAuth redirect."""
+    """A one-shot HTTP server on 127.0.0.1 only (free port) that catches the OAuth redirect.
 
-    def __init__(self, path: str = "/callback") -> None:
+    Only a redirect carrying the expected ``state`` ends the wait: anything else on the port
+    (a stray request, a forged or replayed redirect from a page in the browser) is answered
+    400 and ignored, so it can neither abort ``connect`` nor slip a code in.
+    """
+
+    def __init__(self, state: str, path: str = "/callback") -> None:
         self.path = path
         self.params: dict[str, str] | None = None
+        self._state = state
         self._done = threading.Event()
         listener = self
 
@@ -55,23 +65,35 @@ class LoopbackListener:
                 if parts.path != listener.path:
                     self.send_error(404)
                     return
-                listener.params = dict(parse_qsl(parts.query, keep_blank_values=True))
+                params = dict(parse_qsl(parts.query, keep_blank_values=True))
+                if listener._done.is_set() or not listener._expected(params.get("state")):
+                    self.send_error(400, "unexpected or missing state")
+                    return
+                listener.params = params
+                listener._done.set()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
                 self.wfile.write(_PAGE)
-                listener._done.set()
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # the query carries the code: never log it
 
-        self._server = HTTPServer(("127.0.0.1", 0), Handler)
+        self._server = HTTPServer((LOOPBACK, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
+    def _expected(self, state: str | None) -> bool:
+        return state is not None and hmac.compare_digest(state.encode(), self._state.encode())
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
     @property
     def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+        return f"http://{LOOPBACK}:{self.address[1]}{self.path}"
 
     def wait(self, timeout: float) -> dict[str, str]:
         try:
@@ -116,11 +138,12 @@ def connect_api_key(
     transport: httpx.BaseTransport | None = None,
     base_url: str | None = None,
 ) -> ConnectResult:
-    """Test the keys first; only a connection that works is stored."""
+    """Check the values, then test the keys; only a connection that works is stored."""
     variant = spec.auth[0] if auth is None else spec.auth_variant(auth)
     connection = Connection(
         spec.name, auth=variant.name, variables=variables, credentials=credentials
     )
+    resolve_variables(spec, connection)  # refuses bad values before anything is sent
     check = _check_and_label(spec, connection, transport=transport, base_url=base_url)
     if not check.ok:
         assert check.error is not None
@@ -152,29 +175,31 @@ def connect_oauth(
     base_url: str | None = None,
     timeout: float = 300.0,
 ) -> ConnectResult:
-    """Authorize in the browser, check ``state``, exchange the code, store, test, label."""
+    """Check the variables, authorize in the browser, wait for the redirect with our ``state``
+    (others are ignored), exchange the code, store, test, label."""
     variant = oauth_variant(spec, auth)
     values = dict(variables or {})
-    listener = LoopbackListener()
+    resolve_variables(spec, Connection(spec.name, auth=variant.name, variables=values))
     verifier, challenge = pkce_pair()
     state = new_state()
-    url = authorize_url(
-        spec,
-        variant,
-        client,
-        redirect_uri=listener.redirect_uri,
-        state=state,
-        code_challenge=challenge if variant.pkce else None,
-        variables=values,
-        scopes=scopes,
-    )
+    listener = LoopbackListener(state)
     try:
+        url = authorize_url(
+            spec,
+            variant,
+            client,
+            redirect_uri=listener.redirect_uri,
+            state=state,
+            code_challenge=challenge if variant.pkce else None,
+            variables=values,
+            scopes=scopes,
+        )
         open_url(url)
     except BaseException:
         listener.close()
         raise
     params = listener.wait(timeout)
-    if params.get("state") != state:
+    if not hmac.compare_digest(params.get("state", "").encode(), state.encode()):
         raise AuthInvalid(
             "the redirect's state does not match: refusing it (possible CSRF)", connector=spec.name
         )

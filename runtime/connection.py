@@ -1,14 +1,21 @@
-"""What one connected account is: the variables and credentials an executor runs with."""
+"""What one connected account is: the variables and credentials an executor runs with, how
+they are checked before anything is sent or stored, and how they fill base URLs."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from .errors import ConfigError
 from .redaction import REDACTED
-from .spec import ConnectorSpec
-from .templating import render
+from .spec import ApiKeyAuth, BasicAuth, BearerAuth, ConnectorSpec, OAuth2Auth
+from .templating import render, template_names
+from .urls import DNS_LABEL, HOSTNAME, check_override, https_origin, quote_segment, render_url
+
+AuthVariantModel = BearerAuth | ApiKeyAuth | BasicAuth | OAuth2Auth
 
 
 @runtime_checkable
@@ -66,18 +73,169 @@ class Connection:
         return values
 
 
+#: Shortest credential accepted: a shorter value could never be redacted by value.
+MIN_CREDENTIAL_LENGTH = 4
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_HEADER_TEXT = re.compile(r"[\x20-\x7e]*")
+_EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
+_FORMATS: dict[str, Callable[[str], bool]] = {
+    "dns_label": lambda v: DNS_LABEL.fullmatch(v) is not None,
+    "hostname": lambda v: HOSTNAME.fullmatch(v) is not None,
+    "https_origin": lambda v: https_origin(v) is not None,
+    "email": lambda v: _EMAIL.fullmatch(v) is not None,
+}
+_FORMAT_WORDS = {
+    "dns_label": "one DNS label",
+    "hostname": "a host name",
+    "https_origin": "an https origin (https://host[:port], nothing after it)",
+    "email": "an e-mail address",
+}
+
+
+@lru_cache(maxsize=512)
+def compiled_pattern(pattern: str) -> re.Pattern[str]:
+    """A spec pattern compiled once (the semantic checks report one that does not compile)."""
+    return re.compile(pattern)
+
+
+def value_problem(
+    value: object,
+    *,
+    pattern: str | None = None,
+    enum: list[str] | None = None,
+    format: str | None = None,
+    header: bool = False,
+) -> str | None:
+    """Why ``value`` is not acceptable, in words that never quote it; ``None`` if it is."""
+    if not isinstance(value, str):
+        return "must be text"
+    if _CONTROL.search(value):
+        return "must not contain control characters (CR, LF, tab, ...)"
+    if header and not _HEADER_TEXT.fullmatch(value):
+        return "is sent in a header, so it must be printable ASCII"
+    if enum is not None and value not in enum:
+        return f"must be one of {enum}"
+    if pattern is not None:
+        try:
+            matched = compiled_pattern(pattern).search(value) is not None
+        except re.error:
+            return f"cannot be checked: the spec's pattern {pattern!r} is not a valid regex"
+        if not matched:
+            return f"must match {pattern}"
+    if format is not None and not _FORMATS[format](value):
+        return f"must be {_FORMAT_WORDS[format]}"
+    return None
+
+
+def _header_names(spec: ConnectorSpec) -> set[str]:
+    """Names whose values end up in a header: header templates, bearer tokens, header keys."""
+    templates = list(spec.connection.headers.values())
+    for action in spec.actions:
+        templates += action.headers.values()
+    for variant in spec.auth:
+        if isinstance(variant, BearerAuth):
+            templates.append(variant.token)
+        elif isinstance(variant, ApiKeyAuth) and variant.in_ == "header":
+            templates += [p.value for p in variant.params]
+    return {name for t in templates for name in template_names(t)}
+
+
+def url_templates(spec: ConnectorSpec) -> list[tuple[str, str]]:
+    """Every URL template a request may be sent to, with a JSON pointer to it: the base URLs
+    and the OAuth endpoints."""
+    found = [("/connection/base_url", spec.connection.base_url)]
+    for i, action in enumerate(spec.actions):
+        if action.base_url is not None:
+            found.append((f"/actions/{i}/base_url", action.base_url))
+    for i, variant in enumerate(spec.auth):
+        if isinstance(variant, OAuth2Auth):
+            for key in ("authorize_url", "token_url", "refresh_url", "revoke_url"):
+                url = getattr(variant, key)
+                if url is not None:
+                    found.append((f"/auth/{i}/{key}", url))
+    return found
+
+
+def origin_variables(spec: ConnectorSpec) -> set[str]:
+    """Variables that are a whole origin somewhere (Salesforce's ``{instance_url}``), or say
+    they are one (``format: https_origin``)."""
+    names = {n for n, v in spec.connection.variables.items() if v.format == "https_origin"}
+    for _, template in url_templates(spec):
+        if template.startswith("{"):
+            names.add(template_names(template)[0])
+    return names
+
+
+def check_variables(spec: ConnectorSpec, variables: Mapping[str, str]) -> None:
+    """Every given connection variable has its declared enum, pattern and format and nothing
+    that could break a URL or a header; the error names the variable, never its value."""
+    in_headers = _header_names(spec) if variables else set()
+    for name, value in variables.items():
+        var = spec.connection.variables.get(name)
+        enum = None
+        if var is not None:
+            enum = var.enum if var.enum is not None else (list(var.map) if var.map else None)
+        problem = value_problem(
+            value,
+            pattern=var.pattern if var is not None else None,
+            enum=enum,
+            format=var.format if var is not None else None,
+            header=name in in_headers,
+        )
+        if problem is not None:
+            raise ConfigError(f"connection variable {name!r} {problem}", connector=spec.name)
+
+
+def check_credentials(
+    spec: ConnectorSpec, variant: AuthVariantModel, credentials: Mapping[str, str]
+) -> None:
+    """The credentials given for ``variant`` are acceptable: declared pattern and format, at
+    least :data:`MIN_CREDENTIAL_LENGTH` characters, printable ASCII where a header carries
+    them. Missing ones are left to the auth builder, which names them."""
+    in_headers = _header_names(spec)
+    for name, value in credentials.items():
+        declared = variant.fields.get(name)
+        if value == "" or declared is None:
+            continue  # missing: the auth builder names it; undeclared: never sent
+        if isinstance(value, str) and len(value) < MIN_CREDENTIAL_LENGTH:
+            raise ConfigError(
+                f"credential {name!r} is too short to be real "
+                f"(at least {MIN_CREDENTIAL_LENGTH} characters)",
+                connector=spec.name,
+            )
+        problem = value_problem(
+            value,
+            pattern=declared.pattern,
+            format=declared.format,
+            header=name in in_headers,
+        )
+        if problem is not None:
+            raise ConfigError(f"credential {name!r} {problem}", connector=spec.name)
+
+
+def check_connection(spec: ConnectorSpec, connection: Connection) -> None:
+    """Check a connection's variables and its auth variant's credentials before any use."""
+    check_variables(spec, connection.variables)
+    if connection.credentials:
+        try:
+            variant = (
+                spec.auth[0] if connection.auth is None else spec.auth_variant(connection.auth)
+            )
+        except KeyError:
+            return  # the auth builder names the unknown variant
+        check_credentials(spec, variant, connection.credentials)
+
+
 def resolve_variables(spec: ConnectorSpec, connection: Connection) -> dict[str, str]:
-    """Connection variables after defaults, enum checks and value maps (``region`` -> host)."""
+    """Connection variables after checks (:func:`check_connection`), defaults and value maps
+    (``region`` -> host)."""
+    check_connection(spec, connection)
     resolved: dict[str, str] = {}
     for name, var in spec.connection.variables.items():
         value = connection.variables.get(name, var.default)
         if value is None:
             continue
-        if var.enum is not None and value not in var.enum:
-            raise ConfigError(
-                f"connection variable {name!r} must be one of {var.enum}, got {value!r}",
-                connector=spec.name,
-            )
         if var.map is not None:
             value = var.map[value]
         resolved[name] = value
@@ -96,6 +254,73 @@ def render_config(template: str, values: dict[str, str], *, what: str, connector
         )
 
     return render(template, values, missing=missing)
+
+
+def render_base_url(
+    spec: ConnectorSpec,
+    template: str,
+    values: Mapping[str, str],
+    *,
+    what: str,
+    override: str | None = None,
+) -> str:
+    """A base (or OAuth) URL whose origin is the template's: host placeholders hold one DNS
+    label (or a spec-authored mapped host), path placeholders one encoded segment, a leading
+    origin placeholder exactly ``https://host[:port]``. ``override`` (``--base-url``) is the
+    user's own choice and wins, but must be an http(s) URL."""
+    if override is not None:
+
+        def bad_override(url: str) -> ConfigError:
+            return ConfigError(
+                "the base URL override is not a valid http(s) URL "
+                "(scheme://host[:port][/path], no spaces or fragment)",
+                connector=spec.name,
+            )
+
+        return check_override(override, refuse=bad_override)
+    declared = spec.connection.variables
+    names = template_names(template)
+    trusted = frozenset(
+        n for n in names if (v := declared.get(n)) is not None and (v.map or v.enum) is not None
+    )
+    used = tuple((n, values[n]) for n in names if n in values)
+    return _render_checked(spec.name, template, used, trusted, what)
+
+
+@lru_cache(maxsize=512)
+def _render_checked(
+    connector: str,
+    template: str,
+    used: tuple[tuple[str, str], ...],
+    trusted: frozenset[str],
+    what: str,
+) -> str:
+    """The checks of :func:`render_base_url`, once per distinct input: ``request()`` renders
+    the base URL on every call. Refusals are raised, so never cached."""
+
+    def refuse(name: str, why: str) -> ConfigError:
+        subject = f"connection variable {name!r}" if name else what
+        return ConfigError(f"{subject} {why} (in {what})", connector=connector)
+
+    def missing(name: str) -> ConfigError:
+        return ConfigError(
+            f"connection variable {name!r} is not set (needed by {what})", connector=connector
+        )
+
+    return render_url(
+        template, dict(used), trusted=trusted.__contains__, refuse=refuse, missing=missing
+    )
+
+
+def render_path(path: str, values: Mapping[str, str], *, what: str, connector: str) -> str:
+    """A path template with variables, each encoded as (part of) one path segment."""
+
+    def missing(name: str) -> ConfigError:
+        return ConfigError(
+            f"connection variable {name!r} is not set (needed by {what})", connector=connector
+        )
+
+    return render(path, values, missing=missing, quote=quote_segment)
 
 
 def connection_from_sources(

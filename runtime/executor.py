@@ -30,7 +30,13 @@ from prometheus_client import CollectorRegistry
 
 from .auth import AuthInjector, build_auth
 from .budget import RequestBudget
-from .connection import Connection, render_config, resolve_variables
+from .connection import (
+    Connection,
+    render_base_url,
+    render_config,
+    render_path,
+    resolve_variables,
+)
 from .error_mapping import ErrorMapper, match_holds
 from .errors import (
     BadResponse,
@@ -130,11 +136,12 @@ class _ActionPlan:
         spec = core.spec
         self.action = action
         self.check = InputCheck(spec.name, action, spec.defs)
-        base = core.base_url_override or render_config(
+        base = render_base_url(
+            spec,
             action.base_url or spec.connection.base_url,
             core.variables,
             what=f"the base URL of {action.name!r}",
-            connector=spec.name,
+            override=core.base_url_override,
         )
         self.builder = RequestBuilder(
             action, base_url=base, headers=core.default_headers(action), variables=core.variables
@@ -324,6 +331,7 @@ class ExecutorCore:
             page_size=page_size,
             connector=self.spec.name,
             action=action.name,
+            allowed_origins=self.spec.connection.allowed_origins,
         )
         request: RequestParts | None = walker.first
         number = 0
@@ -372,13 +380,14 @@ class ExecutorCore:
     ) -> RequestParts:
         """A request outside any action (Test Connection, bespoke clients): same base URL,
         default headers and auth, no input schema."""
-        base = self.base_url_override or render_config(
+        base = render_base_url(
+            self.spec,
             self.spec.connection.base_url,
             self.variables,
             what="the base URL",
-            connector=self.spec.name,
+            override=self.base_url_override,
         )
-        rendered = render_config(
+        rendered = render_path(
             path, self.variables, what=f"path {path!r}", connector=self.spec.name
         )
         headers = {

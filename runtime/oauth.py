@@ -21,7 +21,13 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from .connection import Connection, resolve_variables
+from .connection import (
+    Connection,
+    origin_variables,
+    render_base_url,
+    resolve_variables,
+    value_problem,
+)
 from .error_mapping import ErrorMapper, condition_holds
 from .errors import (
     AuthExpired,
@@ -35,7 +41,7 @@ from .errors import (
 from .paths import get_path
 from .redaction import Redactor
 from .spec import ConnectorSpec, OAuth2Auth
-from .templating import render
+from .urls import https_origin
 
 
 @dataclass(frozen=True)
@@ -92,16 +98,43 @@ def new_state() -> str:
 
 
 def _fill(spec: ConnectorSpec, template: str, variables: Mapping[str, str]) -> str:
-    """An OAuth URL with the connection's variables resolved as for API calls (defaults and
-    value maps: Salesforce's ``environment`` ``production`` is ``login.salesforce.com``)."""
+    """An OAuth URL with the connection's variables checked and resolved as for API calls
+    (defaults and value maps: Salesforce's ``environment`` ``production`` is
+    ``login.salesforce.com``), and its origin held to the template's: the client secret goes
+    to the token URL, so a variable must not be able to move it."""
     values = resolve_variables(spec, Connection(spec.name, variables=dict(variables)))
+    return render_base_url(spec, template, values, what="the OAuth URLs")
 
-    def missing(name: str) -> ConfigError:
-        return ConfigError(
-            f"connection variable {name!r} is needed by the OAuth URLs", connector=spec.name
+
+def _token_variables(
+    spec: ConnectorSpec, variant: OAuth2Auth, body: Any, status: int
+) -> dict[str, str]:
+    """Connection variables a token response carries (Salesforce's ``instance_url``), checked
+    like any variable; one that is a whole origin must be ``https://host[:port]``. A vendor (or
+    whoever answers for it) cannot point later calls, and their bearer token, elsewhere."""
+    found: dict[str, str] = {}
+    for name, path in variant.variables_from_token.items():
+        value = get_path(body, path, None)
+        if value is None:
+            continue
+        var = spec.connection.variables.get(name)
+        problem = value_problem(
+            value,
+            pattern=var.pattern if var is not None else None,
+            format=var.format if var is not None else None,
         )
-
-    return render(template, values, missing=missing)
+        if problem is None and name in origin_variables(spec) and https_origin(value) is None:
+            problem = "must be an https origin (https://host[:port])"
+        if problem is not None:
+            raise BadResponse(
+                f"the token response's {name!r} {problem}: refusing the tokens",
+                connector=spec.name,
+                status=status,
+                retryable=False,
+            )
+        assert isinstance(value, str)
+        found[name] = value
+    return found
 
 
 def authorize_url(
@@ -237,11 +270,7 @@ def read_token_response(
     lifetime = get_path(body, shape.expires_in, None) if shape.expires_in else None
     if not isinstance(lifetime, int | float) or isinstance(lifetime, bool):
         lifetime = variant.refresh.default_expires_in
-    variables = {
-        var: str(value)
-        for var, path in variant.variables_from_token.items()
-        if (value := get_path(body, path, None)) is not None
-    }
+    variables = _token_variables(spec, variant, body, response.status_code)
     token_type = get_path(body, shape.token_type, None) if shape.token_type else None
     scope = get_path(body, shape.scope, None) if shape.scope else None
     return TokenSet(

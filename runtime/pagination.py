@@ -2,12 +2,14 @@
 
 A :class:`PageWalker` is pure state (no I/O), driven by the request flow. It carries the guards
 popular connector frameworks lack: a cursor, offset or URL that repeats or stops advancing raises
-``bad_response`` instead of looping forever, and an empty page ends paging cleanly even after a
-full one.
+``bad_response`` instead of looping forever (URLs compared without fragment, query sorted), an
+empty page ends paging cleanly even after a full one, and a next URL on another origin than the
+base URL's (or the spec's ``allowed_origins``) is refused: credentials never follow it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from .spec import (
     PagePagination,
     Pagination,
 )
+from .urls import allowed_origins, normalized, origin_of, show_origin
 
 _CONTINUE_BODY = Body(encoding="json")
 
@@ -56,9 +59,11 @@ class PageWalker:
         page_size: int | None = None,
         connector: str = "",
         action: str = "",
+        allowed_origins: Sequence[str] = (),
     ) -> None:
         self.pagination = pagination
         self._base_url = base_url
+        self._allowed_origins = tuple(allowed_origins)
         self._connector = connector
         self._action = action
         self._seen: set[Any] = set()
@@ -164,12 +169,36 @@ class PageWalker:
         return parts
 
     def _follow(self, parts: RequestParts, url: str) -> None:
-        """Go to a vendor-given next URL (absolute or relative to the base URL's origin)."""
-        absolute = httpx.URL(self._base_url).join(url)
-        self._guard("next URL", str(absolute))
+        """Go to a vendor-given next URL (absolute or relative to the base URL's origin), only
+        on the base URL's own origin (or one the spec allows): the request carries credentials.
+        """
+        try:
+            absolute = httpx.URL(self._base_url).join(url)
+        except httpx.InvalidURL:
+            raise self._refuse("the next page URL is not a valid URL") from None
+        target = origin_of(absolute)
+        if target not in allowed_origins(self._base_url, self._allowed_origins):
+            raise self._refuse(
+                f"the next page is on another origin ({show_origin(target)}), not "
+                f"{show_origin(origin_of(httpx.URL(self._base_url)))}: not sending credentials "
+                "there"
+            )
+        key = normalized(absolute)
+        if ("next URL", key) in self._seen:
+            shown = str(absolute.copy_with(query=None, fragment=None))
+            raise self._loop("next URL", f"{shown} (query and fragment aside)")
+        self._seen.add(("next URL", key))
         # The next URL carries its own query; only auth parameters are added back later.
-        parts.url = str(absolute)
+        parts.url = str(absolute.copy_with(fragment=None))
         parts.params = []
+
+    def _refuse(self, message: str) -> BadResponse:
+        return BadResponse(
+            f"pagination stopped: {message}",
+            connector=self._connector,
+            action=self._action,
+            retryable=False,
+        )
 
 
 def _start_at(parts: RequestParts, where: str, name: str, start: int) -> int:

@@ -11,13 +11,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 
 from .errors import ConfigError
 from .spec import Action, Body, Parameter
 from .templating import render
+from .urls import quote_segment
 
 
 def wire_scalar(value: Any) -> str:
@@ -193,14 +194,6 @@ def _file_tuple(name: str, value: Any) -> tuple[str, bytes, str]:
     return (name, data, "application/octet-stream")
 
 
-def _quote_path(value: str) -> str:
-    """Encode one path segment; a value of only dots is encoded too, or URL normalisation would
-    treat ``..`` as "parent" and send the request to another endpoint."""
-    if value and value.strip(".") == "":
-        return "%2E" * len(value)
-    return quote(value, safe="")
-
-
 class RequestBuilder:
     """Turns validated input into :class:`RequestParts` for one action (compiled once)."""
 
@@ -253,7 +246,7 @@ class RequestBuilder:
         def missing(name: str) -> ConfigError:
             return ConfigError(f"path variable {name!r} has no value", action=action.name)
 
-        path = render(action.path, path_values, missing=missing, quote=_quote_path)
+        path = render(action.path, path_values, missing=missing, quote=quote_segment)
         return RequestParts(
             method=action.method,
             url=self._base_url + path,

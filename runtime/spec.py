@@ -40,18 +40,40 @@ class _Model(BaseModel):
 # --------------------------------------------------------------------------- identity, connection
 
 
+ValueFormat = Literal["dns_label", "hostname", "https_origin", "email"]
+
+_FORMAT_HELP = (
+    "A format the value must have, checked with pattern and enum before the value is used or "
+    "stored: dns_label (one host label), hostname, https_origin (exactly https://host[:port]), "
+    "email."
+)
+
+
 class Variable(_Model):
-    """A connection variable used in base URL, header or path templates (``{subdomain}``)."""
+    """A connection variable used in base URL, header or path templates (``{subdomain}``).
+
+    Values are checked (``enum``, ``pattern``, ``format``) before they are used or stored; a
+    variable inside a base URL's host must declare a pattern, an enum or a map.
+    """
 
     description: str = ""
     default: str | None = None
     enum: list[str] | None = None
-    pattern: str | None = None
+    pattern: str | None = Field(
+        default=None, description="A regular expression (search) the value must match."
+    )
+    format: ValueFormat | None = Field(default=None, description=_FORMAT_HELP)
     map: dict[str, str] | None = Field(
         default=None,
         description="Substitute the chosen value before templating (e.g. region 'eu' -> host).",
     )
     secret: bool = False
+    example: str | None = Field(
+        default=None, description="An obviously fake valid value (mocks and docs use it)."
+    )
+
+
+_ORIGIN_PATTERN = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
 
 
 class ConnectionSpec(_Model):
@@ -60,17 +82,30 @@ class ConnectionSpec(_Model):
     headers: dict[str, str] = Field(
         default_factory=dict, description="Headers sent with every request (templates allowed)."
     )
+    allowed_origins: list[Annotated[str, Field(pattern=_ORIGIN_PATTERN)]] = Field(
+        default_factory=list,
+        description="Other https origins (https://host[:port]) a response may send the next "
+        "request to, with credentials, for vendors that document a second host. Any other "
+        "origin in a next-page URL or Link header is refused.",
+    )
 
 
 # --------------------------------------------------------------------------------------- auth
 
 
 class CredentialField(_Model):
-    """A value the user supplies when connecting (an API key, an account SID, ...)."""
+    """A value the user supplies when connecting (an API key, an account SID, ...).
+
+    Checked before use or storage: ``pattern`` and ``format``, at least 4 characters (a
+    shorter secret could not be redacted by value), no control characters, and printable
+    ASCII when the variant sends it in a header."""
 
     description: str = ""
     secret: bool = True
-    pattern: str | None = None
+    pattern: str | None = Field(
+        default=None, description="A regular expression (search) the value must match."
+    )
+    format: ValueFormat | None = Field(default=None, description=_FORMAT_HELP)
     example: str | None = Field(default=None, description="An obviously fake example value.")
 
 

@@ -8,9 +8,11 @@ returned as ``(json_pointer, message)`` so the CLI can name the exact place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .connection import compiled_pattern, url_templates, value_problem
 from .paths import parse_path
 from .spec import (
     Action,
@@ -30,6 +32,7 @@ from .spec import (
     WebhookRegistration,
 )
 from .templating import string_leaves, template_names
+from .urls import HOSTNAME, UrlTemplateError, url_shape
 
 Problem = tuple[str, str]
 
@@ -47,6 +50,7 @@ def check_semantics(spec: ConnectorSpec) -> list[Problem]:
         if action.resource is not None:
             problems += _check_resource(spec, action, f"/actions/{index}/resource")
     problems += _check_triggers(spec)
+    problems += _check_origins(spec)
     return problems
 
 
@@ -149,6 +153,70 @@ def _check_templates(spec: ConnectorSpec) -> list[Problem]:
             if variant.grant == "authorization_code" and variant.authorize_url is None:
                 out.append((where, "authorization_code grant needs authorize_url"))
     return out
+
+
+# ----------------------------------------------------------------------------------- origins
+
+
+def _check_origins(spec: ConnectorSpec) -> list[Problem]:
+    """Every URL template keeps its origin whatever a variable holds: placeholders only in
+    the host, the path or as the whole origin; a variable in a host declares what it may be
+    (a pattern, an enum or a value map, whose hosts must be host names); a whole-origin
+    variable declares a pattern; patterns compile and examples and defaults pass them."""
+    out: list[Problem] = []
+    variables = spec.connection.variables
+    placed: dict[tuple[str, str], str] = {}  # (variable, place) -> first template using it
+    for pointer, template in url_templates(spec):
+        try:
+            shape = url_shape(template)
+        except UrlTemplateError as exc:
+            out.append((pointer, f"unsafe URL template: {exc}"))
+            continue
+        for name, where_in in shape.places:
+            placed.setdefault((name, where_in), pointer)
+    for (name, place), pointer in placed.items():
+        var = variables.get(name)
+        if var is None:
+            continue  # undeclared names are reported with the templates
+        where = f"/connection/variables/{_esc(name)}"
+        if place == "origin" and var.pattern is None:
+            out.append((where, f"{{{name}}} is the whole origin of {pointer}: it needs a pattern"))
+        elif place == "host" and var.pattern is None and var.enum is None and var.map is None:
+            out.append(
+                (where, f"{{{name}}} is in the host of {pointer}: it needs a pattern, enum or map")
+            )
+        if place == "host":
+            for key, host in (var.map or {}).items():
+                if not HOSTNAME.fullmatch(host):
+                    out.append((f"{where}/map/{_esc(key)}", f"{host!r} is not a host name"))
+    for name, var in variables.items():
+        where = f"/connection/variables/{_esc(name)}"
+        out += _check_value_rules(var.pattern, var.format, where)
+        for key in ("default", "example"):
+            value = getattr(var, key)
+            if value is not None and var.map is None and var.enum is None:
+                problem = value_problem(value, pattern=var.pattern, format=var.format)
+                if problem is not None:
+                    out.append((f"{where}/{key}", f"the {key} {problem}"))
+    for i, variant in enumerate(spec.auth):
+        for name, cred in variant.fields.items():
+            where = f"/auth/{i}/fields/{_esc(name)}"
+            out += _check_value_rules(cred.pattern, cred.format, where)
+            if cred.example is not None:
+                problem = value_problem(cred.example, pattern=cred.pattern, format=cred.format)
+                if problem is not None:
+                    out.append((f"{where}/example", f"the example {problem}"))
+    return out
+
+
+def _check_value_rules(pattern: str | None, format: str | None, where: str) -> list[Problem]:
+    if pattern is None:
+        return []
+    try:
+        compiled_pattern(pattern)
+    except re.error as exc:
+        return [(f"{where}/pattern", f"not a valid regular expression: {exc}")]
+    return []
 
 
 # ----------------------------------------------------------------------------------- schemas

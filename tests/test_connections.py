@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from mocks.oauth_provider import MockOAuthProvider
 from runtime import Connection, GenericExecutor, PatchbayError, load_spec
 from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from runtime.errors import AuthExpired, AuthInvalid, ConfigError
+from runtime.errors import AuthExpired, ConfigError, Timeout
 from runtime.oauth import (
     OAuthClient,
     TokenSet,
@@ -286,7 +286,34 @@ def test_connect_flow_end_to_end_with_the_browser_step(store: SQLiteTokenStore) 
     assert stored.tokens is not None and stored.tokens.refresh_token and stored.status == "active"
 
 
-def test_connect_refuses_a_forged_state(store: SQLiteTokenStore) -> None:
+def test_connect_ignores_a_forged_state_and_keeps_waiting(store: SQLiteTokenStore) -> None:
+    """A redirect with a wrong or missing state gets 400 and is ignored: it can neither abort
+    ``connect`` (it used to) nor slip its code in; the genuine redirect still completes."""
+    from runtime.connect import connect_oauth
+
+    provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
+    answers: list[int] = []
+
+    def forger_then_user(url: str) -> None:
+        location = httpx.URL(provider.handler(httpx.Request("GET", url)).headers["location"])
+        forged = location.copy_merge_params({"state": "forged", "code": "evil"})
+        answers.append(httpx.get(str(forged)).status_code)
+        stateless = location.copy_with(params={"code": "evil"})
+        answers.append(httpx.get(str(stateless)).status_code)
+        answers.append(httpx.get(str(location)).status_code)
+
+    result = connect_oauth(
+        SLACK, store, CLIENT, open_url=forger_then_user, transport=provider.transport()
+    )
+    assert answers == [400, 400, 200]
+    assert [c.id for c in store.list()] == [result.connection.id]
+    codes = [dict(httpx.QueryParams(r.content.decode())).get("code") for r in provider.requests]
+    assert "evil" not in codes
+
+
+def test_connect_with_only_a_forged_state_times_out_and_stores_nothing(
+    store: SQLiteTokenStore,
+) -> None:
     from runtime.connect import connect_oauth
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
@@ -294,11 +321,31 @@ def test_connect_refuses_a_forged_state(store: SQLiteTokenStore) -> None:
     def forger(url: str) -> None:
         location = httpx.URL(provider.handler(httpx.Request("GET", url)).headers["location"])
         forged = location.copy_merge_params({"state": "forged"})
-        httpx.get(str(forged))
+        assert httpx.get(str(forged)).status_code == 400
 
-    with pytest.raises(AuthInvalid, match="state does not match"):
-        connect_oauth(SLACK, store, CLIENT, open_url=forger, transport=provider.transport())
+    with pytest.raises(Timeout, match="no authorization came back"):
+        connect_oauth(
+            SLACK, store, CLIENT, open_url=forger, transport=provider.transport(), timeout=0.5
+        )
     assert store.list() == []
+
+
+def test_the_oauth_listener_binds_loopback_only() -> None:
+    from runtime.connect import LoopbackListener
+
+    listener = LoopbackListener("s" * 32)
+    try:
+        assert listener.address[0] == "127.0.0.1"
+        assert listener.redirect_uri.startswith("http://127.0.0.1:")
+        assert httpx.get(listener.redirect_uri, params={"state": "x"}).status_code == 400
+        ok = httpx.get(listener.redirect_uri, params={"state": "s" * 32, "code": "c"})
+        assert ok.status_code == 200
+        # Once answered, a second redirect (a replay) is refused too.
+        again = httpx.get(listener.redirect_uri, params={"state": "s" * 32, "code": "c2"})
+        assert again.status_code == 400
+        assert listener.wait(1) == {"state": "s" * 32, "code": "c"}
+    finally:
+        listener.close()
 
 
 def test_cli_connect_with_api_keys_then_list_show_delete(
@@ -333,7 +380,7 @@ def test_cli_connect_with_api_keys_then_list_show_delete(
         ok = runner.invoke(
             main,
             ["connect", "stripe", "--base-url", f"{origin}/v1", "--store", db],
-            input="mock_api_key\n",
+            input=f"{server.credentials['api_key']}\n",  # the mock's fake, well-formed key
         )
     assert ok.exit_code == 0, ok.output
     connection_id = ok.output.strip().split()[-1]
@@ -342,7 +389,7 @@ def test_cli_connect_with_api_keys_then_list_show_delete(
     shown = runner.invoke(main, ["connections", "show", connection_id, "--store", db])
     assert (
         '"credentials": [\n    "api_key"\n  ]' in shown.output
-        and "mock_api_key" not in shown.output
+        and server.credentials["api_key"] not in shown.output
     )
     assert (
         runner.invoke(main, ["connections", "delete", connection_id, "--store", db]).exit_code == 0

@@ -18,7 +18,7 @@ from mocks.server import MockOptions, MockServer, default_credentials
 from runtime import ConnectorUnavailable, PatchbayError
 from runtime.connect import check_stored_connection, connect_oauth, hint_for
 from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from runtime.errors import AuthExpired, AuthInvalid, ConfigError
+from runtime.errors import AuthExpired, AuthInvalid, ConfigError, Timeout
 from runtime.manager import IntegrationManager
 from runtime.oauth import (
     OAuthClient,
@@ -46,10 +46,22 @@ def fake_variables(spec: ConnectorSpec) -> dict[str, str]:
     out = {}
     for name, var in spec.connection.variables.items():
         if spec.connection.base_url.startswith("{" + name + "}"):
-            out[name] = "https://mock.test"
+            out[name] = var.example or "https://mock.test"
         else:
-            out[name] = var.default or (var.enum[0] if var.enum else f"mock_{name}")
+            fallback = var.enum[0] if var.enum else f"mock_{name}"
+            out[name] = var.default or var.example or fallback
     return out
+
+
+def _wrong(value: str) -> str:
+    """Another well-formed value (the last character changed within its kind), so the mock,
+    not the executor's pattern check, is what refuses it."""
+    last = value[-1]
+    if last.isdigit():
+        return value[:-1] + str((int(last) + 1) % 10)
+    if last.isalpha():
+        return value[:-1] + ("b" if last.lower() != "b" else "c")
+    return value + "x"
 
 
 @pytest.fixture
@@ -67,7 +79,7 @@ def stored_for(spec: ConnectorSpec, store: SQLiteTokenStore, *, valid: bool) -> 
         conn = StoredConnection("", spec.name, variant.name, variables=variables, tokens=tokens)
     else:
         creds = default_credentials(spec)
-        values = {f: (creds[f] if valid else f"WRONG_{f}") for f in variant.fields}
+        values = {f: (creds[f] if valid else _wrong(creds[f])) for f in variant.fields}
         conn = StoredConnection(
             "", spec.name, variant.name, variables=variables, credentials=values
         )
@@ -257,10 +269,12 @@ def test_access_denied_and_replayed_state_store_nothing(store: SQLiteTokenStore)
 
     def replay(url: str) -> None:
         redirect = httpx.URL(url).params["redirect_uri"]
-        httpx.get(redirect, params=earlier)
+        assert httpx.get(redirect, params=earlier).status_code == 400  # ignored, not accepted
 
-    with pytest.raises(AuthInvalid, match="state does not match"):
-        connect_oauth(slack, store, CLIENT, open_url=replay, transport=provider.transport())
+    with pytest.raises(Timeout, match="no authorization came back"):
+        connect_oauth(
+            slack, store, CLIENT, open_url=replay, transport=provider.transport(), timeout=0.5
+        )
     assert len(store.list()) == 1
 
 

@@ -58,7 +58,7 @@ def test_fixture_variables_read_the_account_sid_off_a_twilio_fixture_path() -> N
     assert fixture_variables(spec, spec.action("get_message"), moved) == {"account_sid": "AC_other"}
     stray = fixture.model_copy(update={"request": FixtureRequest(method="GET", path="/nowhere")})
     assert fixture_variables(spec, spec.action("get_message"), stray) == {
-        "account_sid": "mock_account_sid"
+        "account_sid": spec.connection.variables["account_sid"].example
     }
 
 
@@ -66,7 +66,8 @@ def test_fixture_variables_keep_defaults_for_variables_no_path_carries() -> None
     salesforce = REGISTRY.get("salesforce")
     case = next(c for c in CASES if c.connector == "salesforce")
     found = fixture_variables(salesforce, salesforce.action(case.action), case.fixture)
-    assert found == {"instance_url": "https://mock.test", "environment": "production"}
+    example = salesforce.connection.variables["instance_url"].example
+    assert found == {"instance_url": example, "environment": "production"}
     mailgun = REGISTRY.get("mailgun")
     case = next(c for c in CASES if c.connector == "mailgun")
     assert fixture_variables(mailgun, mailgun.action(case.action), case.fixture) == {"region": "us"}
@@ -293,7 +294,12 @@ def test_default_credentials_are_fake() -> None:
         spec = REGISTRY.get(name)
         values = default_credentials(spec)
         assert sorted(values) == sorted({f for v in spec.auth for f in v.fields})
-        assert all(v.startswith("mock_") for v in values.values())
+        # The spec's obviously fake example where there is one (it passes the field's pattern).
+        examples = {n: f.example for v in spec.auth for n, f in v.fields.items()}
+        for field, value in values.items():
+            assert value == (examples[field] or f"mock_{field}")
+            fake = "FAKE" in value or value.startswith("mock_") or value.endswith(".test")
+            assert fake or len(set(value[2:])) == 1, value  # SKaaaa...: a repeated character
 
 
 def test_several_mocks_on_one_real_server() -> None:

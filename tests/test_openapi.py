@@ -470,7 +470,7 @@ def test_server_variables_enum_map_and_connection_variables_in_paths() -> None:
                     "map": {"us": "api.acme.test", "eu": "api.eu.acme.test"},
                 },
                 "account_sid": {"description": "Account SID.", "pattern": "^AC"},
-                "subdomain": {},
+                "subdomain": {"pattern": "^[a-z0-9-]+$"},
             },
         },
     )

@@ -81,7 +81,7 @@ class Setup:
 
 def _variables(spec: ConnectorSpec) -> dict[str, str]:
     return {
-        name: var.default or (var.enum[0] if var.enum else f"mock_{name}")
+        name: var.default or var.example or (var.enum[0] if var.enum else f"mock_{name}")
         for name, var in spec.connection.variables.items()
     }
 

@@ -262,7 +262,7 @@ def _salesforce_runner(
         conn = Connection(
             "salesforce",
             auth=spec.auth[0].name,
-            variables={"instance_url": "https://acme.my.salesforce.test"},
+            variables={"instance_url": "https://acme.my.salesforce.com"},  # never reached
             token_provider=StaticTokenProvider("sf_FAKE_token"),
         )
         return spec, AsyncGenericExecutor(

@@ -459,9 +459,9 @@ def _mock_runner(
 
     variables = {
         v: (
-            "https://mock.test"
+            var.example or "https://mock.test"
             if spec.connection.base_url.startswith("{" + v + "}")
-            else (var.default or (var.enum[0] if var.enum else f"mock_{v}"))
+            else (var.default or var.example or (var.enum[0] if var.enum else f"mock_{v}"))
         )
         for v, var in spec.connection.variables.items()
     }
