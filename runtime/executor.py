@@ -572,7 +572,7 @@ class ExecutorCore:
                 if error is None and plan is not None and plan.output_validator is not None:
                     error = self._check_output(plan, body, response.status_code)
             elif isinstance(outcome, Cut):
-                status_class = f"{outcome.status // 100}xx"
+                status_class = "error" if outcome.status is None else f"{outcome.status // 100}xx"
                 error = self._cut_error(outcome, allowed, max_bytes, action_name)
             else:
                 error = self._transport_error(outcome, action_name)
@@ -896,7 +896,10 @@ class Pager:
             yield from page.items
 
     def all(self) -> list[Any]:
-        return list(self)
+        items: list[Any] = []
+        for page in self.pages():  # whole pages at a time, not one generator step per item
+            items.extend(page.items)
+        return items
 
 
 class AsyncPager:
@@ -926,7 +929,10 @@ class AsyncPager:
                 yield item
 
     async def all(self) -> list[Any]:
-        return [item async for item in self]
+        items: list[Any] = []
+        async for page in self.pages():
+            items.extend(page.items)
+        return items
 
 
 class GenericExecutor:
