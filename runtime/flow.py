@@ -144,12 +144,21 @@ class BodyReader:
         """Take one raw chunk; ``False`` once the decoded body passed the cap."""
         data = raw
         limit = self._limit
-        if self._layers:
-            room = (limit - self._read + 1) if limit is not None else 0
-            for layer in self._layers:
-                data = layer.decompress(data, room)
-                if limit is not None and len(data) >= room:
-                    return False
+        layers = self._layers
+        if layers:
+            if limit is None:
+                for layer in layers:
+                    data = layer.decompress(data, 0)
+            else:
+                # The last layer gives the body: no more than what is left of the cap (plus one
+                # byte, to tell "full" from "over"). An inner layer (``gzip, br``) is bounded by
+                # the whole cap: its output is still compressed, so it says little about the rest.
+                last = len(layers) - 1
+                for i, layer in enumerate(layers):
+                    room = limit - self._read + 1 if i == last else limit + 1
+                    data = layer.decompress(data, room)
+                    if len(data) >= room:
+                        return False
         self._read += len(data)
         if limit is not None and self._read > limit:
             return False
