@@ -720,3 +720,45 @@ def test_a_status_set_for_an_unexpected_error_is_resumable(tmp_path: Path) -> No
     assert replace(store.get(sub.id), message="") == replace(
         stored, status="active", message="", failures=0, next_run_at=0.0
     )
+
+
+def test_a_typed_client_refuses_a_hostile_body_without_quoting_it() -> None:
+    """A body the generated model rejects is a bad_response naming the place, not the value
+    (pydantic's own error quotes the input); bad keyword input is a validation error alike."""
+    from pydantic import SecretStr
+
+    from generated.stripe import StripeApiKeyCredentials, StripeClient
+
+    hostile = {"id": {"nested": SECRET}, "object": "customer", "email": SECRET}
+    with origin(serve_bytes(json.dumps(hostile).encode())) as vendor:
+        creds = StripeApiKeyCredentials(api_key=SecretStr("sk_test_FAKE_typed"))
+        with StripeClient(creds, base_url=vendor.url) as client:
+            with pytest.raises(PatchbayError) as caught:
+                client.get_customer(customer="cus_FAKE1")
+            assert caught.value.code == "bad_response" and caught.value.pointer is not None
+            assert_clean(caught.value, SECRET)
+            with pytest.raises(PatchbayError) as bad_input:
+                client.get_customer(customer={"x": SECRET})  # type: ignore[arg-type]
+            assert bad_input.value.code == "validation"
+            assert_clean(bad_input.value, SECRET)
+
+
+def test_a_bespoke_client_bug_leaves_the_manager_as_a_clean_error() -> None:
+    from runtime.manager import IntegrationManager
+
+    class Broken:
+        def call(self, action: str, data: Any = None, options: Any = None) -> Any:
+            raise RuntimeError(f"bug holding {SECRET}")
+
+    manager = IntegrationManager(bespoke={"stripe": lambda executor: Broken()})
+    conn = Connection("stripe", credentials={"api_key": SECRET})
+    with pytest.raises(PatchbayError) as caught:
+        manager.execute(conn, "list_customers")
+    assert_clean(caught.value, SECRET)
+
+    async def go() -> PatchbayError:
+        with pytest.raises(PatchbayError) as caught:
+            await manager.aexecute(conn, "list_customers")
+        return caught.value
+
+    assert_clean(asyncio.run(go()), SECRET)
