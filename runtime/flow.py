@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 import zlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -252,7 +253,7 @@ def _perform_sync(client: httpx.Client, sleep: Callable[[float], None], instr: I
 
 
 class _Expiry:
-    """The timer callback cutting one send at its deadline (it cancels the sending task)."""
+    """Cuts one send at its deadline (by cancelling the sending task)."""
 
     __slots__ = ("fired", "task")
 
@@ -263,6 +264,62 @@ class _Expiry:
     def __call__(self) -> None:
         self.fired = True
         self.task.cancel()
+
+
+class _Watchdog:
+    """One timer per event loop for every send in flight on it, instead of one per send.
+
+    A timer per request (``asyncio.timeout``) costs a heap push and a cancelled handle left in
+    the loop's heap on every call; here a send only enters and leaves a dict, and a single
+    callback, ticking while anything is in flight, cancels the sends past their deadline. The
+    price is up to :data:`TICK` seconds of lateness, nothing next to a deadline.
+    """
+
+    TICK = 0.25
+
+    __slots__ = ("_inflight", "_loop", "_ticking")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._inflight: dict[_Expiry, float] = {}
+        self._ticking = False
+
+    def watch(self, expiry: _Expiry, seconds: float) -> None:
+        self._inflight[expiry] = self._loop.time() + seconds
+        if not self._ticking:
+            self._ticking = True
+            self._loop.call_later(min(self.TICK, max(seconds, 0.0)), self._tick)
+
+    def unwatch(self, expiry: _Expiry) -> None:
+        self._inflight.pop(expiry, None)
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        due = [expiry for expiry, when in self._inflight.items() if when <= now]
+        for expiry in due:
+            del self._inflight[expiry]
+            expiry()
+        self._ticking = bool(self._inflight)
+        if self._ticking:
+            self._loop.call_later(self.TICK, self._tick)
+
+
+_WATCHDOGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
+    weakref.WeakKeyDictionary()
+)
+_last_watchdog: tuple[asyncio.AbstractEventLoop | None, _Watchdog | None] = (None, None)
+
+
+def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
+    global _last_watchdog
+    last_loop, last = _last_watchdog
+    if last_loop is loop and last is not None:
+        return last
+    found = _WATCHDOGS.get(loop)
+    if found is None:
+        found = _WATCHDOGS[loop] = _Watchdog(loop)
+    _last_watchdog = (loop, found)
+    return found
 
 
 async def _send_async(client: httpx.AsyncClient, send: Send) -> httpx.Response | Cut | Any:
@@ -283,10 +340,10 @@ async def _perform_async(
         task = asyncio.current_task()
         if instr.deadline is None or task is None:
             return await _send_async(client, instr)
-        # The event loop can cut anything at the deadline, headers dripping in included. What
-        # ``asyncio.timeout`` does, at a third of its cost per request.
+        # The event loop can cut anything at the deadline, headers dripping in included.
+        watchdog = _watchdog(asyncio.get_running_loop())
         expiry = _Expiry(task)
-        timer = asyncio.get_running_loop().call_later(instr.deadline - instr.clock(), expiry)
+        watchdog.watch(expiry, instr.deadline - instr.clock())
         try:
             result = await _send_async(client, instr)
         except asyncio.CancelledError:
@@ -294,7 +351,7 @@ async def _perform_async(
                 return Cut("deadline", None)
             raise
         finally:
-            timer.cancel()
+            watchdog.unwatch(expiry)
         if expiry.fired:  # fired as the send completed, the cancellation swallowed on the way
             task.uncancel()
         return result

@@ -294,6 +294,45 @@ def test_async_headers_dripping_in_are_cut_at_the_deadline() -> None:
         cut_by_the_client(server)
 
 
+def test_async_deadlines_cut_only_their_own_call_and_keep_outside_cancellation() -> None:
+    """Several calls on one loop: the dripping one is cut, the others finish; a caller's own
+    cancellation stays a ``CancelledError`` (it is not turned into a timeout)."""
+    with (
+        raw_server(drip_body) as dripping,
+        raw_server(stall_after_headers) as stalled,
+        origin() as fine,
+    ):
+
+        async def go() -> tuple[list[Any], bool]:
+            async with (
+                async_executor(dripping.url, options=options(deadline=1.0)) as slow,
+                async_executor(fine.url, options=options(deadline=1.0)) as fast,
+                async_executor(stalled.url) as stuck,
+            ):
+                results = await asyncio.gather(
+                    slow.call("get_thing"),
+                    *(fast.call("get_thing") for _ in range(5)),
+                    return_exceptions=True,
+                )
+                task = asyncio.create_task(
+                    stuck.call("get_thing", options=CallOptions(deadline=60))
+                )
+                await asyncio.sleep(0.3)
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    cancelled = True
+                else:
+                    cancelled = False
+                return results, cancelled
+
+        results, cancelled = asyncio.run(go())
+    assert getattr(results[0], "code", None) == "timeout"
+    assert results[1:] == [{}] * 5
+    assert cancelled
+
+
 def test_a_stalled_body_times_out_at_the_deadline_not_the_read_timeout() -> None:
     """The read timeout is 30 s; what is left of a 1 s deadline wins."""
     with raw_server(stall_after_headers) as server:
