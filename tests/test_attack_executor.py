@@ -801,3 +801,34 @@ def test_a_bespoke_client_bug_leaves_the_manager_as_a_clean_error() -> None:
         return caught.value
 
     assert_clean(asyncio.run(go()), SECRET)
+
+
+def test_the_scheduler_holds_a_subscription_whose_bookkeeping_fails(tmp_path: Path) -> None:
+    """Even when the store cannot be read (locked by another process, say), the scheduler does
+    not start the same subscription again on every pass."""
+    from runtime.errors import StoreLocked
+
+    class LockedStore(SubscriptionStore):
+        reads = 0
+
+        def get(self, sub_id: str) -> Subscription:
+            LockedStore.reads += 1
+            raise StoreLocked("the store is locked")
+
+    store = LockedStore(tmp_path / "subs.db")
+    store.add(Subscription("", "conn-1", "acme", "new_thing", 60))
+    runner = TriggerRunner(store, lambda cid: (_ for _ in ()).throw(AssertionError()), print)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        ticks: list[int] = []
+
+        def tick(subs: list[Subscription]) -> None:
+            ticks.append(len(subs))
+            if len(ticks) >= 5:
+                stop.set()
+
+        await runner.run(stop=stop, on_tick=tick, tick_seconds=0.0)
+
+    asyncio.run(go())
+    assert LockedStore.reads == 1
