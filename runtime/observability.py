@@ -117,7 +117,7 @@ def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
             ),
             trigger_polls=Counter(
                 "patchbay_trigger_polls",
-                "Polls by outcome: ok, a normalized error code, or handler_failed.",
+                "Polls by outcome: ok, an error code, handler_failed or unexpected_error.",
                 ["connector", "trigger", "outcome"],
                 registry=registry,
             ),

@@ -683,7 +683,15 @@ def test_a_poll_raising_what_no_one_expected_backs_off_with_a_status(tmp_path: P
         raise RecursionError("maximum recursion depth exceeded")
 
     now = [1_800_000_000.0]
-    runner = TriggerRunner(store, broken, lambda events: None, clock=lambda: now[0], jitter=0.0)
+    registry = CollectorRegistry()
+    runner = TriggerRunner(
+        store,
+        broken,
+        lambda events: None,
+        clock=lambda: now[0],
+        jitter=0.0,
+        metrics_registry=registry,
+    )
     sub = store.add(Subscription("", "conn-1", "acme", "new_thing", 60))
     waits = []
     for _ in range(3):
@@ -696,6 +704,11 @@ def test_a_poll_raising_what_no_one_expected_backs_off_with_a_status(tmp_path: P
         now[0] = stored.next_run_at  # due again
     assert waits == [120.0, 240.0, 480.0]
     assert len(calls) == 3
+    polls = registry.get_sample_value(
+        "patchbay_trigger_polls_total",
+        {"connector": "acme", "trigger": "new_thing", "outcome": "unexpected_error"},
+    )
+    assert polls == 3
 
 
 def test_the_scheduler_does_not_hot_loop_on_an_unexpected_poll_error(tmp_path: Path) -> None:
