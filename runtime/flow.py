@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - optional, as for httpx
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per request, and frozen __init__ is slower
 class Send:
     """Send this request; the flow receives an ``httpx.Response`` (body read), the
     ``httpx.HTTPError``, or a :class:`Cut` when the body broke a limit.
