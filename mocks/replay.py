@@ -46,9 +46,10 @@ MODE_ENV = "PATCHBAY_RECORD_MODE"
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection"})
 
 
-class ReplayMiss(Exception):
+class ReplayMiss(ConfigError):
     """A request no recording answers (deliberately not an ``httpx`` error, so the executor
-    neither retries it nor maps it to a connection failure: the test fails with this text)."""
+    neither retries it nor maps it to a connection failure: the test fails with this text; a
+    ``PatchbayError``, so the executor lets it through as it is)."""
 
 
 def effective_mode(mode: str | None = None) -> Mode:

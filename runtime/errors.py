@@ -1,12 +1,15 @@
 """One error hierarchy for everything Patchbay raises at run time.
 
 Callers catch :class:`PatchbayError` (or a subclass) and branch on the stable ``code``; they never
-see a raw httpx exception. Messages are redacted by whoever builds the error, and ``repr`` shows
-only the normalized fields, so an error can be logged as is.
+see a raw httpx exception. Messages are redacted by whoever builds the error (and again by
+:meth:`PatchbayError.redact` on the way out of the executor); ``message`` and ``args`` are one
+value, so redacting one redacts the other, and ``repr`` shows only the normalized fields, so an
+error can be logged as is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, get_args
 
 ErrorCode = Literal[
@@ -52,7 +55,7 @@ class PatchbayError(Exception):
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
+        self._message = message
         self.status = status
         self.vendor_code = vendor_code
         self.request_id = request_id
@@ -62,6 +65,25 @@ class PatchbayError(Exception):
         self.action = action
         self.pointer = pointer
         self.details = details or {}
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        # ``args`` is what tracebacks, pickling and ``BaseException.__repr__`` show: keep it the
+        # same text, so a message redacted after construction leaves no original copy behind.
+        self._message = value
+        self.args = (value,)
+
+    def redact(self, scrub: Callable[[str], str]) -> None:
+        """Scrub secrets from every free-text field (message, vendor code, request id)."""
+        self.message = scrub(self._message)
+        if self.vendor_code:
+            self.vendor_code = scrub(self.vendor_code)
+        if self.request_id:
+            self.request_id = scrub(self.request_id)
 
     def __str__(self) -> str:
         where = ".".join(p for p in (self.connector, self.action) if p)
@@ -191,3 +213,23 @@ ERROR_CLASSES: dict[str, type[PatchbayError]] = {
 def error_for_code(code: str) -> type[PatchbayError]:
     """The exception class for a normalized code (``config`` for anything unknown)."""
     return ERROR_CLASSES.get(code, ConfigError)
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """A safe one-line description of an exception Patchbay did not expect.
+
+    Only the exception's *type* is named: the text of a raw exception may quote what it choked
+    on (``UnicodeEncodeError`` carries the whole header value, an h11 protocol error the header
+    bytes, ``httpx.InvalidURL`` the URL), and that can be a credential in a form no value-based
+    redaction recognizes (a ``bytes`` repr with escaped CR/LF).
+    """
+    if isinstance(exc, RecursionError):
+        return "the data nests too deeply to process (RecursionError)"
+    if isinstance(exc, UnicodeError):
+        return (
+            "a header or URL holds characters HTTP cannot carry "
+            f"(non-ASCII or control characters; {type(exc).__name__})"
+        )
+    if isinstance(exc, MemoryError):
+        return "out of memory (MemoryError)"
+    return f"unexpected {type(exc).__name__}"

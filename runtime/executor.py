@@ -3,13 +3,16 @@
 :class:`ExecutorCore` compiles a spec for one connection (auth rendered, validators and request
 builders built once per action) and produces *flows* (see :mod:`runtime.flow`): generators that
 decide everything. :class:`GenericExecutor` and :class:`AsyncGenericExecutor` only drive them.
+
+Hostile responses are bounded: every call has a total deadline, every body a decoded-size cap and
+every JSON document a depth limit (see :class:`ExecutorOptions`), and nothing but a redacted
+:class:`~runtime.errors.PatchbayError` leaves the public methods.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
-import json
 import logging
 import time
 import uuid
@@ -46,9 +49,11 @@ from .errors import (
     RateLimited,
     Timeout,
     ValidationFailed,
+    describe_unexpected,
 )
 from .flow import (
     AcquireToken,
+    Cut,
     Emit,
     Flow,
     Send,
@@ -58,7 +63,14 @@ from .flow import (
     run_async,
     run_sync,
 )
-from .observability import log_event, logger, metrics_for
+from .limits import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    JSONTooDeep,
+    loads_json,
+)
+from .observability import log_event, logger, metric_method, metrics_for
 from .pagination import PageWalker
 from .paths import get_path
 from .redaction import Redactor
@@ -73,10 +85,24 @@ if TYPE_CHECKING:
 USER_AGENT = "patchbay/0.1"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
+#: The ``action`` metric label of :meth:`GenericExecutor.request` calls: a fixed word, never the
+#: caller's path (which may hold ids or e-mail addresses, one time series each).
+REQUEST_LABEL = "request"
+
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """Settings of one executor. ``sleep``/``clock`` exist so tests run without waiting."""
+    """Settings of one executor. ``sleep``/``clock``/``monotonic`` exist so tests run without
+    waiting.
+
+    ``deadline`` (default :data:`runtime.limits.DEFAULT_DEADLINE`, 300 s; ``None`` for none) is
+    the total time one exchange may take: every attempt, retry wait, token acquisition and the
+    body read. A call is one exchange; a paginated call gets a fresh deadline for each page
+    request, so a caller that consumes a lazy pager slowly never times it out (the page count
+    is bounded by ``max_pages_hard_cap``). Per-request httpx timeouts are lowered to what is
+    left of it. ``max_response_bytes`` caps a body *after* decompression, enforced while it
+    streams in; ``max_json_depth`` caps JSON nesting. Breaking either is a ``bad_response``.
+    """
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
@@ -84,16 +110,21 @@ class ExecutorOptions:
     validate_responses: bool = False
     metrics_registry: CollectorRegistry | None = None
     clock: Callable[[], float] = time.time
+    deadline: float | None = DEFAULT_DEADLINE
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    monotonic: Callable[[], float] = time.monotonic
 
 
 @dataclass(frozen=True)
 class CallOptions:
-    """Per-call overrides."""
+    """Per-call overrides (``deadline`` replaces :attr:`ExecutorOptions.deadline`)."""
 
     timeout: float | httpx.Timeout | None = None
     retries: int | None = None
     idempotency_key: str | None = None
     extra_headers: Mapping[str, str] | None = None
+    deadline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +148,15 @@ class ConnectionCheck:
 
 
 _NO_OPTIONS = CallOptions()
+
+
+def _timeout_table(timeout: float | httpx.Timeout) -> tuple[dict[str, float | None], float]:
+    """httpx's per-request timeout dict, and its longest finite value (``inf`` when one is
+    unlimited): a call with more time left than that needs no per-request lowering."""
+    table = (timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)).as_dict()
+    values = table.values()
+    longest = float("inf") if None in values else max(v for v in values if v is not None)
+    return table, longest
 
 
 class _ActionPlan:
@@ -196,9 +236,11 @@ class ExecutorCore:
         )
         self.mapper = ErrorMapper(spec, redact=self.redactor.text, clock=self.options.clock)
         self.metrics = metrics_for(self.options.metrics_registry)
+        self._timeouts = _timeout_table(self.options.timeout)
         budget = spec.rate_limits.budget
         self.budget = RequestBudget(budget.requests, budget.per_seconds) if budget else None
         self._plans: dict[str, _ActionPlan] = {}
+        self._request_children: dict[tuple[str, str], Any] = {}
         self._connection_headers = {
             k: render_config(v, self.variables, what=f"header {k!r}", connector=spec.name)
             for k, v in spec.connection.headers.items()
@@ -447,10 +489,12 @@ class ExecutorCore:
         label: str | None = None,
         safe: bool = False,
     ) -> Flow[tuple[httpx.Response, Any]]:
-        """Sign, send, decode and classify one request, retrying and refreshing as allowed."""
+        """Sign, send, decode and classify one request, retrying and refreshing as allowed,
+        all within one deadline."""
         spec = self.spec
+        options = self.options
         action_name = label or (plan.action.name if plan is not None else "")
-        policy = self.options.retry
+        policy = options.retry
         if opts.retries is not None:
             policy = RetryPolicy(
                 max_attempts=opts.retries + 1,
@@ -459,13 +503,13 @@ class ExecutorCore:
                 max_wait=policy.max_wait,
                 random=policy.random,
             )
-        timeout = self.options.timeout
+        timeouts, longest = self._timeouts
         if opts.timeout is not None:
-            timeout = (
-                opts.timeout
-                if isinstance(opts.timeout, httpx.Timeout)
-                else httpx.Timeout(opts.timeout)
-            )
+            timeouts, longest = _timeout_table(opts.timeout)
+        monotonic = options.monotonic
+        allowed = opts.deadline if opts.deadline is not None else options.deadline
+        deadline = None if allowed is None else monotonic() + allowed
+        max_bytes = options.max_response_bytes
         idem_header = plan.idempotency.header if plan is not None and plan.idempotency else None
         # ``safe``: a probe that changes nothing whatever its method (Slack's POST auth.test).
         default_repeatable = safe or parts.method in IDEMPOTENT_METHODS
@@ -481,6 +525,8 @@ class ExecutorCore:
             if self.budget is not None:
                 wait = self.budget.reserve()
                 if wait > 0:
+                    if deadline is not None and monotonic() + wait >= deadline:
+                        raise self._past_deadline(allowed, action_name, "the rate budget's wait")
                     yield Sleep(wait)
             headers = dict(parts.headers)
             params = list(parts.params)
@@ -488,10 +534,25 @@ class ExecutorCore:
             if auth.needs_token:
                 provider = self.connection.token_provider
                 assert provider is not None
+                # Not interrupted at the deadline: a refresh cut in half could lose a refresh
+                # token the vendor already rotated. The deadline is checked once it returns.
                 token = yield AcquireToken(provider, force_refresh=refreshed)
                 self.redactor.add(token or "")
             auth.apply(headers, params, token)
-            request = parts.to_request(timeout, headers=headers, params=params)
+            request = parts.to_request(None, headers=headers, params=params)
+            if deadline is not None:
+                remaining = deadline - monotonic()
+                if remaining <= 0:
+                    raise self._past_deadline(allowed, action_name, "the request could be sent")
+                if remaining < longest:
+                    request.extensions["timeout"] = {
+                        k: remaining if v is None or v > remaining else v
+                        for k, v in timeouts.items()
+                    }
+                else:
+                    request.extensions["timeout"] = timeouts
+            else:
+                request.extensions["timeout"] = timeouts
             debug = logger.isEnabledFor(logging.DEBUG)
             if debug:
                 log_event(
@@ -504,19 +565,12 @@ class ExecutorCore:
                     attempt=attempt,
                 )
             started = time.perf_counter()
-            outcome = yield Send(request)
+            outcome = yield Send(request, deadline, max_bytes, monotonic)
             elapsed = time.perf_counter() - started
             body: Any = None
             error: PatchbayError | None
             safe_to_repeat = repeatable
-            if isinstance(outcome, httpx.HTTPError):
-                error = self._transport_error(outcome, action_name)
-                status_class = "error"
-                # A connection that never opened sent nothing: safe to retry whatever the method.
-                safe_to_repeat = repeatable or isinstance(
-                    outcome, httpx.ConnectError | httpx.ConnectTimeout
-                )
-            else:
+            if isinstance(outcome, httpx.Response):
                 response = outcome
                 status_class = f"{response.status_code // 100}xx"
                 body, error = self._decode(response, output_format, action_name)
@@ -526,8 +580,18 @@ class ExecutorCore:
                     )
                 if error is None and plan is not None and plan.output_validator is not None:
                     error = self._check_output(plan, body, response.status_code)
+            elif isinstance(outcome, Cut):
+                status_class = "error" if outcome.status is None else f"{outcome.status // 100}xx"
+                error = self._cut_error(outcome, allowed, max_bytes, action_name)
+            else:
+                error = self._transport_error(outcome, action_name)
+                status_class = "error"
+                # A connection that never opened sent nothing: safe to retry whatever the method.
+                safe_to_repeat = repeatable or isinstance(
+                    outcome, httpx.ConnectError | httpx.ConnectTimeout
+                )
             self._count(plan, action_name, request.method, status_class, elapsed)
-            if debug and not isinstance(outcome, httpx.HTTPError):
+            if debug and isinstance(outcome, httpx.Response):
                 log_event(
                     logging.DEBUG,
                     "http.response",
@@ -549,6 +613,14 @@ class ExecutorCore:
                 log_event(logging.INFO, "auth.refresh", connector=spec.name, action=action_name)
                 continue
             delay = policy.delay_for(error, attempt, repeatable=safe_to_repeat)
+            if delay is not None and deadline is not None and monotonic() + delay >= deadline:
+                # Waiting would pass the deadline: give up now with the error that made us wait
+                # (its code and retry_after say more than a timeout would).
+                error.message = (
+                    f"{error.message} (not retried: waiting {delay:g}s would pass the "
+                    f"{allowed:g}s deadline)"
+                )
+                delay = None
             if delay is None:
                 if (
                     isinstance(error, RateLimited)
@@ -584,15 +656,87 @@ class ExecutorCore:
             )
             yield Sleep(delay)
 
+    def _past_deadline(self, allowed: float | None, action: str, what: str) -> Timeout:
+        error = Timeout(
+            f"the call passed its {allowed:g}s deadline before {what}",
+            connector=self.spec.name,
+            action=action,
+            retryable=False,
+        )
+        self.metrics.errors.labels(self.spec.name, action, error.code).inc()
+        return error
+
+    def _cut_error(
+        self, cut: Cut, allowed: float | None, max_bytes: int, action: str
+    ) -> PatchbayError:
+        if cut.reason == "deadline":
+            return Timeout(
+                f"the response was still arriving when the call's {allowed:g}s deadline passed",
+                connector=self.spec.name,
+                action=action,
+                status=cut.status,
+                retryable=False,
+            )
+        return BadResponse(
+            f"the response body is larger than the {max_bytes}-byte limit "
+            "(ExecutorOptions.max_response_bytes; decompressed size counts)",
+            connector=self.spec.name,
+            action=action,
+            status=cut.status,
+            retryable=False,
+        )
+
+    def surface(self, exc: Exception, action: str | None) -> PatchbayError:
+        """What leaves a public method for any exception: a redacted :class:`PatchbayError`.
+
+        An exception Patchbay did not raise itself (``httpx.InvalidURL`` for CR/LF in a base
+        URL, ``UnicodeEncodeError`` for a non-ASCII credential, ``RecursionError``…) becomes a
+        ``config``/``bad_response`` error naming only its type. The original is *not* kept, as
+        ``__cause__`` or ``__context__``: its text or ``repr`` can hold a credential in a form no
+        redaction recognizes (the ``repr`` of a ``UnicodeEncodeError`` carries the whole
+        ``Authorization`` value).
+        """
+        error: PatchbayError
+        if isinstance(exc, PatchbayError):
+            error = exc
+        elif isinstance(exc, httpx.InvalidURL):
+            error = ConfigError(
+                "the request URL is invalid: a base URL, variable or path holds characters a "
+                "URL cannot (httpx.InvalidURL)",
+                connector=self.spec.name,
+                action=action,
+            )
+        else:
+            cls = BadResponse if isinstance(exc, RecursionError) else ConfigError
+            error = cls(
+                describe_unexpected(exc), connector=self.spec.name, action=action, retryable=False
+            )
+            log_event(
+                logging.WARNING,
+                "executor.unexpected_error",
+                connector=self.spec.name,
+                action=action,
+                type=type(exc).__name__,
+                code=error.code,
+            )
+        error.redact(self.redactor.text)
+        if not isinstance(error.__cause__, PatchbayError):
+            error.__cause__ = None
+        if not isinstance(error.__context__, PatchbayError):
+            error.__context__ = None
+        return error
+
     def _count(
         self, plan: _ActionPlan | None, action: str, method: str, status_class: str, elapsed: float
     ) -> None:
         key = (method, status_class)
-        cache = plan.metric_children if plan is not None else {}
+        cache = plan.metric_children if plan is not None else self._request_children
         children = cache.get(key)
         if children is None:
             children = (
-                self.metrics.requests.labels(self.spec.name, action, method, status_class),
+                self.metrics.requests.labels(
+                    self.spec.name, action, metric_method(method), status_class
+                ),
                 self.metrics.latency.labels(self.spec.name, action),
             )
             cache[key] = children
@@ -611,7 +755,16 @@ class ExecutorCore:
         if not content:
             return None, None
         try:
-            return json.loads(content), None
+            return loads_json(content, max_depth=self.options.max_json_depth), None
+        except JSONTooDeep:
+            return None, BadResponse(
+                f"the response JSON nests deeper than {self.options.max_json_depth} levels "
+                "(ExecutorOptions.max_json_depth)",
+                connector=self.spec.name,
+                action=action,
+                status=response.status_code,
+                retryable=False,
+            )
         except ValueError:
             if not ok:
                 return response.text, None
@@ -654,6 +807,17 @@ class ExecutorCore:
             return ConfigError(
                 f"unsupported URL: {detail}", connector=self.spec.name, action=action
             )
+        if isinstance(exc, httpx.LocalProtocolError):
+            # We built a request HTTP cannot carry (CR/LF or NUL in a header value). h11 quotes
+            # the offending bytes in its message, escaped, so value-based redaction would miss
+            # a credential there: name the problem, never the detail. Repeating cannot help.
+            return ConfigError(
+                "the request could not be sent: a header holds characters HTTP does not allow "
+                "(CR, LF, NUL or other control characters)",
+                connector=self.spec.name,
+                action=action,
+                retryable=False,
+            )
         if isinstance(exc, httpx.DecodingError):
             return BadResponse(
                 f"could not decode the response: {detail}", connector=self.spec.name, action=action
@@ -666,6 +830,55 @@ class ExecutorCore:
 # ------------------------------------------------------------------------------- executors
 
 
+def _core(
+    spec: ConnectorSpec,
+    connection: Connection,
+    base_url: str | None,
+    options: ExecutorOptions | None,
+) -> ExecutorCore:
+    """Compile the core; whatever goes wrong is a redacted :class:`PatchbayError` too."""
+    try:
+        return ExecutorCore(spec, connection, base_url=base_url, options=options)
+    except PatchbayError as exc:
+        error: PatchbayError = exc
+    except Exception as exc:
+        error = ConfigError(
+            f"could not prepare the connector: {describe_unexpected(exc)}",
+            connector=spec.name,
+            retryable=False,
+        )
+    # No redactor exists yet: scrub what the connection itself holds.
+    error.redact(Redactor(connection.secret_values(spec)).text)
+    error.__cause__ = error.__context__ = None
+    raise error
+
+
+def _surfacing(
+    core: ExecutorCore, pages: Generator[Page, None, None], action: str
+) -> Generator[Page, None, None]:
+    """``pages`` with whatever it raises turned into a redacted :class:`PatchbayError`."""
+    try:
+        yield from pages
+        return
+    except Exception as exc:
+        error = core.surface(exc, action)
+    raise error  # outside the ``except``: the original is not attached as ``__context__``
+
+
+async def _asurfacing(
+    core: ExecutorCore, pages: AsyncGenerator[Page, None], action: str
+) -> AsyncGenerator[Page, None]:
+    try:
+        async for page in pages:
+            yield page
+        return
+    except Exception as exc:
+        error = core.surface(exc, action)
+    finally:
+        await pages.aclose()
+    raise error
+
+
 class Pager:
     """Lazy items of a paginated call; ``.pages()`` gives whole pages. Iterate once."""
 
@@ -674,20 +887,28 @@ class Pager:
         make_flow: Callable[[], Flow[None]],
         client: httpx.Client,
         sleep: Callable[[float], None],
+        core: ExecutorCore,
+        action: str,
     ) -> None:
         self._make_flow = make_flow
         self._client = client
         self._sleep = sleep
+        self._core = core
+        self._action = action
 
     def pages(self) -> Generator[Page, None, None]:
-        return iterate_sync(self._make_flow(), self._client, self._sleep)
+        flow = iterate_sync(self._make_flow(), self._client, self._sleep)
+        return _surfacing(self._core, flow, self._action)
 
     def __iter__(self) -> Iterator[Any]:
         for page in self.pages():
             yield from page.items
 
     def all(self) -> list[Any]:
-        return list(self)
+        items: list[Any] = []
+        for page in self.pages():  # whole pages at a time, not one generator step per item
+            items.extend(page.items)
+        return items
 
 
 class AsyncPager:
@@ -698,13 +919,18 @@ class AsyncPager:
         make_flow: Callable[[], Flow[None]],
         client: httpx.AsyncClient,
         sleep: Callable[[float], Awaitable[None]],
+        core: ExecutorCore,
+        action: str,
     ) -> None:
         self._make_flow = make_flow
         self._client = client
         self._sleep = sleep
+        self._core = core
+        self._action = action
 
     def pages(self) -> AsyncGenerator[Page, None]:
-        return iterate_async(self._make_flow(), self._client, self._sleep)
+        flow = iterate_async(self._make_flow(), self._client, self._sleep)
+        return _asurfacing(self._core, flow, self._action)
 
     async def __aiter__(self) -> AsyncIterator[Any]:
         async for page in self.pages():
@@ -712,7 +938,10 @@ class AsyncPager:
                 yield item
 
     async def all(self) -> list[Any]:
-        return [item async for item in self]
+        items: list[Any] = []
+        async for page in self.pages():
+            items.extend(page.items)
+        return items
 
 
 class GenericExecutor:
@@ -733,7 +962,7 @@ class GenericExecutor:
         options: ExecutorOptions | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.core = ExecutorCore(spec, connection, base_url=base_url, options=options)
+        self.core = _core(spec, connection, base_url, options)
         self._owns_client = client is None
         self._client = client or httpx.Client(transport=transport)
         self._sleep = sleep
@@ -749,8 +978,13 @@ class GenericExecutor:
         self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS
     ) -> Any:
         """Run one action and return its result (the spec's ``result_path`` of the body)."""
-        plan, parts = self.core.prepare(action, data, options)
-        return run_sync(self.core.call_flow(plan, parts, options), self._client, self._sleep)
+        core = self.core
+        try:
+            plan, parts = core.prepare(action, data, options)
+            return run_sync(core.call_flow(plan, parts, options), self._client, self._sleep)
+        except Exception as exc:
+            error = core.surface(exc, action)
+        raise error  # outside the ``except``: the original is not attached as ``__context__``
 
     def paginate(
         self,
@@ -763,13 +997,23 @@ class GenericExecutor:
         page_size: int | None = None,
     ) -> Pager:
         """Lazy pager over an action's items: input is checked now, requests go out on iteration."""
-        make = self.core.pages_factory(
-            action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
-        )
-        return Pager(make, self._client, self._sleep)
+        core = self.core
+        try:
+            make = core.pages_factory(
+                action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
+            )
+            return Pager(make, self._client, self._sleep, core, action)
+        except Exception as exc:
+            error = core.surface(exc, action)
+        raise error
 
     def test_connection(self) -> ConnectionCheck:
-        return run_sync(self.core.test_connection_flow(), self._client, self._sleep)
+        core = self.core
+        try:
+            return run_sync(core.test_connection_flow(), self._client, self._sleep)
+        except Exception as exc:
+            error = core.surface(exc, "test_connection")
+        raise error
 
     def request(
         self,
@@ -780,10 +1024,16 @@ class GenericExecutor:
         json: Mapping[str, Any] | None = None,
     ) -> Any:
         """A call no action describes (for bespoke clients): the same auth, retries and error
-        mapping as any action, and the decoded body back."""
-        parts = self.core.raw_parts(method, path, query=query, json_body=json)
-        flow = self.core.request_flow(parts, f"{method} {path}")
-        return run_sync(flow, self._client, self._sleep)
+        mapping as any action, and the decoded body back. Metrics count it under the fixed
+        action label ``request`` (a path can hold ids or e-mail addresses)."""
+        core = self.core
+        try:
+            parts = core.raw_parts(method, path, query=query, json_body=json)
+            flow = core.request_flow(parts, REQUEST_LABEL)
+            return run_sync(flow, self._client, self._sleep)
+        except Exception as exc:
+            error = core.surface(exc, REQUEST_LABEL)
+        raise error
 
     def close(self) -> None:
         if self._owns_client:
@@ -810,7 +1060,7 @@ class AsyncGenericExecutor:
         options: ExecutorOptions | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.core = ExecutorCore(spec, connection, base_url=base_url, options=options)
+        self.core = _core(spec, connection, base_url, options)
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(transport=transport)
         self._sleep = sleep
@@ -825,8 +1075,13 @@ class AsyncGenericExecutor:
     async def call(
         self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS
     ) -> Any:
-        plan, parts = self.core.prepare(action, data, options)
-        return await run_async(self.core.call_flow(plan, parts, options), self._client, self._sleep)
+        core = self.core
+        try:
+            plan, parts = core.prepare(action, data, options)
+            return await run_async(core.call_flow(plan, parts, options), self._client, self._sleep)
+        except Exception as exc:
+            error = core.surface(exc, action)
+        raise error
 
     def paginate(
         self,
@@ -838,13 +1093,23 @@ class AsyncGenericExecutor:
         max_items: int | None = None,
         page_size: int | None = None,
     ) -> AsyncPager:
-        make = self.core.pages_factory(
-            action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
-        )
-        return AsyncPager(make, self._client, self._sleep)
+        core = self.core
+        try:
+            make = core.pages_factory(
+                action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
+            )
+            return AsyncPager(make, self._client, self._sleep, core, action)
+        except Exception as exc:
+            error = core.surface(exc, action)
+        raise error
 
     async def test_connection(self) -> ConnectionCheck:
-        return await run_async(self.core.test_connection_flow(), self._client, self._sleep)
+        core = self.core
+        try:
+            return await run_async(core.test_connection_flow(), self._client, self._sleep)
+        except Exception as exc:
+            error = core.surface(exc, "test_connection")
+        raise error
 
     async def request(
         self,
@@ -854,9 +1119,14 @@ class AsyncGenericExecutor:
         query: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> Any:
-        parts = self.core.raw_parts(method, path, query=query, json_body=json)
-        flow = self.core.request_flow(parts, f"{method} {path}")
-        return await run_async(flow, self._client, self._sleep)
+        core = self.core
+        try:
+            parts = core.raw_parts(method, path, query=query, json_body=json)
+            flow = core.request_flow(parts, REQUEST_LABEL)
+            return await run_async(flow, self._client, self._sleep)
+        except Exception as exc:
+            error = core.surface(exc, REQUEST_LABEL)
+        raise error
 
     async def aclose(self) -> None:
         if self._owns_client:

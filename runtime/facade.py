@@ -15,9 +15,10 @@ from importlib import resources
 from typing import Any, ClassVar, Self, TypedDict
 
 import httpx
-from pydantic import BaseModel, ConfigDict, RootModel, SecretStr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, RootModel, SecretStr, TypeAdapter, ValidationError
 
 from .connection import Connection, TokenProvider
+from .errors import BadResponse, PatchbayError, ValidationFailed
 from .executor import (
     AsyncGenericExecutor,
     AsyncPager,
@@ -49,21 +50,46 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
+def _problems(
+    exc: ValidationError, cls: type[PatchbayError], what: str, pointer_root: str = ""
+) -> PatchbayError:
+    """A pydantic error as a Patchbay one, naming places and rules but never the input values
+    (pydantic's own text quotes them, and they may be anything the vendor or caller sent)."""
+    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+    first = errors[0] if errors else None
+    pointer = pointer_root + "".join(f"/{p}" for p in first["loc"]) if first else pointer_root
+    detail = f": {first['msg']}" if first else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return cls(f"{what}{detail}{more}", pointer=pointer, retryable=False)
+
+
 def parse_as[T](kind: type[T] | Any, data: Any) -> T:
-    """Validate ``data`` into ``kind``; a RootModel is unwrapped to its root value."""
+    """Validate ``data`` into ``kind``; a RootModel is unwrapped to its root value. A body the
+    model rejects is a ``bad_response``."""
     if kind is Any:
         return data  # type: ignore[no-any-return]
-    if isinstance(kind, type) and issubclass(kind, RootModel):
-        return kind.model_validate(data).root  # type: ignore[no-any-return]
-    if isinstance(kind, type) and issubclass(kind, BaseModel):
-        return kind.model_validate(data)  # type: ignore[return-value]
-    return _adapter(kind).validate_python(data)  # type: ignore[no-any-return]
+    try:
+        if isinstance(kind, type) and issubclass(kind, RootModel):
+            return kind.model_validate(data).root  # type: ignore[no-any-return]
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind.model_validate(data)  # type: ignore[return-value]
+        return _adapter(kind).validate_python(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        name = getattr(kind, "__name__", "the result type")
+        error = _problems(exc, BadResponse, f"the response does not match {name}")
+    raise error  # outside the ``except``: pydantic's error quotes the values
 
 
 def dump_input(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments -> the action's wire-named input dict (``None`` means 'not given')."""
     given = {k: v for k, v in values.items() if v is not None}
-    return model.model_validate(given).model_dump(mode="json", by_alias=True, exclude_none=True)
+    try:
+        validated = model.model_validate(given)
+    except ValidationError as exc:
+        error = _problems(exc, ValidationFailed, "invalid input")
+    else:
+        return validated.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raise error
 
 
 class Credentials(BaseModel):

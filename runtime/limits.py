@@ -8,8 +8,6 @@ document nested ten thousand levels deep is refused with a clear error instead o
 from __future__ import annotations
 
 import json
-import re
-from itertools import accumulate
 from typing import Any
 
 #: Deepest nesting accepted in a JSON document. Vendor payloads nest a dozen levels at most;
@@ -22,12 +20,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 #: Total time one executor call may take, every attempt, wait and page read included, in seconds.
 DEFAULT_DEADLINE = 300.0
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_IDENTITY = bytes.maketrans(b"", b"")
+_TO_SQUARE = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = [0] * 256
-_STEP[0x5B] = _STEP[0x7B] = 1  # [ {
-_STEP[0x5D] = _STEP[0x7D] = -1  # ] }
 
 
 class JSONTooDeep(ValueError):
@@ -42,13 +36,28 @@ def json_depth_exceeds(content: bytes | str, limit: int) -> bool:
     """Whether ``content`` (JSON text) opens more than ``limit`` nested arrays/objects.
 
     Cheap for ordinary documents: nesting can only be as deep as the number of opening
-    brackets, so only documents with more than ``limit`` of them are scanned.
+    brackets, so only documents with more than ``limit`` of them are scanned. The scan runs on
+    C-speed bytes operations only: drop escapes and string contents, keep the brackets, then
+    peel the innermost pairs away once per level (``limit`` passes at most).
     """
     raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False
-    brackets = _STRING.sub(b"", raw).translate(_IDENTITY, _NOT_BRACKETS)
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
+    if b"\\" in raw:
+        # Outside strings valid JSON has no backslash; inside, each starts a two-character
+        # escape, so after dropping escaped backslashes every remaining \" is an escaped quote.
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    if b'"' in raw:
+        raw = b"".join(raw.split(b'"')[::2])  # the text between quote pairs: no strings left
+    brackets = raw.translate(_TO_SQUARE, _NOT_BRACKETS)
+    too_deep = b"[" * (limit + 1)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        if too_deep in brackets:
+            return True
+        brackets = brackets.replace(b"[]", b"")  # each pass removes exactly one level
+    return bool(brackets)
 
 
 def loads_json(content: bytes | str, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:

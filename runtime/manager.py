@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import httpx
 
 from .connection import Connection
-from .errors import ConfigError, ConnectorUnavailable
+from .errors import ConfigError, ConnectorUnavailable, PatchbayError, describe_unexpected
 from .executor import AsyncGenericExecutor, CallOptions, ExecutorOptions, GenericExecutor
 from .oauth import OAuthClient
 from .registry import SpecRegistry
@@ -129,13 +129,19 @@ class IntegrationManager:
         options: CallOptions | None = None,
     ) -> Any:
         """Run one action through whichever client the routing picks."""
-        client = self.client(connection)
         try:
-            return client.call(action, data, options or CallOptions())
-        finally:
-            close = getattr(client, "close", None)
-            if callable(close):
-                close()
+            client = self.client(connection)
+            try:
+                return client.call(action, data, options or CallOptions())
+            finally:
+                close = getattr(client, "close", None)
+                if callable(close):
+                    close()
+        except PatchbayError:
+            raise
+        except Exception as exc:  # a bespoke client's bug: still a Patchbay error, type only
+            error = ConfigError(f"{describe_unexpected(exc)} in {action!r}", action=action)
+        raise error
 
     call = execute
 
@@ -148,16 +154,22 @@ class IntegrationManager:
     ) -> Any:
         """The async twin: the generic path runs on the AsyncGenericExecutor; a bespoke client
         runs in a worker thread (it is synchronous)."""
-        if isinstance(connection, str):
-            spec, conn = self.connection(connection)
-        else:
-            spec, conn = self.registry.get(connection.connector), connection
-        if self.route(spec.name) == "bespoke":
-            return await asyncio.to_thread(self.execute, conn, action, data, options)
-        async with AsyncGenericExecutor(
-            spec, conn, transport=self._async_transport, options=self._options
-        ) as executor:
-            return await executor.call(action, data, options or CallOptions())
+        try:
+            if isinstance(connection, str):
+                spec, conn = self.connection(connection)
+            else:
+                spec, conn = self.registry.get(connection.connector), connection
+            if self.route(spec.name) == "bespoke":
+                return await asyncio.to_thread(self.execute, conn, action, data, options)
+            async with AsyncGenericExecutor(
+                spec, conn, transport=self._async_transport, options=self._options
+            ) as executor:
+                return await executor.call(action, data, options or CallOptions())
+        except PatchbayError:
+            raise
+        except Exception as exc:
+            error = ConfigError(f"{describe_unexpected(exc)} in {action!r}", action=action)
+        raise error
 
     def typed(self, connection_id: str, client_class: type[C]) -> C:
         """A generated client (``generated.<connector>.<Name>Client``) bound to a stored

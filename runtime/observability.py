@@ -5,6 +5,8 @@ Log records carry their fields in ``record.patchbay`` (a dict) so any formatter 
 as JSON; values are redacted by the caller before they get here. Metric labels are limited to
 connector, action, trigger, method, status class, error code, refresh outcome and webhook
 verdict: never a URL, header, input value, connection or subscription id, secret or signature.
+Each comes from a fixed vocabulary or from the spec (an action name; calls outside any action,
+``GenericExecutor.request``, count under the fixed action ``request``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 logger = logging.getLogger("patchbay")
 # A library must not print through logging's last-resort handler: applications configure output.
 logger.addHandler(logging.NullHandler())
+
+
+#: HTTP methods as metric labels; anything else a caller passes counts as ``OTHER``.
+_METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def metric_method(method: str) -> str:
+    """The ``method`` label for an HTTP method: one of a fixed few, never caller text."""
+    return method if method in _METRIC_METHODS else "OTHER"
 
 
 def log_event(level: int, event: str, **fields: Any) -> None:
@@ -106,7 +117,7 @@ def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
             ),
             trigger_polls=Counter(
                 "patchbay_trigger_polls",
-                "Polls by outcome: ok, a normalized error code, or handler_failed.",
+                "Polls by outcome: ok, an error code, handler_failed or unexpected_error.",
                 ["connector", "trigger", "outcome"],
                 registry=registry,
             ),

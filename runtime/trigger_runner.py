@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry
 
-from .errors import NotFound, PatchbayError
+from .errors import NotFound, PatchbayError, describe_unexpected
 from .events import BatchHandler, TriggerEvent
 from .executor import AsyncGenericExecutor, Page
 from .observability import log_event, metrics_for
@@ -141,6 +141,9 @@ class SubscriptionStore:
 #: Errors waiting cannot fix: the subscription pauses with a clear status until resumed.
 PAUSING = frozenset({"auth_expired", "auth_invalid", "permission_denied", "bad_response", "config"})
 
+#: The ``outcome`` metric label of a poll that raised something other than a PatchbayError.
+UNEXPECTED_OUTCOME = "unexpected_error"
+
 ExecutorFactory = Callable[[str], tuple[ConnectorSpec, AsyncGenericExecutor]]
 
 
@@ -204,10 +207,24 @@ class TriggerRunner:
                 return self._start_now(sub, trigger, now)
             async with executor:
                 items, token = await self._fetch(executor, trigger, sub)
+            events, cursor, keys = self._select(spec, trigger, sub, items, token)
         except PatchbayError as exc:
             self._count(sub, exc.code)
             return RunOutcome(self._failed(sub, exc, now, pause=exc.code in PAUSING), 0, exc)
-        events, cursor, keys = self._select(spec, trigger, sub, items, token)
+        except Exception as exc:
+            # Not an error Patchbay raised on purpose (a RecursionError, a bug): nothing says
+            # waiting cannot fix it, so back off like any transient failure, never re-poll at
+            # once. Only the type is kept: the text of a raw exception may quote a secret.
+            error = PatchbayError(f"poll failed: {describe_unexpected(exc)}")
+            log_event(
+                logging.WARNING,
+                "trigger.poll_crashed",
+                connector=sub.connector,
+                trigger=sub.trigger,
+                type=type(exc).__name__,
+            )
+            self._count(sub, UNEXPECTED_OUTCOME)
+            return RunOutcome(self._failed(sub, error, now, pause=False), 0, error)
         message = ""
         capped = len(items) >= self._max_items
         # A narrowing cursor resumes after a cut, unless the cut left it where it was (more
@@ -429,6 +446,8 @@ class TriggerRunner:
         seen_at: dict[str, float] = {}
         last_tick = 0.0
 
+        held: dict[str, float] = {}
+
         async def one(sub: Subscription) -> None:
             async with limit:
                 # A new subscription (next_run_at 0) is due from the moment it is first seen.
@@ -436,14 +455,29 @@ class TriggerRunner:
                 lag = max(0.0, self._clock() - due_at)
                 self.lag.append(lag)
                 self._metrics.trigger_lag.labels(sub.connector, sub.trigger).observe(lag)
-                await self.run_once(sub.id)
+                try:
+                    await self.run_once(sub.id)
+                except Exception as exc:
+                    # Even the bookkeeping failed (the store is locked or gone): nothing was
+                    # saved, so hold this subscription here for an interval instead of
+                    # re-running it on the next pass.
+                    held[sub.id] = self._clock() + min(self._max_backoff, sub.interval_seconds)
+                    log_event(
+                        logging.WARNING,
+                        "trigger.run_failed",
+                        connector=sub.connector,
+                        trigger=sub.trigger,
+                        type=type(exc).__name__,
+                        code=getattr(exc, "code", None),
+                    )
 
         while not stop.is_set():
             now = self._clock()
             subs = self.store.list()
             for sub in subs:
                 seen_at.setdefault(sub.id, now)
-                if sub.status != "paused" and sub.next_run_at <= now and sub.id not in scheduled:
+                due = sub.next_run_at <= now and held.get(sub.id, 0.0) <= now
+                if sub.status != "paused" and due and sub.id not in scheduled:
                     scheduled.add(sub.id)  # until this run ends: runs never overlap
                     task = asyncio.create_task(one(sub))
                     tasks.add(task)
@@ -452,7 +486,9 @@ class TriggerRunner:
             if on_tick is not None and now - last_tick >= tick_seconds:
                 on_tick(subs)
                 last_tick = now
-            upcoming = [s.next_run_at for s in subs if s.status != "paused"]
+            upcoming = [
+                max(s.next_run_at, held.get(s.id, 0.0)) for s in subs if s.status != "paused"
+            ]
             delay = min([max(0.01, t - now) for t in upcoming], default=tick_seconds)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(delay, tick_seconds))
