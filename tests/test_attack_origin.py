@@ -811,7 +811,9 @@ def test_cli_reports_a_bad_base_url_without_a_traceback(bad: str) -> None:
         ],
     )
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
-    assert result.output.startswith("error: [config]") and "base URL" in result.output
+    assert result.output.startswith("error: [config]") and (
+        "base URL" in result.output or "--base-url" in result.output
+    )
     assert "Traceback" not in result.output and SECRET not in result.output
 
 
