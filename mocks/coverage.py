@@ -36,7 +36,7 @@ from runtime.validation import input_schema
 
 from .contract import ContractCase, ContractResult, run_case
 from .golden import GOLDEN_DIR, all_fixtures
-from .server import SCENARIO_HEADER, MockOptions, MockServer
+from .server import SCENARIO_HEADER, MockOptions, MockServer, well_formed_wrong
 from .synthesis import rng_for, synthesize
 
 Level = Literal["none", "bronze", "silver", "gold"]
@@ -137,9 +137,10 @@ def fake_variables(spec: ConnectorSpec) -> dict[str, str]:
     out = {}
     for name, var in spec.connection.variables.items():
         if spec.connection.base_url.startswith("{" + name + "}"):
-            out[name] = "https://mock.test"
+            out[name] = var.example or "https://mock.test"
         else:
-            out[name] = var.default or (var.enum[0] if var.enum else f"mock_{name}")
+            fallback = var.enum[0] if var.enum else f"mock_{name}"
+            out[name] = var.default or var.example or fallback
     return out
 
 
@@ -292,7 +293,7 @@ def _auth_problem(spec: ConnectorSpec, variant: AuthVariant) -> str | None:
             bad = _executor(spec, server, variables, provider=bad_token, variant=variant)
         else:
             server, variables = _server(spec)
-            wrong = {f: f"WRONG_{f}" for f in variant.fields}
+            wrong = {f: well_formed_wrong(server.credentials[f]) for f in variant.fields}
             good = _executor(spec, server, variables, variant=variant)
             bad = _executor(spec, server, variables, credentials=wrong, variant=variant)
         with good, bad:

@@ -111,6 +111,17 @@ def default_credentials(spec: ConnectorSpec) -> dict[str, str]:
     return {name: f.example or f"mock_{name}" for v in spec.auth for name, f in v.fields.items()}
 
 
+def well_formed_wrong(value: str) -> str:
+    """Another value of the same shape (the last character changed within its kind), so the
+    mock, not the executor's pattern check, is what refuses it."""
+    last = value[-1]
+    if last.isdigit():
+        return value[:-1] + str((int(last) + 1) % 10)
+    if last.isalpha():
+        return value[:-1] + ("b" if last.lower() != "b" else "c")
+    return value + "x"
+
+
 class MockServer:
     def __init__(self, spec: ConnectorSpec, options: MockOptions | None = None) -> None:
         self.spec = spec

@@ -237,7 +237,7 @@ Flow = Generator[Instruction, Any, T]
 def _perform_sync(client: httpx.Client, sleep: Callable[[float], None], instr: Instruction) -> Any:
     if isinstance(instr, Send):
         try:
-            response = client.send(instr.request, stream=True)
+            response = client.send(instr.request, stream=True, follow_redirects=False)
             try:
                 return _read_sync(response, instr)
             finally:
@@ -324,7 +324,7 @@ def _watchdog(loop: asyncio.AbstractEventLoop) -> _Watchdog:
 
 async def _send_async(client: httpx.AsyncClient, send: Send) -> httpx.Response | Cut | Any:
     try:
-        response = await client.send(send.request, stream=True)
+        response = await client.send(send.request, stream=True, follow_redirects=False)
         try:
             return await _read_async(response, send)
         finally:

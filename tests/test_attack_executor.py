@@ -102,20 +102,21 @@ def run_both(
     make_sync: Callable[[], Any], make_async: Callable[[], Any], action: Callable[[Any], Any]
 ) -> list[Any]:
     """Run ``action`` on a sync executor and (awaited) on an async one; return both outcomes
-    (the result or the ``PatchbayError`` raised)."""
+    (the result or the ``PatchbayError`` raised, by the call or already by the executor's
+    construction, which checks connection values before anything is sent)."""
     outcomes: list[Any] = []
-    with make_sync() as ex:
-        try:
+    try:
+        with make_sync() as ex:
             outcomes.append(action(ex))
-        except PatchbayError as exc:
-            outcomes.append(exc)
+    except PatchbayError as exc:
+        outcomes.append(exc)
 
     async def go() -> Any:
-        async with make_async() as aex:
-            try:
+        try:
+            async with make_async() as aex:
                 return await action(aex)
-            except PatchbayError as exc:
-                return exc
+        except PatchbayError as exc:
+            return exc
 
     outcomes.append(asyncio.run(go()))
     return outcomes

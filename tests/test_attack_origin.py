@@ -994,3 +994,24 @@ def test_a_whole_origin_variable_needs_a_pattern_and_mapped_hosts_must_be_hosts(
     text = str(info.value)
     assert "is the whole origin of /connection/base_url: it needs a pattern" in text
     assert "'evil.test/#' is not a host name" in text
+
+
+def test_a_redirect_is_never_followed_even_by_a_callers_client_that_would() -> None:
+    """The caller may hand the executor an ``httpx.Client(follow_redirects=True)``; a vendor's
+    302 to another origin must still not carry the credentials there."""
+    spec = load_spec(ROOT / "specs/github.json")
+    with origin() as attacker:
+
+        def vendor(seen: Seen, url: str) -> tuple[int, dict[str, str], bytes]:
+            return 302, {"Location": attacker.url + "/steal"}, b""
+
+        with origin(vendor) as fake_vendor:
+            client = httpx.Client(follow_redirects=True)
+            connection = Connection("github", credentials={"token": SECRET})
+            gh = GenericExecutor(spec, connection, client=client, base_url=fake_vendor.url)
+            with gh, pytest.raises(PatchbayError):
+                gh.call("get_authenticated_user")
+            client.close()
+            assert len(fake_vendor.requests) >= 1
+    assert attacker.requests == []
+    assert_never_received(attacker, SECRET)

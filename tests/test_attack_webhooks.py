@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry
 from mocks.webhook_sender import build_delivery, sample_event, sign
 from patchbay.webhooks_cli import FD_RESERVE
 from runtime.encryption import Encryptor, new_key
+from runtime.errors import BadResponse
 from runtime.registry import SpecRegistry
 from runtime.webhook_app import create_app
 from runtime.webhooks import SQLiteWebhookStore, TriggerEvent, WebhookManager, WebhookSubscription
@@ -136,7 +137,7 @@ def test_a_delivery_the_model_rejects_is_handled_raw_exactly_once_under_retries(
     payload = {**sample_event(spec, hook, event), **change}
     router = receiver.manager.router(connector, hook.name)
     assert router is not None
-    with pytest.raises(ValueError):  # the premise: the generated model refuses this payload
+    with pytest.raises(BadResponse):  # the premise: the generated model refuses this payload
         router.parse(payload, {hook.event_type_header or "": event})
     typed: list[Any] = []
     router.on(event)(typed.append)

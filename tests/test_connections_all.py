@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from mocks.oauth_provider import MockOAuthProvider
-from mocks.server import MockOptions, MockServer, default_credentials
+from mocks.server import MockOptions, MockServer, default_credentials, well_formed_wrong
 from runtime import ConnectorUnavailable, PatchbayError
 from runtime.connect import check_stored_connection, connect_oauth, hint_for
 from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
@@ -53,17 +53,6 @@ def fake_variables(spec: ConnectorSpec) -> dict[str, str]:
     return out
 
 
-def _wrong(value: str) -> str:
-    """Another well-formed value (the last character changed within its kind), so the mock,
-    not the executor's pattern check, is what refuses it."""
-    last = value[-1]
-    if last.isdigit():
-        return value[:-1] + str((int(last) + 1) % 10)
-    if last.isalpha():
-        return value[:-1] + ("b" if last.lower() != "b" else "c")
-    return value + "x"
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> SQLiteTokenStore:
     return SQLiteTokenStore(tmp_path / "c.db", Encryptor([KEY]))
@@ -79,7 +68,7 @@ def stored_for(spec: ConnectorSpec, store: SQLiteTokenStore, *, valid: bool) -> 
         conn = StoredConnection("", spec.name, variant.name, variables=variables, tokens=tokens)
     else:
         creds = default_credentials(spec)
-        values = {f: (creds[f] if valid else _wrong(creds[f])) for f in variant.fields}
+        values = {f: (creds[f] if valid else well_formed_wrong(creds[f])) for f in variant.fields}
         conn = StoredConnection(
             "", spec.name, variant.name, variables=variables, credentials=values
         )
