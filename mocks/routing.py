@@ -173,6 +173,10 @@ class Router:
         for action in spec.actions:
             base = action.base_url or spec.connection.base_url
             routes.append(self._compile(action, action.method, base, action.path))
+            # Methods the vendor also takes for this action (Slack: GET or POST).
+            for other in action.mock.methods if action.mock else ():
+                if other != action.method:
+                    routes.append(self._compile(action, other, base, action.path))
             pag = action.pagination
             if isinstance(pag, ContinueEndpointPagination):
                 routes.append(

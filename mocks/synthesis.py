@@ -106,7 +106,7 @@ def synthesize(
             f"MOCK{n}",
             "a" * max(1, n % 7),
         )
-        expanded = _from_pattern(pattern, n)
+        expanded = from_pattern(pattern, n)
         if expanded is not None:
             candidates = (expanded, *candidates)
         text = next((c for c in candidates if re.search(pattern, c)), text)
@@ -136,7 +136,7 @@ def _class_chars(spec: str) -> str:
     return "".join(out)
 
 
-def _from_pattern(pattern: str, n: int) -> str | None:
+def from_pattern(pattern: str, n: int) -> str | None:
     """A string for the simple patterns ids use (``^(SM|MM)[0-9a-fA-F]{32}$``): literals, the
     first branch of a group, classes and ``\\d``/``\\w`` with a repeat; varied by ``n``. None
     when the pattern has anything else (the caller then tries fixed candidates)."""
@@ -148,9 +148,9 @@ def _from_pattern(pattern: str, n: int) -> str | None:
         pos = m.end()
         if m.group("group") is not None:
             first = m.group("group").split("|")[0]
-            if _from_pattern(first, n) is None:
+            if from_pattern(first, n) is None:
                 return None
-            unit = _from_pattern(first, n) or ""
+            unit = from_pattern(first, n) or ""
             pool = None
         elif m.group("cls") is not None:
             if m.group("cls").startswith("^"):

@@ -98,11 +98,12 @@ def test_every_error_code_the_spec_declares_round_trips(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "credentials", "expected_status", "body_check"),
     [
-        ("stripe", {"api_key": "sk_test_WRONG"}, 401, lambda b: "error" in b),
+        # Values outside the declared shapes: the mock takes any sk_test_... or xoxb-... key.
+        ("stripe", {"api_key": "sk_WRONG"}, 401, lambda b: "error" in b),
         ("github", {"token": "ghp_WRONG"}, 401, lambda b: "message" in b),
         (
             "slack",
-            {"bot_token": "xoxb-WRONG"},
+            {"bot_token": "xoxp-WRONG"},
             200,
             lambda b: b == {"ok": False, "error": "invalid_auth"},
         ),
