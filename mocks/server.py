@@ -68,6 +68,7 @@ SCENARIOS = (
     "drop",
 )
 _PAGE_PARAM = "mock_page"
+_FRESH_BASE = 500_000  # ids of created items count from here (list items from 1)
 _SYNTH_ORIGIN = b"https://example.test"  # the origin synthesized URLs carry (mocks.synthesis)
 MOCK_ACCOUNT_LABEL = "Mock Account"
 
@@ -644,6 +645,10 @@ class MockServer:
         sub = schema.get("properties", {}).get(id_field)
         sub = resolve_schema(sub, self.spec.defs) if isinstance(sub, dict) else {}
         if "pattern" in sub:
+            # Numbered apart from the synthetic list items' ids (positions 1..records).
+            made = from_pattern(sub["pattern"], _FRESH_BASE + number)
+            if made is not None and re.search(sub["pattern"], made) and made not in taken:
+                return made
             for attempt in range(20):
                 value = synthesize(sub, self.spec.defs, rng_for(number, f"id:{attempt}"))
                 if str(value) not in taken:
@@ -1185,6 +1190,8 @@ def _pager_params(action: Action) -> list[str]:
         names.append(pag.page_param)
     if pag.page_size is not None:
         names.append(pag.page_size.param)
+    if action.mock is not None and action.mock.page_param:
+        names.append(action.mock.page_param)
     return [n for n in names if n not in declared]
 
 

@@ -161,7 +161,8 @@ def from_pattern(pattern: str, n: int) -> str | None:
         else:
             pool, unit = None, m.group("lit")
         rep = m.group("rep") or ""
-        count = 1 if rep in ("", "?") else int(re.findall(r"\d+", rep)[0]) if "{" in rep else 1
+        # Open repeats (+, *) get an id's usual length, so ids made from them stay distinct.
+        count = 1 if rep in ("", "?") else int(re.findall(r"\d+", rep)[0]) if "{" in rep else 14
         if pool is None:
             out.append(unit * count)
         else:

@@ -1,0 +1,137 @@
+"""The mock behaves like the vendor wherever the spec says how (its ``mock`` blocks): each test
+drives one declared behaviour over the wire, as an SDK would, and fails without it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mocks.server import MockOptions, MockServer
+from runtime.registry import SpecRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = SpecRegistry(ROOT / "specs")
+STRIPE_KEY = {"Authorization": "Bearer sk_test_any_key_of_the_shape"}
+
+
+def _client(name: str, base: str, headers: dict[str, str], **options: Any) -> httpx.Client:
+    server = MockServer(REGISTRY.get(name), MockOptions(golden_root=None, records=5, **options))
+    return httpx.Client(transport=server.transport(), base_url=base, headers=headers)
+
+
+def stripe() -> httpx.Client:
+    return _client("stripe", "https://api.stripe.com/v1", STRIPE_KEY)
+
+
+# ------------------------------------------------------------------------------------ auth
+
+
+def test_credentials_of_the_declared_shape_are_accepted_others_get_the_vendor_error() -> None:
+    with stripe() as ok:
+        assert ok.get("/customers").status_code == 200
+    with _client("stripe", "https://api.stripe.com/v1", {"Authorization": "Bearer nope"}) as bad:
+        reply = bad.get("/customers")
+    assert reply.status_code == 401
+    assert reply.json()["error"]["type"] == "invalid_request_error"
+    assert "mock_" not in reply.text
+
+
+def test_auth_is_checked_before_routing() -> None:
+    with _client("stripe", "https://api.stripe.com/v1", {"Authorization": "Bearer nope"}) as bad:
+        assert bad.get("/no_such_thing").status_code == 401
+    with stripe() as ok:
+        assert ok.get("/no_such_thing").status_code == 404
+
+
+# ----------------------------------------------------------------------------- resources
+
+
+def test_ids_are_fresh_of_the_vendor_pattern_and_never_reused_after_a_delete() -> None:
+    with stripe() as c:
+        first = c.post("/customers", data={"email": "a@example.test"}).json()["id"]
+        assert c.delete(f"/customers/{first}").status_code == 200
+        second = c.post("/customers", data={"email": "b@example.test"}).json()["id"]
+        assert first != second
+        assert all(re.fullmatch(r"cus_[0-9A-Za-z_]+", i) for i in (first, second))
+        assert c.get(f"/customers/{first}").status_code == 404
+        assert c.get(f"/customers/{second}").json()["email"] == "b@example.test"
+
+
+def test_creates_echo_their_input_and_take_the_vendors_initial_values() -> None:
+    with stripe() as c:
+        one = c.post("/payment_intents", data={"amount": "2000", "currency": "usd"}).json()
+        two = c.post("/payment_intents", data={"amount": "5", "currency": "eur"}).json()
+    assert (one["amount"], one["currency"], one["status"]) == (
+        2000,
+        "usd",
+        "requires_payment_method",
+    )
+    assert (two["amount"], two["currency"]) == (5, "eur")
+    assert one["id"] != two["id"] and one["id"].startswith("pi_")
+
+
+def test_an_unknown_id_gets_the_vendors_not_found_from_the_error_rules() -> None:
+    with stripe() as c:
+        reply = c.get("/customers/cus_doesnotexist")
+        listed = c.get("/customers", params={"limit": 1}).json()["data"][0]["id"]
+        assert c.get(f"/customers/{listed}").status_code == 200  # ids a list shows exist
+    assert reply.status_code == 404
+    error = reply.json()["error"]
+    assert error["code"] == "resource_missing" and "cus_doesnotexist" in error["message"]
+
+
+# ---------------------------------------------------------------------------------- lists
+
+
+def test_a_list_carries_its_own_path_and_applies_declared_filters() -> None:
+    with stripe() as c:
+        c.post("/customers", data={"email": "wanted@example.test"})
+        page = c.get("/customers", params={"email": "wanted@example.test"}).json()
+        everything = c.get("/customers", params={"limit": 100}).json()
+    assert page["url"] == "/v1/customers"
+    assert [x["email"] for x in page["data"]] == ["wanted@example.test"]
+    assert len(everything["data"]) == 6
+
+
+# ---------------------------------------------------------------------------- idempotency
+
+
+def test_a_repeated_idempotency_key_replays_and_another_body_conflicts() -> None:
+    with stripe() as c:
+        key = {"Idempotency-Key": "k-1"}
+        first = c.post("/customers", data={"email": "x@example.test"}, headers=key)
+        again = c.post("/customers", data={"email": "x@example.test"}, headers=key)
+        other = c.post("/customers", data={"email": "y@example.test"}, headers=key)
+        listed = c.get("/customers", params={"email": "x@example.test"}).json()["data"]
+    assert first.json()["id"] == again.json()["id"] and len(listed) == 1
+    assert other.status_code == 400
+    assert other.json()["error"]["type"] == "idempotency_error"
+
+
+@pytest.mark.parametrize("name", ["stripe"])
+def test_errors_never_carry_made_up_codes(name: str) -> None:
+    spec = REGISTRY.get(name)
+    server = MockServer(spec, MockOptions(golden_root=None))
+    for code, situation in [("auth_invalid", "auth_invalid"), ("not_found", "not_found")]:
+        reply = server._error(code, "m", situation=situation, item_id="x")
+        assert b"mock_" not in reply.content, (code, reply.content)
+
+
+def test_the_kitchen_sink_uses_every_mock_field() -> None:
+    from runtime import load_spec
+    from runtime.spec import MockAction, MockAuth, MockError
+
+    sink = load_spec(ROOT / "tests/data/kitchen_sink.json")
+    used: set[str] = set()
+    for action in sink.actions:
+        used |= action.mock.model_fields_set if action.mock else set()
+    assert used == set(MockAction.model_fields)
+    assert any(v.mock and v.mock.model_fields_set == set(MockAuth.model_fields) for v in sink.auth)
+    assert any(
+        r.mock and r.mock.model_fields_set == set(MockError.model_fields)
+        for r in sink.errors.rules
+    )
