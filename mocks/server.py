@@ -258,7 +258,9 @@ class MockServer:
                 return self._error("auth_invalid", "invalid credentials", situation="auth_invalid")
             allowed = self.router.allowed(raw_path)
             hint = f" (it answers {', '.join(allowed)})" if allowed else ""
-            return self._error("not_found", f"no action answers {method} {url.path}{hint}")
+            return self._error(
+                "not_found", f"no action answers {method} {url.path}{hint}", situation="not_found"
+            )
         route, path_params = found.route, found.path_params
         if len(body) > self.options.max_body_bytes:
             return self._error(
@@ -600,7 +602,7 @@ class MockServer:
                     item_id=item_id,
                 )
             current = store.get(item_id)
-            if current is None and not self._known(action, collection, data, item_id):
+            if current is None and not self._known(action, collection, data, item_id, id_field):
                 return self._error(
                     "not_found",
                     f"no such resource: {item_id}",
@@ -653,9 +655,12 @@ class MockServer:
                 value = synthesize(sub, self.spec.defs, rng_for(number, f"id:{attempt}"))
                 if str(value) not in taken:
                     return value
-        return _typed_id(f"mock_{number}", schema, id_field, number)
+        # Integer ids count on from the synthetic list items' (1..records).
+        return _typed_id(f"mock_{number}", schema, id_field, self.options.records + number)
 
-    def _known(self, action: Action, collection: str, data: dict[str, Any], item_id: str) -> bool:
+    def _known(
+        self, action: Action, collection: str, data: dict[str, Any], item_id: str, id_key: str
+    ) -> bool:
         """Whether an id the store never made exists at the vendor: always, unless the spec says
         unknown ids are not found; then only the ids the collection's list shows."""
         if action.mock is None or action.mock.unknown_ids != "not_found":
@@ -673,12 +678,6 @@ class MockServer:
         if lister is None:
             return False
         items = self._dataset(lister, data)
-        ident = (
-            lister.pagination.cursor_from_last_item
-            if isinstance(lister.pagination, CursorPagination)
-            else None
-        )
-        id_key = ident or "id"
         return any(isinstance(i, dict) and str(i.get(id_key)) == item_id for i in items)
 
     # ---------------------------------------------------------------------------------- pages
@@ -831,7 +830,11 @@ class MockServer:
                 if isinstance(item, dict):
                     satisfy(item, wanted)
         filters = action.mock.filters if action.mock else {}
-        wanted_values = {path: data[name] for name, path in filters.items() if name in data}
+        wanted_values = {
+            path: data[name]
+            for name, path in filters.items()
+            if name in data and self._can_hold(item_schema, path, data[name])
+        }
         synthetic = []
         for n in range(self.options.records):
             item = self._synthesized(item_schema, f"{action.name}:{n}")
@@ -848,6 +851,13 @@ class MockServer:
                 if all(get_path(i, p, MISSING) == v for p, v in wanted_values.items())
             ]
         return stored + synthetic
+
+    def _can_hold(self, item_schema: dict[str, Any], path: str, value: Any) -> bool:
+        """Whether an item's field may take ``value``: a filter value outside the field's enum
+        (GitHub's ``state=all``) selects everything, as the vendor's does."""
+        sub = schema_at_path(item_schema, path, self.spec.defs)
+        enum = resolve_schema(sub, self.spec.defs).get("enum") if isinstance(sub, dict) else None
+        return not isinstance(enum, list) or value in enum
 
     def _listed_item_id(self, item_schema: dict[str, Any], id_field: str, n: int) -> Any:
         """A synthetic item's id: distinct per position, of the declared pattern if any."""

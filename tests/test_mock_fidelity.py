@@ -132,6 +132,76 @@ def test_the_kitchen_sink_uses_every_mock_field() -> None:
     assert used == set(MockAction.model_fields)
     assert any(v.mock and v.mock.model_fields_set == set(MockAuth.model_fields) for v in sink.auth)
     assert any(
-        r.mock and r.mock.model_fields_set == set(MockError.model_fields)
-        for r in sink.errors.rules
+        r.mock and r.mock.model_fields_set == set(MockError.model_fields) for r in sink.errors.rules
     )
+
+
+# ---------------------------------------------------------------------------------- GitHub
+
+
+def github(token: str = "token ghp_anyFAKE") -> httpx.Client:
+    return _client("github", "https://api.github.com", {"Authorization": token})
+
+
+def test_declared_header_prefixes_are_accepted_and_bad_tokens_get_the_vendor_message() -> None:
+    with github("token ghp_anyFAKE") as c:
+        assert c.get("/repos/o/r").status_code == 200
+    with github("Bearer ghp_anyFAKE") as c:
+        assert c.get("/repos/o/r").status_code == 200
+    with github("token nope") as c:
+        reply = c.get("/repos/o/r")
+    assert reply.status_code == 401 and reply.json()["message"] == "Bad credentials"
+
+
+def test_path_parameters_fill_the_fields_they_name_and_urls_point_at_the_mock() -> None:
+    with github() as c:
+        repo = c.get("/repos/octo-org/hello-world").json()
+    assert repo["full_name"] == "octo-org/hello-world" and repo["owner"]["login"] == "octo-org"
+    assert repo["url"] == "https://api.github.com/repos/octo-org/hello-world"
+
+
+def test_creates_answer_201_expand_labels_and_start_open_deletes_answer_204() -> None:
+    with github() as c:
+        made = c.post("/repos/o/r/issues", json={"title": "T", "labels": ["bug"]})
+        hook = c.post("/repos/o/r/hooks", json={"config": {"url": "https://example.test/h"}})
+        gone = c.delete(f"/repos/o/r/hooks/{hook.json()['id']}")
+    assert made.status_code == 201 and hook.status_code == 201
+    issue = made.json()
+    assert issue["state"] == "open" and issue["labels"][0]["name"] == "bug"
+    assert isinstance(issue["labels"][0], dict) and "color" in issue["labels"][0]
+    assert gone.status_code == 204 and gone.content == b""
+
+
+def test_a_created_comment_keeps_its_body_and_is_listed() -> None:
+    with github() as c:
+        made = c.post("/repos/o/r/issues/1/comments", json={"body": "Looks good"}).json()
+        listed = c.get("/repos/o/r/issues/1/comments", params={"per_page": 100}).json()
+    assert made["body"] == "Looks good"
+    assert [x["body"] for x in listed if x["id"] == made["id"]] == ["Looks good"]
+
+
+def test_the_page_parameter_is_honoured_and_link_carries_the_vendors_relations() -> None:
+    with github() as c:
+        first = c.get("/repos/o/r/issues", params={"per_page": 2})
+        third = c.get("/repos/o/r/issues", params={"per_page": 2, "page": 3})
+    links = {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', first.headers["Link"])}
+    assert set(links) == {"next", "last"}
+    assert "page=2" in links["next"] and "page=3" in links["last"]
+    assert [i["number"] for i in first.json()] != [i["number"] for i in third.json()]
+    assert len(third.json()) == 1  # 5 records, 2 a page
+    rels = set(re.findall(r'rel="(\w+)"', third.headers["Link"]))
+    assert rels == {"first", "prev"}
+
+
+def test_declared_list_filters_apply_and_an_impossible_value_filters_nothing() -> None:
+    with github() as c:
+        closed = c.get("/repos/o/r/issues", params={"state": "closed", "per_page": 100}).json()
+        every = c.get("/repos/o/r/issues", params={"state": "all", "per_page": 100}).json()
+    assert {i["state"] for i in closed} <= {"closed"}
+    assert len(every) == 5 and len(closed) < 5
+
+
+def test_an_unknown_issue_number_is_github_not_found() -> None:
+    with github() as c:
+        reply = c.get("/repos/o/r/issues/987654")
+    assert reply.status_code == 404 and reply.json()["message"] == "Not Found"

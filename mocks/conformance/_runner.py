@@ -15,6 +15,7 @@ from .steps import Step, Steps
 # SDK name -> (connector it talks to, scenario module, Python package the SDK ships as)
 SDKS: dict[str, tuple[str, str, str]] = {
     "stripe": ("stripe", "stripe_sdk", "stripe"),
+    "github": ("github", "github_sdk", "github"),
 }
 
 # Connection variables the mocks are served with (``mock serve --var``), per connector.
