@@ -55,7 +55,7 @@ from .golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, mul
 from .routing import Route, Router
 from .synthesis import from_pattern, rng_for, synthesize
 from .vendor_errors import STATUS_FOR_CODE, error_response, remove_path, set_path
-from .wire import decode_input
+from .wire import decode_input, form_as_object
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 SCENARIOS = (
@@ -87,6 +87,9 @@ class MockOptions:
     fixtures: dict[str, list[Fixture]] | None = None  # per action; replaces golden_root's
     mount: str = ""  # a path prefix, when several connectors share one port ("/stripe")
     max_body_bytes: int = 1_048_576
+    # Take any credential of the shape its field declares (sk_test_..., xoxb-...), as a user's
+    # own test keys are, besides the printed fakes (`mock serve` and the SDK conformance do).
+    shaped_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,14 +204,14 @@ class MockServer:
                     token = _after_prefix(
                         lowered.get(variant.header.lower(), ""), [variant.prefix, *prefixes]
                     )
-                    if token is not None and _fits(variant.token, token, values, fields):
+                    if token is not None and self._fits(variant.token, token, values, fields):
                         return True
                 elif isinstance(variant, ApiKeyAuth):
                     source = lowered if variant.in_ == "header" else params
                     key = str.lower if variant.in_ == "header" else str
                     if all(
                         (sent := _after_prefix(source.get(key(p.name), ""), [p.prefix])) is not None
-                        and _fits(p.value, sent, values, fields)
+                        and self._fits(p.value, sent, values, fields)
                         for p in variant.params
                     ):
                         return True
@@ -216,8 +219,8 @@ class MockServer:
                     pair = _basic_pair(lowered.get("authorization", ""))
                     if (
                         pair is not None
-                        and _fits(variant.username, pair[0], values, fields)
-                        and _fits(variant.password, pair[1], values, fields)
+                        and self._fits(variant.username, pair[0], values, fields)
+                        and self._fits(variant.password, pair[1], values, fields)
                     ):
                         return True
                 elif isinstance(variant, OAuth2Auth):
@@ -229,6 +232,11 @@ class MockServer:
             except KeyError:
                 continue
         return False
+
+    def _fits(
+        self, template: str, sent: str, values: dict[str, str], fields: dict[str, Any]
+    ) -> bool:
+        return _fits(template, sent, values, fields if self.options.shaped_credentials else {})
 
     # ------------------------------------------------------------------------------- handling
 
@@ -258,9 +266,7 @@ class MockServer:
                 return self._error("auth_invalid", "invalid credentials", situation="auth_invalid")
             allowed = self.router.allowed(raw_path)
             hint = f" (it answers {', '.join(allowed)})" if allowed else ""
-            return self._error(
-                "not_found", f"no action answers {method} {url.path}{hint}", situation="not_found"
-            )
+            return self._error("not_found", f"no action answers {method} {url.path}{hint}")
         route, path_params = found.route, found.path_params
         if len(body) > self.options.max_body_bytes:
             return self._error(
@@ -364,6 +370,15 @@ class MockServer:
             query = [*query, *extra]
             plain_query = [*plain_query, *[(k, v) for k, v in extra if k not in auth_names]]
             body, content_type = b"", ""
+        elif (
+            action.mock
+            and "form" in action.mock.encodings
+            and action.body is not None
+            and action.body.encoding == "json"
+            and "application/x-www-form-urlencoded" in content_type
+        ):
+            body = json.dumps(form_as_object(body, action.body.schema_, spec.defs)).encode()
+            content_type = "application/json"
         pag = action.pagination
         if route.continuation:
             assert isinstance(pag, ContinueEndpointPagination)

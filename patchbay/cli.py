@@ -600,6 +600,7 @@ def mock_serve(
                     seed=seed,
                     records=records,
                     mount=f"/{spec.name}",
+                    shaped_credentials=True,
                     # Each connector takes the variables it declares (Twilio's account_sid).
                     variables={k: v for k, v in values.items() if k in spec.connection.variables},
                 ),

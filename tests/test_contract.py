@@ -98,12 +98,11 @@ def test_every_error_code_the_spec_declares_round_trips(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "credentials", "expected_status", "body_check"),
     [
-        # Values outside the declared shapes: the mock takes any sk_test_, ghp_ or xoxb- key.
-        ("stripe", {"api_key": "sk_WRONG"}, 401, lambda b: "error" in b),
-        ("github", {"token": "not-a-github-token"}, 401, lambda b: "message" in b),
+        ("stripe", {"api_key": "sk_test_WRONG"}, 401, lambda b: "error" in b),
+        ("github", {"token": "ghp_WRONG"}, 401, lambda b: "message" in b),
         (
             "slack",
-            {"bot_token": "xoxp-WRONG"},
+            {"bot_token": "xoxb-WRONG"},
             200,
             lambda b: b == {"ok": False, "error": "invalid_auth"},
         ),

@@ -19,7 +19,10 @@ STRIPE_KEY = {"Authorization": "Bearer sk_test_any_key_of_the_shape"}
 
 
 def _client(name: str, base: str, headers: dict[str, str], **options: Any) -> httpx.Client:
-    server = MockServer(REGISTRY.get(name), MockOptions(golden_root=None, records=5, **options))
+    server = MockServer(
+        REGISTRY.get(name),
+        MockOptions(golden_root=None, records=5, shaped_credentials=True, **options),
+    )
     return httpx.Client(transport=server.transport(), base_url=base, headers=headers)
 
 
@@ -33,6 +36,10 @@ def stripe() -> httpx.Client:
 def test_credentials_of_the_declared_shape_are_accepted_others_get_the_vendor_error() -> None:
     with stripe() as ok:
         assert ok.get("/customers").status_code == 200
+    strict = MockServer(REGISTRY.get("stripe"), MockOptions(golden_root=None))
+    with httpx.Client(transport=strict.transport(), headers=STRIPE_KEY) as c:
+        # Unless asked (as `mock serve` does), only the printed fakes pass.
+        assert c.get("https://api.stripe.com/v1/customers").status_code == 401
     with _client("stripe", "https://api.stripe.com/v1", {"Authorization": "Bearer nope"}) as bad:
         reply = bad.get("/customers")
     assert reply.status_code == 401
@@ -205,3 +212,37 @@ def test_an_unknown_issue_number_is_github_not_found() -> None:
     with github() as c:
         reply = c.get("/repos/o/r/issues/987654")
     assert reply.status_code == 404 and reply.json()["message"] == "Not Found"
+
+
+# ----------------------------------------------------------------------------------- Slack
+
+
+def slack(token: str = "xoxb-any-FAKE") -> httpx.Client:
+    return _client("slack", "https://slack.com/api", {"Authorization": f"Bearer {token}"})
+
+
+def test_every_slack_method_takes_get_or_post_with_query_form_or_json() -> None:
+    with slack() as c:
+        posted = c.post("/chat.postMessage", data={"channel": "C1", "text": "form"}).json()
+        by_get = c.get("/chat.postMessage", params={"channel": "C1", "text": "query"}).json()
+        form = c.post("/conversations.history", data={"channel": "C1", "limit": "100"}).json()
+        as_json = c.post("/conversations.history", json={"channel": "C1", "limit": 100}).json()
+        query = c.get("/conversations.history", params={"channel": "C1", "limit": 100}).json()
+    assert posted["ok"] and posted["message"]["text"] == "form"
+    assert by_get["ok"] and by_get["message"]["text"] == "query"
+    for listed in (form, as_json, query):
+        texts = [m["text"] for m in listed["messages"]]
+        assert listed["ok"] and texts[:2] == ["query", "form"]
+
+
+def test_a_wrong_slack_token_on_a_read_is_invalid_auth_not_a_routing_error() -> None:
+    with slack("nope") as c:
+        reply = c.post("/conversations.history", data={"channel": "C1"}).json()
+        unknown = c.post("/no.such.method", data={}).json()
+    assert reply == {"ok": False, "error": "invalid_auth"} == unknown
+
+
+def test_an_unknown_slack_message_is_message_not_found() -> None:
+    with slack() as c:
+        reply = c.post("/chat.update", json={"channel": "C1", "ts": "1.999999", "text": "x"})
+    assert reply.json() == {"ok": False, "error": "message_not_found"}

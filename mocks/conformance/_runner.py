@@ -16,6 +16,8 @@ from .steps import Step, Steps
 SDKS: dict[str, tuple[str, str, str]] = {
     "stripe": ("stripe", "stripe_sdk", "stripe"),
     "github": ("github", "github_sdk", "github"),
+    "slack": ("slack", "slack_sdk", "slack_sdk"),
+    "slack-async": ("slack", "slack_sdk:run_async", "slack_sdk"),
 }
 
 # Connection variables the mocks are served with (``mock serve --var``), per connector.
@@ -26,7 +28,12 @@ def _servers(registry: SpecRegistry, connectors: list[str]) -> list[MockServer]:
     return [
         MockServer(
             registry.get(n),
-            MockOptions(mount=f"/{n}", records=5, variables=dict(VARIABLES.get(n, {}))),
+            MockOptions(
+                mount=f"/{n}",
+                records=5,
+                variables=dict(VARIABLES.get(n, {})),
+                shaped_credentials=True,
+            ),
         )
         for n in connectors
     ]
@@ -65,9 +72,10 @@ def _run_all(registry: SpecRegistry, names: list[str], origin: str) -> dict[str,
             steps.done.append(Step("import", False, f"{package} is not installed ([conformance])"))
             out[name] = steps
             continue
-        scenario: Callable[[str, dict[str, str]], Steps] = importlib.import_module(
-            f"{__package__}.{module}"
-        ).run
+        module_name, _, function = module.partition(":")
+        scenario: Callable[[str, dict[str, str]], Steps] = getattr(
+            importlib.import_module(f"{__package__}.{module_name}"), function or "run"
+        )
         # Where the connector is mounted: each SDK adds the vendor's own path (/v1, /api).
         mounted = origin.rstrip("/") + f"/{connector}"
         out[name] = scenario(mounted, default_credentials(registry.get(connector)))
