@@ -440,6 +440,7 @@ class MockServer:
         """What a ``mock.fields`` template can name: input, path parameters, where we are."""
         base = self._origin + self.options.mount.rstrip("/") + self.router.base_path
         return {
+            **self.options.variables,
             **{k: v for k, v in data.items() if isinstance(v, str | int | float | bool)},
             "_origin": self._origin + self.options.mount.rstrip("/"),
             "_base": base,
@@ -457,7 +458,7 @@ class MockServer:
                 set_path(target, path, value)
 
     def _shape_new(
-        self, action: Action, schema: dict[str, Any], data: dict[str, Any]
+        self, action: Action, schema: dict[str, Any], data: dict[str, Any], *, initial: bool = True
     ) -> dict[str, Any]:
         """What a create keeps of its input: the fields named alike, the declared renames,
         list items expanded to the output's object shape, and the vendor's initial values."""
@@ -485,7 +486,7 @@ class MockServer:
                 made[key] = item
                 shaped.append(made)
             kept[name] = shaped
-        for path, value in spec.initial.items():
+        for path, value in spec.initial.items() if initial else ():
             set_path(kept, path, copy.deepcopy(value))
         return kept
 
@@ -741,7 +742,7 @@ class MockServer:
                 found[id_field] = _typed_id(item_id, item_schema, id_field)
             item = found
             if effect.op == "update":
-                item.update(self._echo(item_schema, data))
+                item.update(self._shape_new(action, item_schema, data, initial=False))
                 store[item_id] = item
             elif effect.op == "delete":
                 gone.add(item_id)

@@ -22,6 +22,8 @@ _FORMATS = {
     "url": "https://example.test/r/{n}",
     "uuid": "00000000-0000-4000-8000-{n:012d}",
     "ipv4": "192.0.2.{d}",
+    "rfc2822": "Thu, 0{d} Jan 2026 12:00:00 +0000",  # Twilio's dates (a spec-declared format)
+    "iso4217": "usd",
 }
 
 

@@ -246,3 +246,52 @@ def test_an_unknown_slack_message_is_message_not_found() -> None:
     with slack() as c:
         reply = c.post("/chat.update", json={"channel": "C1", "ts": "1.999999", "text": "x"})
     assert reply.json() == {"ok": False, "error": "message_not_found"}
+
+
+# ---------------------------------------------------------------------------------- Twilio
+
+TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
+
+
+def twilio() -> httpx.Client:
+    import base64
+
+    basic = base64.b64encode(f"{TWILIO_SID}:mock_auth_token".encode()).decode()
+    return _client(
+        "twilio",
+        f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}",
+        {"Authorization": f"Basic {basic}"},
+        variables={"account_sid": TWILIO_SID},
+    )
+
+
+def test_a_create_echoes_renamed_inputs_with_vendor_initial_values_and_formats() -> None:
+    with twilio() as c:
+        made = c.post("/Messages.json", data={"To": "+15005550010", "From": "+1500", "Body": "Hi"})
+    assert made.status_code == 201
+    sent = made.json()
+    assert (sent["to"], sent["from"], sent["body"]) == ("+15005550010", "+1500", "Hi")
+    assert (sent["status"], sent["direction"]) == ("queued", "outbound-api")
+    assert re.fullmatch(r"SM[0-9a-fA-F]{32}", sent["sid"])
+    assert sent["account_sid"] == TWILIO_SID
+    assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", sent["date_created"])
+
+
+def test_next_page_uris_are_relative_and_the_envelope_matches_the_data() -> None:
+    with twilio() as c:
+        first = c.get("/Messages.json", params={"PageSize": 2}).json()
+        second = c.get(first["next_page_uri"].split(TWILIO_SID, 1)[1]).json()
+    assert first["next_page_uri"].startswith(f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json?")
+    assert (first["page"], first["page_size"], second["page"]) == (0, 2, 1)
+    assert first["first_page_uri"].startswith("/2010-04-01/") and "://" not in first["uri"]
+    assert [m["sid"] for m in first["messages"]] != [m["sid"] for m in second["messages"]]
+
+
+def test_an_update_applies_renamed_inputs_and_a_delete_answers_204() -> None:
+    with twilio() as c:
+        sid = c.post("/Messages.json", data={"To": "+1", "Body": "secret"}).json()["sid"]
+        redacted = c.post(f"/Messages/{sid}.json", data={"Body": ""}).json()
+        gone = c.delete(f"/Messages/{sid}.json")
+        after = c.get(f"/Messages/{sid}.json")
+    assert redacted["body"] == "" and gone.status_code == 204
+    assert after.status_code == 404 and after.json()["code"] == 20404

@@ -18,10 +18,13 @@ SDKS: dict[str, tuple[str, str, str]] = {
     "github": ("github", "github_sdk", "github"),
     "slack": ("slack", "slack_sdk", "slack_sdk"),
     "slack-async": ("slack", "slack_sdk:run_async", "slack_sdk"),
+    "twilio": ("twilio", "twilio_sdk", "twilio"),
 }
 
 # Connection variables the mocks are served with (``mock serve --var``), per connector.
-VARIABLES: dict[str, dict[str, str]] = {}
+VARIABLES: dict[str, dict[str, str]] = {
+    "twilio": {"account_sid": "AC0123456789abcdef0123456789abcdef"},
+}
 
 
 def _servers(registry: SpecRegistry, connectors: list[str]) -> list[MockServer]:
