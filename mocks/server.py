@@ -742,7 +742,16 @@ class MockServer:
                 found[id_field] = _typed_id(item_id, item_schema, id_field)
             item = found
             if effect.op == "update":
-                item.update(self._shape_new(action, item_schema, data, initial=False))
+                # Object fields merge (HubSpot's properties not sent keep their values).
+                for name, value in self._shape_new(
+                    action, item_schema, data, initial=False
+                ).items():
+                    old = item.get(name)
+                    item[name] = (
+                        {**old, **value}
+                        if isinstance(old, dict) and isinstance(value, dict)
+                        else value
+                    )
                 store[item_id] = item
             elif effect.op == "delete":
                 gone.add(item_id)

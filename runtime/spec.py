@@ -79,6 +79,11 @@ class MockAction(_Model):
     methods: list[HttpMethod] = Field(
         default_factory=list, description="Other methods the vendor accepts for this action."
     )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other path templates the vendor answers this action on, with the same "
+        "parameters (HubSpot's /crm/v3/objects/contacts beside the date-versioned path).",
+    )
     encodings: list[Literal["query", "form", "json"]] = Field(
         default_factory=list,
         description="Ways the input may arrive besides the action's own (Slack takes query, "

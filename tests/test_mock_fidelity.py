@@ -295,3 +295,28 @@ def test_an_update_applies_renamed_inputs_and_a_delete_answers_204() -> None:
         after = c.get(f"/Messages/{sid}.json")
     assert redacted["body"] == "" and gone.status_code == 204
     assert after.status_code == 404 and after.json()["code"] == 20404
+
+
+# --------------------------------------------------------------------------------- HubSpot
+
+
+def hubspot() -> httpx.Client:
+    return _client("hubspot", "https://api.hubapi.com", {"Authorization": "Bearer pat-na1-x"})
+
+
+def test_hubspot_answers_on_the_sdk_paths_with_201_merging_updates_and_204_archives() -> None:
+    with hubspot() as c:
+        made = c.post("/crm/v3/objects/contacts", json={"properties": {"email": "a@example.test"}})
+        cid = made.json()["id"]
+        changed = c.patch(
+            f"/crm/v3/objects/contacts/{cid}", json={"properties": {"firstname": "Jo"}}
+        )
+        dated = c.get(f"/crm/objects/2026-03/contacts/{cid}")  # the same record on either path
+        archived = c.delete(f"/crm/v3/objects/contacts/{cid}")
+        after = c.get(f"/crm/v3/objects/contacts/{cid}")
+    assert made.status_code == 201
+    props = changed.json()["properties"]
+    assert (props["email"], props["firstname"]) == ("a@example.test", "Jo")
+    assert dated.json()["properties"]["firstname"] == "Jo"
+    assert archived.status_code == 204 and archived.content == b""
+    assert after.status_code == 404 and after.json()["category"] == "OBJECT_NOT_FOUND"

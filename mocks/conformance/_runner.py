@@ -19,6 +19,7 @@ SDKS: dict[str, tuple[str, str, str]] = {
     "slack": ("slack", "slack_sdk", "slack_sdk"),
     "slack-async": ("slack", "slack_sdk:run_async", "slack_sdk"),
     "twilio": ("twilio", "twilio_sdk", "twilio"),
+    "hubspot": ("hubspot", "hubspot_sdk", "hubspot"),
 }
 
 # Connection variables the mocks are served with (``mock serve --var``), per connector.
