@@ -130,6 +130,8 @@ class MockServer:
         self._replies: dict[str, tuple[bytes, Reply]] = {}  # idempotency key -> first reply
         self._issued: dict[str, int] = {}  # ids handed out per store: never reused
         self._origin = ""  # scheme://host:port of the request being answered
+        self._known_ids: dict[tuple[str, str], frozenset[str]] = {}
+        self._item_ids: dict[tuple[int, str, int], Any] = {}
         self.router = Router(
             spec, variables=self.options.variables, mount=self.options.mount, probe=True
         )
@@ -693,8 +695,17 @@ class MockServer:
         )
         if lister is None:
             return False
-        items = self._dataset(lister, data)
-        return any(isinstance(i, dict) and str(i.get(id_key)) == item_id for i in items)
+        return item_id in self._synthetic_ids(lister, id_key)
+
+    def _synthetic_ids(self, lister: Action, id_key: str) -> frozenset[str]:
+        """The ids of a list action's synthetic items (made once: they depend on nothing else)."""
+        key = (lister.name, id_key)
+        found = self._known_ids.get(key)
+        if found is None:
+            items = self._dataset(lister, {})
+            found = frozenset(str(i.get(id_key)) for i in items if isinstance(i, dict))
+            self._known_ids[key] = found
+        return found
 
     # ---------------------------------------------------------------------------------- pages
 
@@ -743,9 +754,7 @@ class MockServer:
             item = found
             if effect.op == "update":
                 # Object fields merge (HubSpot's properties not sent keep their values).
-                for name, value in self._shape_new(
-                    action, item_schema, data, initial=False
-                ).items():
+                for name, value in self._shape_new(action, item_schema, data).items():
                     old = item.get(name)
                     item[name] = (
                         {**old, **value}
@@ -778,8 +787,7 @@ class MockServer:
         for other in self.spec.actions:
             mine = other.resource
             if mine is not None and mine.name == effect.name and mine.op == "list":
-                items = self._dataset(other, {})
-                return any(isinstance(i, dict) and str(i.get(id_field)) == item_id for i in items)
+                return item_id in self._synthetic_ids(other, id_field)
         return False
 
     def _new_id(
@@ -886,6 +894,12 @@ class MockServer:
 
     def _listed_item_id(self, item_schema: dict[str, Any], id_field: str, n: int) -> Any:
         """A synthetic item's id: distinct per position, of the declared pattern if any."""
+        key = (id(item_schema), id_field, n)
+        if key not in self._item_ids:
+            self._item_ids[key] = self._make_item_id(item_schema, id_field, n)
+        return self._item_ids[key]
+
+    def _make_item_id(self, item_schema: dict[str, Any], id_field: str, n: int) -> Any:
         sub = item_schema.get("properties", {}).get(id_field)
         sub = resolve_schema(sub, self.spec.defs) if isinstance(sub, dict) else {}
         if "pattern" in sub:
@@ -1000,16 +1014,17 @@ class MockServer:
                 else:
                     self._drop_pointer(action, envelope, pag.next_url_path)
             if action.mock and action.mock.fields:
-                page_context = {
+                page_context: dict[str, Any] = {
                     "_page": offset // size,
                     "_page_number": offset // size + 1,
                     "_page_size": size,
                     "_total": len(items),
-                    "_first": self._page_url(action, url, 0, size),
-                    "_uri": self._page_url(action, url, offset, size),
                 }
-                if more:
-                    page_context["_next"] = self._page_url(action, url, nxt, size)
+                wanted = "".join(action.mock.fields.values())
+                # URLs only when a template names them (building them costs per request).
+                for name, at in (("_first", 0), ("_uri", offset), ("_next", nxt)):
+                    if "{" + name + "}" in wanted and (name != "_next" or more):
+                        page_context[name] = self._page_url(action, url, at, size)
                 self._apply_fields(action, envelope, self._context(url, data, page_context))
             envelope = self._defuse(envelope)
             if isinstance(pag, ContinueEndpointPagination):

@@ -100,7 +100,8 @@ class MockAction(_Model):
     )
     initial: dict[str, Any] = Field(
         default_factory=dict,
-        description="Output field path -> the value the vendor sets on a new resource.",
+        description="Output field path -> the value the vendor sets: a new resource's initial "
+        "state, or the state an update such as a confirm leaves it in.",
     )
     fields: dict[str, str] = Field(
         default_factory=dict,

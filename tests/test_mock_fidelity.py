@@ -320,3 +320,12 @@ def test_hubspot_answers_on_the_sdk_paths_with_201_merging_updates_and_204_archi
     assert dated.json()["properties"]["firstname"] == "Jo"
     assert archived.status_code == 204 and archived.content == b""
     assert after.status_code == 404 and after.json()["category"] == "OBJECT_NOT_FOUND"
+
+
+def test_an_update_leaves_the_state_the_vendor_declares() -> None:
+    with stripe() as c:
+        made = c.post("/payment_intents", data={"amount": "100", "currency": "usd"}).json()
+        done = c.post(f"/payment_intents/{made['id']}/confirm", data={"payment_method": "pm_x"})
+        fetched = c.get(f"/payment_intents/{made['id']}").json()
+    assert made["status"] == "requires_payment_method"
+    assert done.json()["status"] == "succeeded" == fetched["status"] and fetched["amount"] == 100

@@ -89,6 +89,26 @@ def run(base: str, credentials: dict[str, str]) -> Steps:
         lambda: client.v1.payment_intents.create(params={"amount": 5, "currency": "eur"}).id,
         lambda i: None if first is not None and i != first.id and i.startswith("pi_") else i,
     )
+    intent = first.id if first is not None else "pi_missing"
+    steps.check(
+        "payment_intents.retrieve",
+        lambda: client.v1.payment_intents.retrieve(intent).amount,
+        equal(2000),
+    )
+    steps.check(
+        "payment_intents.confirm (pm_card_visa)",
+        lambda: (
+            client.v1.payment_intents.confirm(
+                intent, params={"payment_method": "pm_card_visa"}
+            ).status
+        ),
+        equal("succeeded"),
+    )
+    steps.check(
+        "customers.search",
+        lambda: client.v1.customers.search(params={"query": "email:'jo@example.test'"}).object,
+        equal("search_result"),
+    )
     bad = stripe.StripeClient("not-a-key", base_addresses={"api": base}, max_network_retries=0)
     steps.raises("bad API key", lambda: bad.v1.customers.list(), stripe.AuthenticationError)
     return steps
