@@ -329,3 +329,12 @@ def test_an_update_leaves_the_state_the_vendor_declares() -> None:
         fetched = c.get(f"/payment_intents/{made['id']}").json()
     assert made["status"] == "requires_payment_method"
     assert done.json()["status"] == "succeeded" == fetched["status"] and fetched["amount"] == 100
+
+
+def test_synthesized_values_honour_declared_formats() -> None:
+    with stripe() as c:
+        charge = c.get("/charges", params={"limit": 1}).json()["data"][0]
+    with twilio() as t:
+        message = t.get("/Messages.json", params={"PageSize": 1}).json()["messages"][0]
+    assert charge["currency"] == "usd"  # an ISO 4217 code, not a random string
+    assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", message["date_sent"])
