@@ -131,7 +131,7 @@ class MockServer:
         self._issued: dict[str, int] = {}  # ids handed out per store: never reused
         self._origin = ""  # scheme://host:port of the request being answered
         self._known_ids: dict[tuple[str, str], frozenset[str]] = {}
-        self._item_ids: dict[tuple[int, str, int], Any] = {}
+        self._item_ids: dict[tuple[str, str, int], Any] = {}
         self.router = Router(
             spec, variables=self.options.variables, mount=self.options.mount, probe=True
         )
@@ -456,6 +456,9 @@ class MockServer:
             return
         for path, template in action.mock.fields.items():
             value = _render_value(template, context)
+            if isinstance(value, str) and value.startswith(("http://", "https://", "/")):
+                # A URL carries path values percent-encoded, as the vendor's would.
+                value = quote(value, safe=":/?#[]@!$&'()*+,;=%~")
             if value is not MISSING:
                 set_path(target, path, value)
 
@@ -872,7 +875,7 @@ class MockServer:
         for n in range(self.options.records):
             item = self._synthesized(item_schema, f"{action.name}:{n}")
             if isinstance(item, dict) and id_field in item_schema.get("properties", {}):
-                item[id_field] = self._listed_item_id(item_schema, id_field, n)
+                item[id_field] = self._listed_item_id(action, item_schema, id_field, n)
             if isinstance(item, dict):
                 satisfy(item, wanted)
             synthetic.append(item)
@@ -892,9 +895,11 @@ class MockServer:
         enum = resolve_schema(sub, self.spec.defs).get("enum") if isinstance(sub, dict) else None
         return not isinstance(enum, list) or value in enum
 
-    def _listed_item_id(self, item_schema: dict[str, Any], id_field: str, n: int) -> Any:
+    def _listed_item_id(
+        self, action: Action, item_schema: dict[str, Any], id_field: str, n: int
+    ) -> Any:
         """A synthetic item's id: distinct per position, of the declared pattern if any."""
-        key = (id(item_schema), id_field, n)
+        key = (action.name, id_field, n)
         if key not in self._item_ids:
             self._item_ids[key] = self._make_item_id(item_schema, id_field, n)
         return self._item_ids[key]

@@ -169,5 +169,7 @@ def from_pattern(pattern: str, n: int) -> str | None:
             out.append(unit * count)
         else:
             digits = f"{n:0{count}d}"[-count:] if count else ""
-            out.append("".join(pool[(int(d) * 7 + i) % len(pool)] for i, d in enumerate(digits)))
+            # One character per digit, a different one for each digit value wherever the pool
+            # has ten or more (so distinct numbers give distinct ids).
+            out.append("".join(pool[(int(d) + 7 * i) % len(pool)] for i, d in enumerate(digits)))
     return "".join(out) if pos == len(body) else None
