@@ -58,6 +58,9 @@ def _coerce_tree(value: Any, schema: JsonSchema, defs: dict[str, JsonSchema]) ->
             k: _coerce_tree(v, props.get(k, extra if isinstance(extra, dict) else {}), defs)
             for k, v in value.items()
         }
+    if isinstance(value, list) and schema.get("type") == "object":
+        # ``metadata[0]=x`` folds to a list, but the schema says it is an object keyed "0".
+        return _coerce_tree({str(i): v for i, v in enumerate(value)}, schema, defs)
     if isinstance(value, list):
         items = schema.get("items", {})
         return [_coerce_tree(v, items if isinstance(items, dict) else {}, defs) for v in value]

@@ -338,3 +338,10 @@ def test_synthesized_values_honour_declared_formats() -> None:
         message = t.get("/Messages.json", params={"PageSize": 1}).json()["messages"][0]
     assert charge["currency"] == "usd"  # an ISO 4217 code, not a random string
     assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", message["date_sent"])
+
+
+def test_synthesized_urls_point_at_the_mock_and_path_values_are_encoded() -> None:
+    with github() as c:
+        repo = c.get("/repos/o%20x/r").json()
+    assert repo["html_url"].startswith("https://api.github.com/")  # the origin asked, not example
+    assert repo["url"] == "https://api.github.com/repos/o%20x/r" and repo["full_name"] == "o x/r"
