@@ -107,7 +107,12 @@ def load_with_httpx(url: str, headers: dict[str, str], seconds: int, connections
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connector", default="stripe")
-    parser.add_argument("--path", default="/customers/cus_FAKE1", help="Path below the base URL.")
+    parser.add_argument(
+        "--path",
+        default=None,
+        help="Path below the base URL (default: the first customer the mock lists, an id that "
+        "exists there; unknown ids are not found, as at Stripe).",
+    )
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
@@ -148,7 +153,12 @@ def main() -> None:
     try:
         server = MockServer(spec)
         base_path = server.local_base_url("").rstrip("/")
-        ours_url = f"http://127.0.0.1:{ours_port}/{args.connector}{base_path}{args.path}"
+        ours_base = f"http://127.0.0.1:{ours_port}/{args.connector}{base_path}"
+        wait_until_up(ours_base + "/customers?limit=1", headers)
+        if args.path is None:
+            listed = httpx.get(ours_base + "/customers?limit=1", headers=headers).json()
+            args.path = f"/customers/{listed['data'][0]['id']}"
+        ours_url = ours_base + args.path
         prism_url = f"http://127.0.0.1:{prism_port}{args.path}"
         wait_until_up(ours_url, headers)
         wait_until_up(prism_url, headers)

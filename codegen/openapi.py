@@ -414,7 +414,14 @@ class _Builder:
             "description": "An error response.",
             "content": {"application/json": {"schema": dict(_ERROR_SCHEMA)}},
         }
-        return {"200": ok, "default": error}
+        responses: dict[str, Any] = {"200": ok}
+        # The vendor's own success status where the spec declares one (201 creates, 204
+        # deletes without a body), beside the 200 every action documents.
+        status = action.mock.status if action.mock and action.mock.status else 200
+        if status != 200:
+            declared = {k: v for k, v in ok.items() if status != 204 or k != "content"}
+            responses[str(status)] = declared
+        return {**responses, "default": error}
 
     # ------------------------------------------------------------------------------ webhooks
 

@@ -173,6 +173,14 @@ class Router:
         for action in spec.actions:
             base = action.base_url or spec.connection.base_url
             routes.append(self._compile(action, action.method, base, action.path))
+            # Methods the vendor also takes for this action (Slack: GET or POST).
+            for other in action.mock.methods if action.mock else ():
+                if other != action.method:
+                    routes.append(self._compile(action, other, base, action.path))
+            # Other paths the vendor answers it on (HubSpot's v3 paths).
+            for alias in action.mock.aliases if action.mock else ():
+                for method in {action.method, *(action.mock.methods if action.mock else [])}:
+                    routes.append(self._compile(action, method, base, alias))
             pag = action.pagination
             if isinstance(pag, ContinueEndpointPagination):
                 routes.append(

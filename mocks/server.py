@@ -53,9 +53,9 @@ from runtime.validation import InputCheck, input_schema
 
 from .golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
 from .routing import Route, Router
-from .synthesis import rng_for, synthesize
-from .vendor_errors import error_response, remove_path, set_path
-from .wire import decode_input
+from .synthesis import from_pattern, rng_for, synthesize
+from .vendor_errors import STATUS_FOR_CODE, error_response, remove_path, set_path
+from .wire import decode_input, form_as_object
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 SCENARIOS = (
@@ -68,6 +68,8 @@ SCENARIOS = (
     "drop",
 )
 _PAGE_PARAM = "mock_page"
+_FRESH_BASE = 500_000  # ids of created items count from here (list items from 1)
+_SYNTH_ORIGIN = b"https://example.test"  # the origin synthesized URLs carry (mocks.synthesis)
 MOCK_ACCOUNT_LABEL = "Mock Account"
 
 
@@ -85,6 +87,9 @@ class MockOptions:
     fixtures: dict[str, list[Fixture]] | None = None  # per action; replaces golden_root's
     mount: str = ""  # a path prefix, when several connectors share one port ("/stripe")
     max_body_bytes: int = 1_048_576
+    # Take any credential of the shape its field declares (sk_test_..., xoxb-...), as a user's
+    # own test keys are, besides the printed fakes (`mock serve` and the SDK conformance do).
+    shaped_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,11 @@ class MockServer:
         # (resource store, item id) -> the partitions it was created in (spec resource effects)
         self.partitions: dict[tuple[str, str], dict[str, str]] = {}
         self._synth_cache: dict[tuple[int, str], str] = {}
+        self._replies: dict[str, tuple[bytes, Reply]] = {}  # idempotency key -> first reply
+        self._issued: dict[str, int] = {}  # ids handed out per store: never reused
+        self._origin = ""  # scheme://host:port of the request being answered
+        self._known_ids: dict[tuple[str, str], frozenset[str]] = {}
+        self._item_ids: dict[tuple[str, str, int], Any] = {}
         self.router = Router(
             spec, variables=self.options.variables, mount=self.options.mount, probe=True
         )
@@ -147,13 +157,24 @@ class MockServer:
     # ------------------------------------------------------------------------------- replies
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
-        return Reply(
-            status,
-            {"Content-Type": "application/json", **(headers or {})},
-            json.dumps(body).encode(),
-        )
+        content = json.dumps(body).encode()
+        if self._origin and _SYNTH_ORIGIN in content:
+            # Synthesized URLs point at this mock, so a client following one stays here.
+            content = content.replace(_SYNTH_ORIGIN, self._origin.encode())
+        return Reply(status, {"Content-Type": "application/json", **(headers or {})}, content)
 
-    def _error(self, code: str, message: str, *, fallback: str | None = None) -> Reply:
+    def _error(
+        self,
+        code: str,
+        message: str,
+        *,
+        fallback: str | None = None,
+        situation: str | None = None,
+        item_id: str = "",
+    ) -> Reply:
+        declared = self._declared_error(code, situation, message, item_id)
+        if declared is not None:
+            return declared
         shaped = error_response(self.spec, code, message, retry_after=self.options.retry_after)
         if shaped is None and fallback is not None:
             shaped = error_response(
@@ -163,6 +184,22 @@ class MockServer:
             return self._json(400, {"message": message, "code": code})
         status, headers, body = shaped
         return self._json(status, body, headers)
+
+    def _declared_error(
+        self, code: str, situation: str | None, message: str, item_id: str
+    ) -> Reply | None:
+        """The vendor's own body for this situation, when an error rule declares one."""
+        rules = [r for r in self.spec.errors.rules if r.mock is not None and r.code == code]
+        chosen = next(
+            (r for r in rules if r.mock and situation in r.mock.situations),
+            next((r for r in rules if r.mock and not r.mock.situations), None),
+        )
+        if chosen is None or chosen.mock is None:
+            return None
+        declared = chosen.mock
+        status = declared.status or _rule_status(chosen, code)
+        body = _fill(copy.deepcopy(declared.body), {"message": message, "id": item_id})
+        return self._json(status, body)
 
     # ---------------------------------------------------------------------------------- auth
 
@@ -174,34 +211,46 @@ class MockServer:
         for variant in self.spec.auth:
             if any(name not in creds for name in variant.fields):
                 continue
+            fields = variant.fields
+            prefixes = [*(variant.mock.prefixes if variant.mock else [])]
             try:
                 if isinstance(variant, BearerAuth):
-                    expected = variant.prefix + render(variant.token, values)
-                    if lowered.get(variant.header.lower()) == expected:
+                    token = _after_prefix(
+                        lowered.get(variant.header.lower(), ""), [variant.prefix, *prefixes]
+                    )
+                    if token is not None and self._fits(variant.token, token, values, fields):
                         return True
                 elif isinstance(variant, ApiKeyAuth):
-                    wanted = [(p.name, p.prefix + render(p.value, values)) for p in variant.params]
                     source = lowered if variant.in_ == "header" else params
                     key = str.lower if variant.in_ == "header" else str
-                    if all(source.get(key(n)) == v for n, v in wanted):
+                    if all(
+                        (sent := _after_prefix(source.get(key(p.name), ""), [p.prefix])) is not None
+                        and self._fits(p.value, sent, values, fields)
+                        for p in variant.params
+                    ):
                         return True
                 elif isinstance(variant, BasicAuth):
-                    pair = f"{render(variant.username, values)}:{render(variant.password, values)}"
+                    pair = _basic_pair(lowered.get("authorization", ""))
                     if (
-                        lowered.get("authorization")
-                        == "Basic " + base64.b64encode(pair.encode()).decode()
+                        pair is not None
+                        and self._fits(variant.username, pair[0], values, fields)
+                        and self._fits(variant.password, pair[1], values, fields)
                     ):
                         return True
                 elif isinstance(variant, OAuth2Auth):
-                    header = lowered.get(variant.header.lower(), "")
-                    if (
-                        header.startswith(variant.prefix)
-                        and header[len(variant.prefix) :] in self.options.access_tokens
-                    ):
+                    token = _after_prefix(
+                        lowered.get(variant.header.lower(), ""), [variant.prefix, *prefixes]
+                    )
+                    if token is not None and token in self.options.access_tokens:
                         return True
             except KeyError:
                 continue
         return False
+
+    def _fits(
+        self, template: str, sent: str, values: dict[str, str], fields: dict[str, Any]
+    ) -> bool:
+        return _fits(template, sent, values, fields if self.options.shaped_credentials else {})
 
     # ------------------------------------------------------------------------------- handling
 
@@ -226,6 +275,9 @@ class MockServer:
         if scenario is not None and scenario not in SCENARIOS:
             return self._json(400, {"message": f"unknown {SCENARIO_HEADER} {scenario!r}"})
         if found is None:
+            # The vendor checks credentials before it routes: a bad token never learns more.
+            if not self._authorized(headers, query) and scenario is None:
+                return self._error("auth_invalid", "invalid credentials", situation="auth_invalid")
             allowed = self.router.allowed(raw_path)
             hint = f" (it answers {', '.join(allowed)})" if allowed else ""
             return self._error("not_found", f"no action answers {method} {url.path}{hint}")
@@ -237,7 +289,7 @@ class MockServer:
         if scenario == "expired_token":
             return self._error("auth_expired", "the access token expired", fallback="auth_invalid")
         if not self._authorized(headers, query):
-            return self._error("auth_invalid", "invalid credentials")
+            return self._error("auth_invalid", "invalid credentials", situation="auth_invalid")
         if scenario == "rate_limited":
             return self._error("rate_limited", "slow down", fallback="upstream_unavailable")
         if scenario == "server_error":
@@ -246,10 +298,16 @@ class MockServer:
             return self._json(503, {"message": "mock unavailable"}, {"Retry-After": "1"})
         if scenario == "drop":
             raise httpx.RemoteProtocolError("the mock dropped the connection")
+        self._origin = f"{url.scheme}://{url.netloc.decode()}"
         if route.probe:
             reply = self._test_connection()
         else:
+            replayed = self._idempotent(route, lowered, body)
+            if isinstance(replayed, Reply):
+                return replayed
             reply = self._answer(route, path_params, query, headers, body, url)
+            if replayed is not None and reply.status < 500:
+                self._replies[replayed[0]] = (replayed[1], reply)
         if scenario == "malformed":
             return Reply(
                 200,
@@ -261,6 +319,30 @@ class MockServer:
                 reply.status, reply.headers, reply.content, delay=self.options.slow_seconds
             )
         return reply
+
+    def _idempotent(
+        self, route: Route, lowered: dict[str, str], body: bytes
+    ) -> Reply | tuple[str, bytes] | None:
+        """The vendor's idempotency: a key seen before replays the first reply, or, with another
+        body, gets the vendor's conflict error. Else ``(key, body)`` to remember, or None."""
+        spec = self.spec.idempotency
+        if spec is None or route.method not in spec.methods or route.action.pagination:
+            return None
+        key = lowered.get(spec.header.lower())
+        if not key:
+            return None
+        key = f"{route.method} {route.template}:{key}"
+        seen = self._replies.get(key)
+        if seen is None:
+            return key, body
+        if seen[0] != body:
+            return self._error(
+                "conflict",
+                "this idempotency key was used with other parameters",
+                situation="idempotency_conflict",
+            )
+        first = seen[1]
+        return Reply(first.status, {**first.headers, "Idempotent-Replayed": "true"}, first.content)
 
     def _test_connection(self) -> Reply:
         """A reply meeting the spec's success conditions, with an account label and id."""
@@ -296,6 +378,21 @@ class MockServer:
         }
         plain_query = [(k, v) for k, v in query if k != _PAGE_PARAM and k not in auth_names]
         content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        if action.mock and action.mock.encodings and action.body is None and body:
+            # The vendor reads this action's input from the query, a form or JSON alike.
+            extra = _as_pairs(body, content_type, action.mock.encodings)
+            query = [*query, *extra]
+            plain_query = [*plain_query, *[(k, v) for k, v in extra if k not in auth_names]]
+            body, content_type = b"", ""
+        elif (
+            action.mock
+            and "form" in action.mock.encodings
+            and action.body is not None
+            and action.body.encoding == "json"
+            and "application/x-www-form-urlencoded" in content_type
+        ):
+            body = json.dumps(form_as_object(body, action.body.schema_, spec.defs)).encode()
+            content_type = "application/json"
         pag = action.pagination
         if route.continuation:
             assert isinstance(pag, ContinueEndpointPagination)
@@ -316,10 +413,7 @@ class MockServer:
             return self._error("validation", f"{where}: {exc.message}")
         # Fixtures keep the vendor's path; under ``mock serve`` the request path also carries
         # the connector's mount ("/stripe/v1/..."), which the vendor never sees.
-        vendor_path = url.path
-        mount = self.options.mount.rstrip("/")
-        if mount and vendor_path.startswith(mount + "/"):
-            vendor_path = vendor_path[len(mount) :]
+        vendor_path = self._vendor_path(url)
         for fixture in self._fixtures.get(action.name, []):
             form_or_json = decode_body(body, content_type)
             if matches(fixture, route.method, vendor_path, multi(query), form_or_json):
@@ -327,7 +421,7 @@ class MockServer:
                 res = fixture.response
                 return Reply(res.status, *res.wire())
         if action.resource is not None and action.resource.op != "list":
-            return self._resource(action, action.resource, data)
+            return self._resource(action, action.resource, data, url)
         if pag is not None:
             origin = self._continued(action)
             if origin is not None and isinstance(pag, ContinueEndpointPagination):
@@ -340,6 +434,78 @@ class MockServer:
                 action, data, offset, url, query=query, body=body, content_type=content_type
             )
         return self._rest(action, path_params, data, url)
+
+    def _ok(self, action: Action, body: Any, headers: dict[str, str] | None = None) -> Reply:
+        """A success reply with the vendor's status for the action (201, 204, else 200)."""
+        status = action.mock.status if action.mock and action.mock.status else 200
+        if status == 204:
+            return Reply(204, dict(headers or {}), b"")
+        return self._json(status, self._defuse(body), headers)
+
+    def _vendor_path(self, url: httpx.URL) -> str:
+        """The request path as the vendor sees it (the mount under ``mock serve`` removed)."""
+        path = url.path
+        mount = self.options.mount.rstrip("/")
+        return path[len(mount) :] if mount and path.startswith(mount + "/") else path
+
+    def _context(
+        self, url: httpx.URL, data: dict[str, Any], extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What a ``mock.fields`` template can name: input, path parameters, where we are."""
+        base = self._origin + self.options.mount.rstrip("/") + self.router.base_path
+        return {
+            **self.options.variables,
+            **{k: v for k, v in data.items() if isinstance(v, str | int | float | bool)},
+            "_origin": self._origin + self.options.mount.rstrip("/"),
+            "_base": base,
+            "_path": self._vendor_path(url),
+            **(extra or {}),
+        }
+
+    def _apply_fields(self, action: Action, target: Any, context: dict[str, Any]) -> None:
+        """Fill the fields the spec derives from the request (``full_name`` from owner/repo)."""
+        if not isinstance(target, dict) or action.mock is None:
+            return
+        for path, template in action.mock.fields.items():
+            value = _render_value(template, context)
+            if isinstance(value, str) and value.startswith(("http://", "https://", "/")):
+                # A URL carries path values percent-encoded, as the vendor's would.
+                value = quote(value, safe=":/?#[]@!$&'()*+,;=%~")
+            if value is not MISSING:
+                set_path(target, path, value)
+
+    def _shape_new(
+        self, action: Action, schema: dict[str, Any], data: dict[str, Any], *, initial: bool = True
+    ) -> dict[str, Any]:
+        """What a create keeps of its input: the fields named alike, the declared renames,
+        list items expanded to the output's object shape, and the vendor's initial values."""
+        kept = self._echo(schema, data)
+        spec = action.mock
+        if spec is None:
+            return kept
+        for name, path in spec.echo.items():
+            if name in data:
+                set_path(kept, path, data[name])
+        props = schema.get("properties", {})
+        for name, key in spec.expand.items():
+            items = data.get(name)
+            sub = props.get(name)
+            if not isinstance(items, list) or not isinstance(sub, dict):
+                continue
+            item_schema = resolve_schema(sub, self.spec.defs).get("items", {})
+            shaped = []
+            for n, item in enumerate(items):
+                if isinstance(item, dict):
+                    shaped.append(item)
+                    continue
+                made = self._synthesized(item_schema, f"{action.name}:{name}:{n}")
+                made = made if isinstance(made, dict) else {}
+                made[key] = item
+                shaped.append(made)
+            kept[name] = shaped
+        for path, value in spec.initial.items() if initial else ():
+            set_path(kept, path, copy.deepcopy(value))
+        return kept
 
     def _continued(self, action: Action) -> Action | None:
         """The listing action whose continue endpoint ``action`` is, if any."""
@@ -458,15 +624,29 @@ class MockServer:
         id_field = self._id_field(action, schema)
         store = self.store.setdefault(concrete, {})
         gone = self.deleted.setdefault(concrete, set())
+        context = self._context(url, {**data, **path_params})
         if is_item:
             item_id = path_params[re.findall(r"\{([^{}]+)\}", action.path)[-1]]
             if item_id in gone:
-                return self._error("not_found", f"no such resource: {item_id}")
+                return self._error(
+                    "not_found",
+                    f"no such resource: {item_id}",
+                    situation="not_found",
+                    item_id=item_id,
+                )
             current = store.get(item_id)
+            if current is None and not self._known(action, collection, data, item_id, id_field):
+                return self._error(
+                    "not_found",
+                    f"no such resource: {item_id}",
+                    situation="not_found",
+                    item_id=item_id,
+                )
             if current is None:
                 current = self._synthesized(schema, key) if schema else {}
                 if isinstance(current, dict):
                     current[id_field] = _typed_id(item_id, schema, id_field)
+                    self._apply_fields(action, current, {**context, "_id": item_id})
             if action.method == "DELETE":
                 gone.add(item_id)
                 store.pop(item_id, None)
@@ -474,25 +654,79 @@ class MockServer:
                 receipt = self._synthesized(schema, key) if schema else {}
                 if isinstance(receipt, dict):
                     receipt[id_field] = _typed_id(item_id, schema, id_field)
-                return self._json(200, self._defuse(self._wrap(action, receipt)))
+                return self._ok(action, self._wrap(action, receipt))
             if action.method in ("POST", "PUT", "PATCH") and isinstance(current, dict):
                 current.update(self._echo(schema, data))
                 store[item_id] = current
-            return self._json(200, self._defuse(self._wrap(action, current)))
+            return self._ok(action, self._wrap(action, current))
         result = self._synthesized(schema, key) if schema else {}
         item_action = self._item_action(collection)
-        if action.method == "POST" and item_action is not None and isinstance(result, dict):
+        if action.method == "POST" and isinstance(result, dict) and schema:
             # The id lives where the item route reads it (GitHub's issue_number is "number").
-            id_field = self._id_field(item_action, schema)
-            new_id = f"mock_{len(store) + 1}"
-            result.update(self._echo(schema, data))
-            result[id_field] = _typed_id(new_id, schema, id_field, len(store) + 1)
-            store[str(result[id_field])] = result
-        return self._json(200, self._defuse(self._wrap(action, result)))
+            if item_action is not None:
+                id_field = self._id_field(item_action, schema)
+            number = self._issued[concrete] = self._issued.get(concrete, 0) + 1
+            result.update(self._shape_new(action, schema, data))
+            if id_field in schema.get("properties", {}) or item_action is not None:
+                result[id_field] = self._fresh_id(schema, id_field, number, store)
+                store[str(result[id_field])] = result
+            self._apply_fields(action, result, {**context, "_id": result.get(id_field)})
+        return self._ok(action, self._wrap(action, result))
+
+    def _fresh_id(
+        self, schema: dict[str, Any], id_field: str, number: int, taken: dict[str, Any]
+    ) -> Any:
+        """A new id never handed out before in this store, of the id's declared pattern."""
+        sub = schema.get("properties", {}).get(id_field)
+        sub = resolve_schema(sub, self.spec.defs) if isinstance(sub, dict) else {}
+        if "pattern" in sub:
+            # Numbered apart from the synthetic list items' ids (positions 1..records).
+            made = from_pattern(sub["pattern"], _FRESH_BASE + number)
+            if made is not None and re.search(sub["pattern"], made) and made not in taken:
+                return made
+            for attempt in range(20):
+                value = synthesize(sub, self.spec.defs, rng_for(number, f"id:{attempt}"))
+                if str(value) not in taken:
+                    return value
+        # Integer ids count on from the synthetic list items' (1..records).
+        return _typed_id(f"mock_{number}", schema, id_field, self.options.records + number)
+
+    def _known(
+        self, action: Action, collection: str, data: dict[str, Any], item_id: str, id_key: str
+    ) -> bool:
+        """Whether an id the store never made exists at the vendor: always, unless the spec says
+        unknown ids are not found; then only the ids the collection's list shows."""
+        if action.mock is None or action.mock.unknown_ids != "not_found":
+            return True
+        lister = next(
+            (
+                a
+                for a in self.spec.actions
+                if a.method == "GET"
+                and a.pagination is not None
+                and self._collection(a) == (collection, False)
+            ),
+            None,
+        )
+        if lister is None:
+            return False
+        return item_id in self._synthetic_ids(lister, id_key)
+
+    def _synthetic_ids(self, lister: Action, id_key: str) -> frozenset[str]:
+        """The ids of a list action's synthetic items (made once: they depend on nothing else)."""
+        key = (lister.name, id_key)
+        found = self._known_ids.get(key)
+        if found is None:
+            items = self._dataset(lister, {})
+            found = frozenset(str(i.get(id_key)) for i in items if isinstance(i, dict))
+            self._known_ids[key] = found
+        return found
 
     # ---------------------------------------------------------------------------------- pages
 
-    def _resource(self, action: Action, effect: ResourceEffect, data: dict[str, Any]) -> Reply:
+    def _resource(
+        self, action: Action, effect: ResourceEffect, data: dict[str, Any], url: httpx.URL
+    ) -> Reply:
         """Create, read, change or delete one item of the resource the spec names: state for
         APIs whose paths do not show it (RPC methods, ids with a suffix). Items are found by id
         alone; the partitions they were created in (a channel, a board) only filter lists."""
@@ -504,26 +738,44 @@ class MockServer:
         item_schema = resolve_schema(item_schema, self.spec.defs)
         id_field = effect.id_field or effect.id or "id"
         if effect.op == "create":
-            number = len(store) + len(gone) + 1
+            number = self._issued[key] = self._issued.get(key, len(store) + len(gone)) + 1
             item = self._synthesized(item_schema, f"{action.name}:{number}")
             item = item if isinstance(item, dict) else {}
-            item.update(self._echo(item_schema, data))
+            item.update(self._shape_new(action, item_schema, data))
             item[id_field] = self._new_id(effect, item_schema, number, store)
+            self._apply_fields(action, item, self._context(url, data, {"_id": item[id_field]}))
             item_id = str(item[id_field])
             store[item_id] = item
             self.partitions[(key, item_id)] = _partition(effect, data)
         else:
             item_id = str(data.get(effect.id or "", ""))
-            if item_id in gone:
-                return self._error("not_found", f"no such {effect.name}: {item_id}")
             found = store.get(item_id)
+            if item_id in gone or (
+                found is None
+                and action.mock is not None
+                and action.mock.unknown_ids == "not_found"
+                and not self._listed_id(effect, item_id)
+            ):
+                return self._error(
+                    "not_found",
+                    f"no such {effect.name}: {item_id}",
+                    situation="not_found",
+                    item_id=item_id,
+                )
             if found is None:  # any id exists until deleted, as with REST paths
                 found = self._synthesized(item_schema, f"{action.name}:{item_id}")
                 found = found if isinstance(found, dict) else {}
                 found[id_field] = _typed_id(item_id, item_schema, id_field)
             item = found
             if effect.op == "update":
-                item.update(self._echo(item_schema, data))
+                # Object fields merge (HubSpot's properties not sent keep their values).
+                for name, value in self._shape_new(action, item_schema, data).items():
+                    old = item.get(name)
+                    item[name] = (
+                        {**old, **value}
+                        if isinstance(old, dict) and isinstance(value, dict)
+                        else value
+                    )
                 store[item_id] = item
             elif effect.op == "delete":
                 gone.add(item_id)
@@ -542,7 +794,16 @@ class MockServer:
             for name in effect.scope.values():
                 if name in props and name in data:
                     result[name] = data[name]
-        return self._json(200, self._defuse(self._wrap(action, result)))
+        return self._ok(action, self._wrap(action, result))
+
+    def _listed_id(self, effect: ResourceEffect, item_id: str) -> bool:
+        """Whether the resource's list action shows an item with this id (a synthetic one)."""
+        id_field = effect.id_field or effect.id or "id"
+        for other in self.spec.actions:
+            mine = other.resource
+            if mine is not None and mine.name == effect.name and mine.op == "list":
+                return item_id in self._synthetic_ids(other, id_field)
+        return False
 
     def _new_id(
         self,
@@ -616,15 +877,53 @@ class MockServer:
             for item in stored:
                 if isinstance(item, dict):
                     satisfy(item, wanted)
+        filters = action.mock.filters if action.mock else {}
+        wanted_values = {
+            path: data[name]
+            for name, path in filters.items()
+            if name in data and self._can_hold(item_schema, path, data[name])
+        }
         synthetic = []
         for n in range(self.options.records):
             item = self._synthesized(item_schema, f"{action.name}:{n}")
             if isinstance(item, dict) and id_field in item_schema.get("properties", {}):
-                item[id_field] = _typed_id(f"mock_item_{n}", item_schema, id_field, n + 1)
+                item[id_field] = self._listed_item_id(action, item_schema, id_field, n)
             if isinstance(item, dict):
                 satisfy(item, wanted)
             synthetic.append(item)
+        if wanted_values:
+            # The vendor's filters: only items whose field equals what the list asked for.
+            return [
+                i
+                for i in stored + synthetic
+                if all(get_path(i, p, MISSING) == v for p, v in wanted_values.items())
+            ]
         return stored + synthetic
+
+    def _can_hold(self, item_schema: dict[str, Any], path: str, value: Any) -> bool:
+        """Whether an item's field may take ``value``: a filter value outside the field's enum
+        (GitHub's ``state=all``) selects everything, as the vendor's does."""
+        sub = schema_at_path(item_schema, path, self.spec.defs)
+        enum = resolve_schema(sub, self.spec.defs).get("enum") if isinstance(sub, dict) else None
+        return not isinstance(enum, list) or value in enum
+
+    def _listed_item_id(
+        self, action: Action, item_schema: dict[str, Any], id_field: str, n: int
+    ) -> Any:
+        """A synthetic item's id: distinct per position, of the declared pattern if any."""
+        key = (action.name, id_field, n)
+        if key not in self._item_ids:
+            self._item_ids[key] = self._make_item_id(item_schema, id_field, n)
+        return self._item_ids[key]
+
+    def _make_item_id(self, item_schema: dict[str, Any], id_field: str, n: int) -> Any:
+        sub = item_schema.get("properties", {}).get(id_field)
+        sub = resolve_schema(sub, self.spec.defs) if isinstance(sub, dict) else {}
+        if "pattern" in sub:
+            value = from_pattern(sub["pattern"], n + 1)
+            if value is not None and re.search(sub["pattern"], value):
+                return value
+        return _typed_id(f"mock_item_{n}", item_schema, id_field, n + 1)
 
     def _page_size(
         self, action: Action, query: list[tuple[str, str]], body: bytes, content_type: str
@@ -658,6 +957,11 @@ class MockServer:
 
         if _PAGE_PARAM in params:
             return int(params[_PAGE_PARAM])
+        page_param = action.mock.page_param if action.mock else None
+        if page_param and not isinstance(pag, PagePagination):
+            raw = params.get(page_param)
+            page = int(raw) if raw is not None and raw.isdigit() else 1
+            return (max(page, 1) - 1) * self._page_size(action, query, body, content_type)
         if isinstance(pag, CursorPagination):
             cursor = value(pag.cursor_param, pag.cursor_in)
             if cursor is None:
@@ -723,16 +1027,71 @@ class MockServer:
                 set_path(envelope, pag.total_pages_path, max(1, -(-len(items) // size)))
             if isinstance(pag, NextUrlPagination):
                 if more:
-                    set_path(envelope, pag.next_url_path, _with_page(url, nxt))
+                    set_path(envelope, pag.next_url_path, self._page_url(action, url, nxt, size))
                 else:
                     self._drop_pointer(action, envelope, pag.next_url_path)
+            if action.mock and action.mock.fields:
+                page_context: dict[str, Any] = {
+                    "_page": offset // size,
+                    "_page_number": offset // size + 1,
+                    "_page_size": size,
+                    "_total": len(items),
+                }
+                wanted = "".join(action.mock.fields.values())
+                # URLs only when a template names them (building them costs per request).
+                for name, at in (("_first", 0), ("_uri", offset), ("_next", nxt)):
+                    if "{" + name + "}" in wanted and (name != "_next" or more):
+                        page_context[name] = self._page_url(action, url, at, size)
+                self._apply_fields(action, envelope, self._context(url, data, page_context))
             envelope = self._defuse(envelope)
             if isinstance(pag, ContinueEndpointPagination):
                 # After the last page the cursor marks the end: later records come after it.
                 set_path(envelope, pag.cursor_path, f"mock-cursor-{min(nxt, len(items))}")
-        if isinstance(pag, LinkHeaderPagination) and more:
-            headers["Link"] = f'<{_with_page(url, nxt)}>; rel="{pag.rel}"'
-        return self._json(200, envelope, headers)
+        if isinstance(pag, LinkHeaderPagination):
+            links = self._links(action, url, offset, size, len(items))
+            if links:
+                headers["Link"] = links
+        return self._ok(action, envelope, headers)
+
+    def _page_url(self, action: Action, url: httpx.URL, offset: int, size: int) -> str:
+        """The URL of the page at ``offset``, in the vendor's form: its own page-number
+        parameter, and relative (the vendor's path) or absolute (this mock's URL)."""
+        spec = action.mock
+        if spec is not None and spec.page_param:
+            params = [
+                (k, v)
+                for k, v in url.params.multi_items()
+                if k not in (_PAGE_PARAM, spec.page_param)
+            ]
+            params.append((spec.page_param, str(offset // size + 1)))
+            full = str(url.copy_with(query=urlencode(params).encode()))
+        else:
+            full = _with_page(url, offset)
+        if spec is not None and spec.next_url == "relative":
+            target = httpx.URL(full)
+            query = target.query.decode()
+            return self._vendor_path(target) + (f"?{query}" if query else "")
+        return full
+
+    def _links(self, action: Action, url: httpx.URL, offset: int, size: int, total: int) -> str:
+        """A ``Link`` header with the relations the vendor sends (next only, by default)."""
+        pag = action.pagination
+        assert isinstance(pag, LinkHeaderPagination)
+        rels = (action.mock.link_rels if action.mock else []) or [pag.rel]
+        last = max(0, (total - 1) // size * size)
+        targets = {
+            "next": offset + size if offset + size < total else None,
+            "prev": offset - size if offset > 0 else None,
+            "first": 0 if offset > 0 else None,
+            "last": last if offset < last else None,
+        }
+        targets[pag.rel] = targets["next"]
+        parts = [
+            f'<{self._page_url(action, url, at, size)}>; rel="{rel}"'
+            for rel in rels
+            if (at := targets.get(rel)) is not None
+        ]
+        return ", ".join(parts)
 
     # ------------------------------------------------------------------------------- serving
 
@@ -778,6 +1137,87 @@ class MockServer:
         self.partitions.clear()
 
 
+def _rule_status(rule: Any, code: str) -> int:
+    """The status a rule's own conditions allow, preferring the code's usual one."""
+    wanted = STATUS_FOR_CODE.get(code, 400)
+    allowed = rule.when.status
+    if not allowed or wanted in allowed:
+        return wanted if allowed else 200
+    first = allowed[0]
+    return first if isinstance(first, int) else int(first[0]) * 100
+
+
+def _fill(value: Any, values: dict[str, str]) -> Any:
+    """``{name}`` placeholders in every string of a declared body, filled in."""
+    if isinstance(value, str):
+        return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), value)
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    return value
+
+
+def _as_pairs(body: bytes, content_type: str, encodings: list[str]) -> list[tuple[str, str]]:
+    """A form or JSON body's fields as query pairs (nested JSON stays JSON text)."""
+    if "form" in encodings and "application/x-www-form-urlencoded" in content_type:
+        return parse_qsl(body.decode(), keep_blank_values=True)
+    if "json" in encodings and "json" in content_type:
+        decoded = json.loads(body)
+        if isinstance(decoded, dict):
+            return [
+                (k, v if isinstance(v, str) else json.dumps(v))
+                for k, v in decoded.items()
+                if v is not None
+            ]
+    return []
+
+
+def _render_value(template: str, context: dict[str, Any]) -> Any:
+    """A ``mock.fields`` template filled in; one bare placeholder keeps its value's type;
+    MISSING when a name is unknown (the field then keeps what it had)."""
+    whole = re.fullmatch(r"\{([\w.]+)\}", template)
+    if whole:
+        return context.get(whole.group(1), MISSING)
+    names = re.findall(r"\{([\w.]+)\}", template)
+    if any(n not in context for n in names):
+        return MISSING
+    return re.sub(r"\{([\w.]+)\}", lambda m: str(context[m.group(1)]), template)
+
+
+def _after_prefix(sent: str, prefixes: list[str]) -> str | None:
+    """What follows the first of ``prefixes`` that ``sent`` starts with (case-insensitively,
+    as HTTP auth schemes are), or None."""
+    for prefix in prefixes:
+        if sent[: len(prefix)].lower() == prefix.lower():
+            return sent[len(prefix) :]
+    return None
+
+
+def _basic_pair(header: str) -> tuple[str, str] | None:
+    """The user and password of a Basic ``Authorization`` header."""
+    encoded = _after_prefix(header, ["Basic "])
+    if encoded is None:
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def _fits(template: str, sent: str, values: dict[str, str], fields: dict[str, Any]) -> bool:
+    """Whether a credential the client sent is one the mock takes: the printed fake, or, for a
+    template that is one credential field with a declared pattern, any value of that shape
+    (``sk_test_...``, ``xoxb-...``), as an SDK user's own test credential would be."""
+    if sent == render(template, values):
+        return True
+    m = re.fullmatch(r"\{(\w+)\}", template)
+    field_spec = fields.get(m.group(1)) if m else None
+    pattern = getattr(field_spec, "pattern", None)
+    return bool(sent) and isinstance(pattern, str) and re.search(pattern, sent) is not None
+
+
 def _partition(effect: ResourceEffect, data: dict[str, Any]) -> dict[str, str]:
     """The partition values an action's input gives (a Slack channel, a Trello board)."""
     return {part: str(data[name]) for part, name in effect.scope.items() if name in data}
@@ -817,6 +1257,8 @@ def _pager_params(action: Action) -> list[str]:
         names.append(pag.page_param)
     if pag.page_size is not None:
         names.append(pag.page_size.param)
+    if action.mock is not None and action.mock.page_param:
+        names.append(action.mock.page_param)
     return [n for n in names if n not in declared]
 
 

@@ -22,6 +22,8 @@ _FORMATS = {
     "url": "https://example.test/r/{n}",
     "uuid": "00000000-0000-4000-8000-{n:012d}",
     "ipv4": "192.0.2.{d}",
+    "rfc2822": "Thu, 0{d} Jan 2026 12:00:00 +0000",  # Twilio's dates (a spec-declared format)
+    "iso4217": "usd",
 }
 
 
@@ -106,7 +108,7 @@ def synthesize(
             f"MOCK{n}",
             "a" * max(1, n % 7),
         )
-        expanded = _from_pattern(pattern, n)
+        expanded = from_pattern(pattern, n)
         if expanded is not None:
             candidates = (expanded, *candidates)
         text = next((c for c in candidates if re.search(pattern, c)), text)
@@ -136,7 +138,7 @@ def _class_chars(spec: str) -> str:
     return "".join(out)
 
 
-def _from_pattern(pattern: str, n: int) -> str | None:
+def from_pattern(pattern: str, n: int) -> str | None:
     """A string for the simple patterns ids use (``^(SM|MM)[0-9a-fA-F]{32}$``): literals, the
     first branch of a group, classes and ``\\d``/``\\w`` with a repeat; varied by ``n``. None
     when the pattern has anything else (the caller then tries fixed candidates)."""
@@ -148,9 +150,9 @@ def _from_pattern(pattern: str, n: int) -> str | None:
         pos = m.end()
         if m.group("group") is not None:
             first = m.group("group").split("|")[0]
-            if _from_pattern(first, n) is None:
+            if from_pattern(first, n) is None:
                 return None
-            unit = _from_pattern(first, n) or ""
+            unit = from_pattern(first, n) or ""
             pool = None
         elif m.group("cls") is not None:
             if m.group("cls").startswith("^"):
@@ -161,10 +163,13 @@ def _from_pattern(pattern: str, n: int) -> str | None:
         else:
             pool, unit = None, m.group("lit")
         rep = m.group("rep") or ""
-        count = 1 if rep in ("", "?") else int(re.findall(r"\d+", rep)[0]) if "{" in rep else 1
+        # Open repeats (+, *) get an id's usual length, so ids made from them stay distinct.
+        count = 1 if rep in ("", "?") else int(re.findall(r"\d+", rep)[0]) if "{" in rep else 14
         if pool is None:
             out.append(unit * count)
         else:
             digits = f"{n:0{count}d}"[-count:] if count else ""
-            out.append("".join(pool[(int(d) * 7 + i) % len(pool)] for i, d in enumerate(digits)))
+            # One character per digit, a different one for each digit value wherever the pool
+            # has ten or more (so distinct numbers give distinct ids).
+            out.append("".join(pool[(int(d) + 7 * i) % len(pool)] for i, d in enumerate(digits)))
     return "".join(out) if pos == len(body) else None

@@ -149,7 +149,7 @@ def error_response(
                 break
         for path in (rule.vendor_code_path, errors.vendor_code_path):
             if path and _free(body, path):
-                set_path(body, path, f"mock_{code}")
+                set_path(body, path, code)
                 break
         status = _status(rule, code)
         _add_wait(spec, headers, retry_after, code)
@@ -160,7 +160,7 @@ def error_response(
     body = new_body(errors.message_path, errors.vendor_code_path)
     set_path(body, errors.message_path or "message", message)
     if errors.vendor_code_path and _free(body, errors.vendor_code_path):
-        set_path(body, errors.vendor_code_path, f"mock_{code}")
+        set_path(body, errors.vendor_code_path, code)
     headers = {}
     _add_wait(spec, headers, retry_after, code)
     return status, headers, body

@@ -8,6 +8,7 @@ input check the executor uses.
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import json
 import re
@@ -57,6 +58,9 @@ def _coerce_tree(value: Any, schema: JsonSchema, defs: dict[str, JsonSchema]) ->
             k: _coerce_tree(v, props.get(k, extra if isinstance(extra, dict) else {}), defs)
             for k, v in value.items()
         }
+    if isinstance(value, list) and schema.get("type") == "object":
+        # ``metadata[0]=x`` folds to a list, but the schema says it is an object keyed "0".
+        return _coerce_tree({str(i): v for i, v in enumerate(value)}, schema, defs)
     if isinstance(value, list):
         items = schema.get("items", {})
         return [_coerce_tree(v, items if isinstance(items, dict) else {}, defs) for v in value]
@@ -208,3 +212,16 @@ def decode_input(
     elif spec_body.encoding == "raw" and spec_body.raw_field is not None:
         data[spec_body.raw_field] = body.decode(errors="replace")
     return data
+
+
+def form_as_object(body: bytes, schema: JsonSchema, defs: dict[str, JsonSchema]) -> dict[str, Any]:
+    """A form body read for an action whose own body is JSON (Slack takes either): fields are
+    typed by the schema, and list or object fields sent as JSON text are parsed."""
+    data = unflatten(parse_qsl(body.decode(), keep_blank_values=True))
+    props = resolve_schema(schema, defs).get("properties", {})
+    for name, value in list(data.items()):
+        sub = resolve_schema(props.get(name, {}), defs) if isinstance(props.get(name), dict) else {}
+        if isinstance(value, str) and sub.get("type") in ("array", "object"):
+            with contextlib.suppress(ValueError):
+                data[name] = json.loads(value)
+    return dict(_coerce_tree(data, schema, defs))

@@ -737,6 +737,7 @@ def mock() -> None:
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8765, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of synthetic data.")
 @click.option("--records", type=click.IntRange(min=0), default=25, show_default=True)
+@click.option("--var", "variables", multiple=True, help="Connection variable name=value.")
 @click.pass_obj
 def mock_serve(
     registry: SpecRegistry,
@@ -745,6 +746,7 @@ def mock_serve(
     port: int,
     seed: int,
     records: int,
+    variables: tuple[str, ...],
 ) -> None:
     """Serve mocks of CONNECTORS (default: all), each under /<connector>, until interrupted."""
     import uvicorn
@@ -753,9 +755,21 @@ def mock_serve(
 
     try:
         names = list(connectors) or registry.names()
+        values = _pairs(variables, "--var")
+        specs = [registry.get(n) for n in names]
         servers = [
-            MockServer(registry.get(n), MockOptions(seed=seed, records=records, mount=f"/{n}"))
-            for n in names
+            MockServer(
+                spec,
+                MockOptions(
+                    seed=seed,
+                    records=records,
+                    mount=f"/{spec.name}",
+                    shaped_credentials=True,
+                    # Each connector takes the variables it declares (Twilio's account_sid).
+                    variables={k: v for k, v in values.items() if k in spec.connection.variables},
+                ),
+            )
+            for spec in specs
         ]
     except PatchbayError as exc:
         _fail(exc)
@@ -865,12 +879,14 @@ def demo(registry: SpecRegistry, items: int, page_size: int) -> None:
 
 def _attach_subcommands() -> None:
     """Command groups that live in their own modules (they stay wiring only)."""
+    from patchbay.conformance_cli import conformance
     from patchbay.coverage_cli import coverage
     from patchbay.import_cli import import_group
     from patchbay.new_cli import new
     from patchbay.record_cli import record
     from patchbay.webhooks_cli import webhooks
 
+    main.add_command(conformance)
     main.add_command(record)
     main.add_command(import_group)
     main.add_command(coverage)

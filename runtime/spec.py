@@ -37,6 +37,99 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# ------------------------------------------------------------- mock fidelity (vendor behaviour)
+# How the vendor behaves beyond what a client sends: read only by the mock (mocks/server.py),
+# so a mock of the spec answers the vendors' own SDKs the way the vendor does.
+
+MockSituation = Literal["auth_invalid", "not_found", "idempotency_conflict", "validation"]
+
+
+class MockAuth(_Model):
+    """What the vendor accepts for this variant besides the client's own form."""
+
+    prefixes: list[str] = Field(
+        default_factory=list,
+        description="Other header prefixes the vendor accepts for the same token (GitHub "
+        "takes 'token ' as well as 'Bearer ').",
+    )
+
+
+class MockError(_Model):
+    """The body the vendor sends for this rule, used by the mock in the given situations."""
+
+    situations: list[MockSituation] = Field(
+        default_factory=list,
+        description="When the mock answers with this rule (bad credentials, an unknown id, an "
+        "idempotency key reused with another body, invalid input).",
+    )
+    status: int | None = Field(default=None, ge=100, le=599)
+    body: Any = Field(
+        default=None,
+        description="The vendor's documented body for this error; {message} and {id} inside "
+        "strings are filled in. Unset: built from the rule's conditions and paths.",
+    )
+
+
+class MockAction(_Model):
+    """How the vendor answers this action: statuses, state, listing and identity details."""
+
+    status: int | None = Field(
+        default=None, ge=200, le=299, description="Success status (201 on creates, 204)."
+    )
+    methods: list[HttpMethod] = Field(
+        default_factory=list, description="Other methods the vendor accepts for this action."
+    )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other path templates the vendor answers this action on, with the same "
+        "parameters (HubSpot's /crm/v3/objects/contacts beside the date-versioned path).",
+    )
+    encodings: list[Literal["query", "form", "json"]] = Field(
+        default_factory=list,
+        description="Ways the input may arrive besides the action's own (Slack takes query, "
+        "form or JSON for every method).",
+    )
+    echo: dict[str, str] = Field(
+        default_factory=dict,
+        description="Input name -> output field path where the names differ (Twilio To -> to).",
+    )
+    expand: dict[str, str] = Field(
+        default_factory=dict,
+        description="Input list -> the key each item becomes inside the output's object shape "
+        "(GitHub labels: 'bug' -> {name: 'bug', ...}).",
+    )
+    initial: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Output field path -> the value the vendor sets: a new resource's initial "
+        "state, or the state an update such as a confirm leaves it in.",
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Output field path -> template filled from path parameters, input and "
+        "{_origin} {_base} {_path} {_page} {_page_size} {_total} {_first} {_next} {_id} "
+        "(full_name from owner/repo; a list's url; envelope counters). A template that is one "
+        "placeholder keeps the value's type.",
+    )
+    unknown_ids: Literal["synthesize", "not_found"] = Field(
+        default="synthesize",
+        description="What an id that was never created (nor listed, nor in a fixture) gets.",
+    )
+    filters: dict[str, str] = Field(
+        default_factory=dict,
+        description="List input -> item field path it must equal (Stripe email, GitHub state).",
+    )
+    page_param: str | None = Field(
+        default=None, description="The vendor's page-number parameter its next links carry."
+    )
+    link_rels: list[str] = Field(
+        default_factory=list,
+        description="Relations the vendor's Link header carries (next, last, first, prev).",
+    )
+    next_url: Literal["absolute", "relative"] = Field(
+        default="absolute", description="Whether next-page URLs in bodies carry the origin."
+    )
+
+
 # --------------------------------------------------------------------------- identity, connection
 
 
@@ -114,6 +207,7 @@ class _AuthBase(_Model):
     title: str = ""
     description: str = ""
     fields: dict[str, CredentialField] = Field(default_factory=dict)
+    mock: MockAuth | None = None
 
 
 class BearerAuth(_AuthBase):
@@ -426,6 +520,7 @@ class Action(_Model):
         default=None, description="Auth variants allowed (all if unset)."
     )
     resource: ResourceEffect | None = None
+    mock: MockAction | None = None
 
     @property
     def is_idempotent(self) -> bool:
@@ -460,6 +555,7 @@ class ErrorRule(_Model):
     retry_after_seconds: float | None = Field(
         default=None, ge=0, description="Wait to assume when the vendor gives none."
     )
+    mock: MockError | None = None
 
 
 class ErrorsSpec(_Model):

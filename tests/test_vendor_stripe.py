@@ -773,12 +773,18 @@ def test_every_action_matches_its_output_schema() -> None:
         ("list_charges", {"expand": ["data.customer"]}),
         ("get_charge", {"charge": charge}),
         ("create_payment_intent", {"amount": 500, "currency": "eur"}),
+        ("search_customers", {"query": "email:'x@example.test'"}),
         ("create_refund", {"charge": charge, "amount": 100}),
         ("list_events", {}),
         ("get_balance", {}),
         ("create_webhook_endpoint", new_endpoint),
         ("delete_webhook_endpoint", {"webhook_endpoint": endpoint["id"]}),
         ("delete_customer", {"customer": customer["id"]}),
+    ]
+    intent = ex.call("create_payment_intent", {"amount": 700, "currency": "usd"})["id"]
+    calls += [
+        ("get_payment_intent", {"intent": intent}),
+        ("confirm_payment_intent", {"intent": intent, "payment_method": "pm_card_visa"}),
     ]
     assert {name for name, _ in calls} | {"create_customer"} == {a.name for a in SPEC.actions}
     for name, data in calls:

@@ -204,12 +204,19 @@ class StripeStandIn(StandIn):
             ("GET", re.compile(r"^/v1/balance$"), self._get_balance),
             ("GET", re.compile(r"^/v1/customers$"), self._list_customers),
             ("POST", re.compile(r"^/v1/customers$"), self._create_customer),
+            ("GET", re.compile(r"^/v1/customers/search$"), self._search_customers),
             ("GET", re.compile(r"^/v1/customers/([^/]+)$"), self._get_customer),
             ("POST", re.compile(r"^/v1/customers/([^/]+)$"), self._update_customer),
             ("DELETE", re.compile(r"^/v1/customers/([^/]+)$"), self._delete_customer),
             ("GET", re.compile(r"^/v1/charges$"), self._list_charges),
             ("GET", re.compile(r"^/v1/charges/([^/]+)$"), self._get_charge),
             ("POST", re.compile(r"^/v1/payment_intents$"), self._create_payment_intent),
+            ("GET", re.compile(r"^/v1/payment_intents/([^/]+)$"), self._get_payment_intent),
+            (
+                "POST",
+                re.compile(r"^/v1/payment_intents/([^/]+)/confirm$"),
+                self._confirm_payment_intent,
+            ),
             ("POST", re.compile(r"^/v1/refunds$"), self._create_refund),
             ("GET", re.compile(r"^/v1/events$"), self._list_events),
             ("POST", re.compile(r"^/v1/webhook_endpoints$"), self._create_webhook_endpoint),
@@ -746,6 +753,8 @@ class StripeStandIn(StandIn):
                 "confirm",
                 "metadata",
                 "expand",
+                "payment_method",
+                "return_url",
             ],
         )
         for required in ("amount", "currency"):
@@ -783,6 +792,43 @@ class StripeStandIn(StandIn):
         self.payment_intents[intent["id"]] = intent
         self._record_event("payment_intent.created", intent, ctx.request_id, ctx.idempotency_key)
         return self._ok(ctx, intent)
+
+    def _find_intent(self, intent_id: str) -> Json:
+        intent = self.payment_intents.get(intent_id)
+        if intent is None:
+            raise _no_such("payment_intent", intent_id)
+        return intent
+
+    def _get_payment_intent(self, request: httpx.Request, ctx: _Ctx) -> httpx.Response:
+        _check_known(ctx.params, ["expand"])
+        return self._ok(ctx, self._find_intent(ctx.path_args[0]))
+
+    def _confirm_payment_intent(self, request: httpx.Request, ctx: _Ctx) -> httpx.Response:
+        """Test mode: a card payment method succeeds at once."""
+        _check_known(ctx.params, ["payment_method", "return_url", "receipt_email", "expand"])
+        intent = self._find_intent(ctx.path_args[0])
+        if "payment_method" in ctx.params:
+            intent["payment_method"] = _as_str(ctx.params, "payment_method")
+        if not intent.get("payment_method"):
+            raise StripeError(
+                400, "You must provide a payment method to confirm.", param="payment_method"
+            )
+        intent.update(status="succeeded", amount_received=intent["amount"])
+        return self._ok(ctx, intent)
+
+    def _search_customers(self, request: httpx.Request, ctx: _Ctx) -> httpx.Response:
+        """Only the ``email:'...'`` clause of Stripe's query language."""
+        _check_known(ctx.params, ["query", "limit", "page", "expand"])
+        wanted = re.fullmatch(r"email:'([^']*)'", str(ctx.params.get("query", "")))
+        found = [c for c in self.customers.values() if wanted and c["email"] == wanted[1]]
+        body = {
+            "object": "search_result",
+            "url": "/v1/customers/search",
+            "has_more": False,
+            "next_page": None,
+            "data": found,
+        }
+        return self._ok(ctx, body)
 
     def _create_refund(self, request: httpx.Request, ctx: _Ctx) -> httpx.Response:
         params = ctx.params
