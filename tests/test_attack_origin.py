@@ -51,7 +51,9 @@ PIPEDRIVE = load_spec(ROOT / "specs/pipedrive.json")
 SALESFORCE = load_spec(ROOT / "specs/salesforce.json")
 GITHUB = load_spec(ROOT / "specs/github.json")
 
-SECRET = "FAKEsecretTOKEN0123456789attack"
+#: Shaped like a GitHub token (the spec declares ``ghp_…``); the other attacked credentials
+#: declare no shape, so one planted value serves every connector here.
+SECRET = "ghp_FAKEsecretTOKEN0123456789attack"
 CLIENT_SECRET = "client_FAKE_secret_attack_0123"
 KEY = new_key()
 

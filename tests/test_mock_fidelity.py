@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mocks.server import MockOptions, MockServer
+from mocks.server import MockOptions, MockServer, default_credentials
 from runtime.registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,7 +256,8 @@ TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
 def twilio() -> httpx.Client:
     import base64
 
-    basic = base64.b64encode(f"{TWILIO_SID}:mock_auth_token".encode()).decode()
+    token = default_credentials(REGISTRY.get("twilio"))["auth_token"]
+    basic = base64.b64encode(f"{TWILIO_SID}:{token}".encode()).decode()
     return _client(
         "twilio",
         f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}",
