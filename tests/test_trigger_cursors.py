@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import spec_doc
 
+from mocks.server import default_credentials
 from runtime import (
     AsyncGenericExecutor,
     Connection,
@@ -336,7 +337,8 @@ def _runner_for(
             connector,
             auth=variant.name,
             variables=variables or {},
-            credentials=credentials or {f: f"FAKE_{f}" for f in variant.fields},
+            credentials=credentials
+            or {f: v for f, v in default_credentials(spec).items() if f in variant.fields},
             token_provider=StaticTokenProvider("FAKE_access_token"),
         )
         return spec, AsyncGenericExecutor(
