@@ -30,7 +30,7 @@ from runtime.spec import Action, ConnectorSpec, OAuth2Auth
 
 from .golden import GOLDEN_DIR, Fixture, all_fixtures
 from .routing import Router
-from .server import MockOptions, MockServer, default_credentials
+from .server import MockOptions, MockServer, default_credentials, default_variables
 from .wire import multipart_fields
 
 
@@ -142,14 +142,7 @@ def _output_problems(spec: ConnectorSpec, action: Action, body: Any) -> list[str
 def fixture_variables(spec: ConnectorSpec, action: Action, fixture: Fixture) -> dict[str, str]:
     """Connection variables the fixture's request implies: read off its path by the router
     where the base URL carries them (Twilio's account SID), else defaults or obvious fakes."""
-    template = action.base_url or spec.connection.base_url
-    values: dict[str, str] = {}
-    for name, var in spec.connection.variables.items():
-        if template.startswith("{" + name + "}"):
-            values[name] = var.example or "https://mock.test"  # the variable is the whole origin
-        else:
-            fallback = var.enum[0] if var.enum else f"mock_{name}"
-            values[name] = var.default or var.example or fallback
+    values = default_variables(spec, action.base_url or spec.connection.base_url)
     found = Router(spec).match(fixture.request.method, fixture.request.path)
     if found is not None:
         values.update(found.variables)

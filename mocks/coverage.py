@@ -36,7 +36,13 @@ from runtime.validation import input_schema
 
 from .contract import ContractCase, ContractResult, run_case
 from .golden import GOLDEN_DIR, all_fixtures
-from .server import SCENARIO_HEADER, MockOptions, MockServer, well_formed_wrong
+from .server import (
+    SCENARIO_HEADER,
+    MockOptions,
+    MockServer,
+    default_variables,
+    well_formed_wrong,
+)
 from .synthesis import rng_for, synthesize
 
 Level = Literal["none", "bronze", "silver", "gold"]
@@ -131,19 +137,6 @@ class CoverageOptions:
 # ------------------------------------------------------------------------------ helpers
 
 
-def fake_variables(spec: ConnectorSpec) -> dict[str, str]:
-    """Connection variables the mock and the executor agree on (a whole-origin variable gets
-    a loopback-free fake origin; others their default, first enum value or an obvious fake)."""
-    out = {}
-    for name, var in spec.connection.variables.items():
-        if spec.connection.base_url.startswith("{" + name + "}"):
-            out[name] = var.example or "https://mock.test"
-        else:
-            fallback = var.enum[0] if var.enum else f"mock_{name}"
-            out[name] = var.default or var.example or fallback
-    return out
-
-
 def _connection(
     spec: ConnectorSpec,
     server: MockServer,
@@ -186,7 +179,7 @@ def _executor(
 
 
 def _server(spec: ConnectorSpec, **kwargs: Any) -> tuple[MockServer, dict[str, str]]:
-    variables = {**fake_variables(spec), **kwargs.pop("variables", {})}
+    variables = {**default_variables(spec), **kwargs.pop("variables", {})}
     options = MockOptions(golden_root=None, variables=variables, **kwargs)
     return MockServer(spec, options), variables
 
@@ -322,7 +315,7 @@ def _oauth_dance(spec: ConnectorSpec, variant: OAuth2Auth) -> tuple[str, dict[st
 
     provider = MockOAuthProvider(spec, variant)
     client = OAuthClient(OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET)
-    variables = fake_variables(spec)
+    variables = default_variables(spec)
     redirect = "http://127.0.0.1:9/callback"
     verifier, challenge = pkce_pair()
     url = authorize_url(

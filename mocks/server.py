@@ -116,6 +116,21 @@ def default_credentials(spec: ConnectorSpec) -> dict[str, str]:
     return {name: f.example or f"mock_{name}" for v in spec.auth for name, f in v.fields.items()}
 
 
+def default_variables(spec: ConnectorSpec, template: str | None = None) -> dict[str, str]:
+    """Connection variables the mock and the executor agree on: a whole-origin variable of
+    ``template`` (the base URL by default) gets its example or a loopback-free fake origin;
+    others their default, example, first enum value or an obvious fake."""
+    template = template or spec.connection.base_url
+    out = {}
+    for name, var in spec.connection.variables.items():
+        if template.startswith("{" + name + "}"):
+            out[name] = var.example or "https://mock.test"
+        else:
+            fallback = var.enum[0] if var.enum else f"mock_{name}"
+            out[name] = var.default or var.example or fallback
+    return out
+
+
 def well_formed_wrong(value: str) -> str:
     """Another value of the same shape (the last character changed within its kind), so the
     mock, not the executor's pattern check, is what refuses it."""

@@ -14,7 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from mocks.oauth_provider import MockOAuthProvider
-from mocks.server import MockOptions, MockServer, default_credentials, well_formed_wrong
+from mocks.server import (
+    MockOptions,
+    MockServer,
+    default_credentials,
+    default_variables,
+    well_formed_wrong,
+)
 from runtime import ConnectorUnavailable, PatchbayError
 from runtime.connect import check_stored_connection, connect_oauth, hint_for
 from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
@@ -42,17 +48,6 @@ KEY = new_key()
 OAUTH_SPECS = [n for n in NAMES if any(isinstance(v, OAuth2Auth) for v in REGISTRY.get(n).auth)]
 
 
-def fake_variables(spec: ConnectorSpec) -> dict[str, str]:
-    out = {}
-    for name, var in spec.connection.variables.items():
-        if spec.connection.base_url.startswith("{" + name + "}"):
-            out[name] = var.example or "https://mock.test"
-        else:
-            fallback = var.enum[0] if var.enum else f"mock_{name}"
-            out[name] = var.default or var.example or fallback
-    return out
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> SQLiteTokenStore:
     return SQLiteTokenStore(tmp_path / "c.db", Encryptor([KEY]))
@@ -61,7 +56,7 @@ def store(tmp_path: Path) -> SQLiteTokenStore:
 def stored_for(spec: ConnectorSpec, store: SQLiteTokenStore, *, valid: bool) -> StoredConnection:
     """A stored connection for the spec's first auth variant, accepted by the mock or not."""
     variant = spec.auth[0]
-    variables = fake_variables(spec)
+    variables = default_variables(spec)
     if isinstance(variant, OAuth2Auth):
         token = "mock_access_token" if valid else "at_FAKE_revoked"
         tokens = TokenSet(token, "rt_FAKE", time.time() + 3600, obtained_at=time.time())
@@ -78,7 +73,7 @@ def stored_for(spec: ConnectorSpec, store: SQLiteTokenStore, *, valid: bool) -> 
 @pytest.mark.parametrize("name", NAMES)
 def test_test_connection_for_every_connector(name: str, store: SQLiteTokenStore) -> None:
     spec = REGISTRY.get(name)
-    server = MockServer(spec, MockOptions(golden_root=None, variables=fake_variables(spec)))
+    server = MockServer(spec, MockOptions(golden_root=None, variables=default_variables(spec)))
     good = stored_for(spec, store, valid=True)
     check = check_stored_connection(
         spec, store, good.id, oauth_client=CLIENT, transport=server.transport()
@@ -113,7 +108,7 @@ def test_oauth_code_flow_and_refresh_for_every_oauth_spec(name: str) -> None:
     spec = REGISTRY.get(name)
     variant = oauth_variant(spec)
     provider = MockOAuthProvider(spec, variant)
-    variables = fake_variables(spec)
+    variables = default_variables(spec)
     verifier, challenge = pkce_pair()
     url = authorize_url(
         spec,
