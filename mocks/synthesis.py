@@ -53,6 +53,8 @@ def synthesize(
     for key in ("anyOf", "oneOf"):
         if key in schema:
             branches = [b for b in schema[key] if isinstance(b, dict) and b.get("type") != "null"]
+            if isinstance(schema.get("discriminator"), dict) and branches:
+                return _discriminated(schema["discriminator"], branches, defs, rng, depth)
             return synthesize(branches[0] if branches else {}, defs, rng, depth + 1)
     if "allOf" in schema:
         merged: dict[str, Any] = {}
@@ -117,6 +119,38 @@ def synthesize(
     if len(text) < min_len:
         text = text.ljust(min_len, "x")
     return text[: max(max_len, 1)]
+
+
+def _discriminated(
+    discriminator: dict[str, Any],
+    branches: list[JsonSchema],
+    defs: dict[str, JsonSchema],
+    rng: random.Random,
+    depth: int,
+) -> Any:
+    """One branch of a discriminated union, its tag property set to the value that names it
+    (the mapping key pointing at its ``$ref``, else its own const/enum, else its ``$defs`` name),
+    so a client dispatching on the tag picks the branch the data fits."""
+    branch = branches[rng.randrange(len(branches))]
+    value = synthesize(branch, defs, rng, depth + 1)
+    tag = discriminator.get("propertyName")
+    if not isinstance(tag, str) or not isinstance(value, dict):
+        return value
+    ref = branch.get("$ref")
+    mapping = discriminator.get("mapping") or {}
+    named = next((k for k, target in mapping.items() if target == ref), None)
+    if named is None:
+        prop = resolve_schema(branch, defs).get("properties", {}).get(tag, {})
+        prop = resolve_schema(prop, defs) if isinstance(prop, dict) else {}
+        if "const" in prop:
+            named = prop["const"]
+        elif prop.get("enum"):
+            named = prop["enum"][0]
+        elif isinstance(ref, str):
+            named = ref.rsplit("/", 1)[-1]
+    if named is not None:
+        value[tag] = named
+    return value
 
 
 _TOKEN = re.compile(

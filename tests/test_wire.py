@@ -34,3 +34,37 @@ def test_a_list_of_objects_keeps_its_items() -> None:
     }
     pairs = [("items[0][price]", "p1"), ("items[0][qty]", "2"), ("items[1][price]", "p2")]
     assert unflatten(pairs, schema) == {"items": [{"price": "p1", "qty": "2"}, {"price": "p2"}]}
+
+
+def test_synthesized_discriminated_unions_carry_the_tag_of_their_branch() -> None:
+    import random
+
+    from jsonschema import Draft202012Validator
+
+    from mocks.synthesis import synthesize
+
+    defs = {
+        "Card": {
+            "type": "object",
+            "required": ["kind", "last4"],
+            "properties": {"kind": {"type": "string"}, "last4": {"type": "string"}},
+        },
+        "Bank": {
+            "type": "object",
+            "required": ["kind", "iban"],
+            "properties": {"kind": {"const": "bank_account"}, "iban": {"type": "string"}},
+        },
+    }
+    union = {
+        "oneOf": [{"$ref": "#/$defs/Card"}, {"$ref": "#/$defs/Bank"}],
+        "discriminator": {"propertyName": "kind", "mapping": {"card": "#/$defs/Card"}},
+    }
+    seen = set()
+    for seed in range(20):
+        value = synthesize(union, defs, random.Random(seed))
+        expected = "card" if "last4" in value else "bank_account"
+        assert value["kind"] == expected
+        branch = defs["Card" if expected == "card" else "Bank"]
+        assert Draft202012Validator({**branch, "$defs": defs}).is_valid(value)
+        seen.add(expected)
+    assert seen == {"card", "bank_account"}
