@@ -893,10 +893,21 @@ class MockServer:
                 if isinstance(item, dict):
                     satisfy(item, wanted)
         filters = action.mock.filters if action.mock else {}
+        # An absent filter takes its documented default, as at the vendor (GitHub: state=open).
+        defaults = {
+            p.name: resolve_schema(p.schema_, self.spec.defs).get("default")
+            for p in action.parameters
+            if p.name in filters
+        }
+        asked = {
+            name: data[name] if name in data else defaults.get(name)
+            for name in filters
+            if name in data or defaults.get(name) is not None
+        }
         wanted_values = {
-            path: data[name]
+            path: asked[name]
             for name, path in filters.items()
-            if name in data and self._can_hold(item_schema, path, data[name])
+            if name in asked and self._can_hold(item_schema, path, asked[name])
         }
         synthetic = []
         for n in range(self.options.records):

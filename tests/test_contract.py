@@ -157,8 +157,12 @@ def test_stateful_rest_resources_on_github() -> None:
     assert ex.call("get_issue", {**repo, "issue_number": number})["title"] == "Stateful"
     ex.call("update_issue", {**repo, "issue_number": number, "state": "closed"})
     assert ex.call("get_issue", {**repo, "issue_number": number})["state"] == "closed"
-    titles = [i["title"] for i in ex.paginate("list_issues", repo).all()]
+    titles = [i["title"] for i in ex.paginate("list_issues", {**repo, "state": "all"}).all()]
     assert titles[0] == "Stateful" and len(titles) == 3
+    # Closed now, so GitHub's default listing (open issues) leaves it out; state=closed has it.
+    assert "Stateful" not in [i["title"] for i in ex.paginate("list_issues", repo).all()]
+    closed = ex.paginate("list_issues", {**repo, "state": "closed"}).all()
+    assert "Stateful" in [i["title"] for i in closed]
 
 
 SINK = load_spec(ROOT / "tests/data/kitchen_sink.json")
@@ -318,7 +322,9 @@ def test_several_mocks_on_one_real_server() -> None:
             Connection("github", credentials={"token": github.credentials["token"]}),
             base_url=github.local_base_url(origin),
         )
-        issues = gh.paginate("list_issues", {"owner": "o", "repo": "r"}, page_size=3).all()
+        issues = gh.paginate(
+            "list_issues", {"owner": "o", "repo": "r", "state": "all"}, page_size=3
+        ).all()
         sl = GenericExecutor(
             slack.spec,
             Connection("slack", credentials={"bot_token": slack.credentials["bot_token"]}),

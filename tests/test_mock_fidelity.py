@@ -189,8 +189,8 @@ def test_a_created_comment_keeps_its_body_and_is_listed() -> None:
 
 def test_the_page_parameter_is_honoured_and_link_carries_the_vendors_relations() -> None:
     with github() as c:
-        first = c.get("/repos/o/r/issues", params={"per_page": 2})
-        third = c.get("/repos/o/r/issues", params={"per_page": 2, "page": 3})
+        first = c.get("/repos/o/r/issues", params={"per_page": 2, "state": "all"})
+        third = c.get("/repos/o/r/issues", params={"per_page": 2, "page": 3, "state": "all"})
     links = {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', first.headers["Link"])}
     assert set(links) == {"next", "last"}
     assert "page=2" in links["next"] and "page=3" in links["last"]
@@ -204,8 +204,12 @@ def test_declared_list_filters_apply_and_an_impossible_value_filters_nothing() -
     with github() as c:
         closed = c.get("/repos/o/r/issues", params={"state": "closed", "per_page": 100}).json()
         every = c.get("/repos/o/r/issues", params={"state": "all", "per_page": 100}).json()
+        default = c.get("/repos/o/r/issues", params={"per_page": 100}).json()
     assert {i["state"] for i in closed} <= {"closed"}
     assert len(every) == 5 and len(closed) < 5
+    # No state asked: GitHub's documented default, open issues only.
+    assert {i["state"] for i in default} <= {"open"}
+    assert len(default) + len(closed) == len(every)
 
 
 def test_an_unknown_issue_number_is_github_not_found() -> None:

@@ -78,5 +78,8 @@ def _edited(issue: object) -> tuple[str, str]:
 
 def _paged(repo: object) -> tuple[int, int, list[int]]:
     listing = repo.get_issues(state="all")  # type: ignore[attr-defined]
+    # totalCount first: once iterated, PyGithub counts with the first URL alone (state dropped,
+    # so GitHub's default, open issues only, would be counted, against GitHub as here).
+    total = listing.totalCount
     numbers = [i.number for i in listing]
-    return len(numbers), listing.totalCount, numbers
+    return len(numbers), total, numbers
