@@ -7,12 +7,22 @@ must be typed attributes, while a field no description declares still comes thro
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
-from generated.google_calendar.models import Event, Events
+from generated.google_calendar import GoogleCalendarClient, GoogleCalendarOauth2Credentials
+from generated.google_calendar.models import (
+    Event,
+    EventDateTime,
+    Events,
+    EventWorkingLocationProperties,
+)
+from runtime.connection import StaticTokenProvider
 
 
 def _event() -> dict[str, Any]:
@@ -65,3 +75,30 @@ def test_hand_written_enums_survive_the_import() -> None:
     """Discovery lists no enum for status; the spec's documented values still constrain it."""
     with pytest.raises(ValidationError):
         Event.model_validate({**_event(), "status": "maybe"})
+
+
+def test_create_event_sends_the_newly_declared_body_fields() -> None:
+    """A working-location event (a body field the description declares) goes out as JSON."""
+    sent: list[dict[str, Any]] = []
+
+    def google(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={**_event(), "id": "created0001"})
+
+    client = GoogleCalendarClient(
+        GoogleCalendarOauth2Credentials(token_provider=StaticTokenProvider("fake-token")),
+        transport=httpx.MockTransport(google),
+    )
+    with client:
+        created = client.create_event(
+            calendar_id="primary",
+            start=EventDateTime(date=date(2026, 3, 12)),
+            end=EventDateTime(date=date(2026, 3, 13)),
+            event_type="workingLocation",
+            working_location_properties=EventWorkingLocationProperties(
+                type="homeOffice", home_office={}
+            ),
+        )
+    assert sent[0]["eventType"] == "workingLocation"
+    assert sent[0]["workingLocationProperties"] == {"type": "homeOffice", "homeOffice": {}}
+    assert created.id == "created0001" and created.working_location_properties is not None

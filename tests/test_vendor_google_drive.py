@@ -7,9 +7,14 @@ declares must still come through as extra.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from generated.google_drive.models import About, File, FileList
+import httpx
+
+from generated.google_drive import GoogleDriveClient, GoogleDriveOauth2Credentials
+from generated.google_drive.models import About, ContentRestriction, File, FileList
+from runtime.connection import StaticTokenProvider
 
 
 def _file() -> dict[str, Any]:
@@ -72,3 +77,29 @@ def test_about_declares_drive_themes() -> None:
     )
     assert about.drive_themes is not None and about.drive_themes[0].id == "abacus"
     assert not about.model_extra
+
+
+def test_create_file_sends_the_newly_declared_body_fields() -> None:
+    """A locked file (contentRestrictions, a body field the description declares) goes out."""
+    sent: list[httpx.Request] = []
+
+    def google(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=_file())
+
+    client = GoogleDriveClient(
+        GoogleDriveOauth2Credentials(token_provider=StaticTokenProvider("fake-token")),
+        transport=httpx.MockTransport(google),
+    )
+    with client:
+        created = client.create_file(
+            name="Q3 plan",
+            content_restrictions=[ContentRestriction(read_only=True, reason="final")],
+            writers_can_share=False,
+            ocr_language="de",
+        )
+    body = json.loads(sent[0].content)
+    assert body["contentRestrictions"] == [{"readOnly": True, "reason": "final"}]
+    assert body["writersCanShare"] is False
+    assert sent[0].url.params["ocrLanguage"] == "de"
+    assert created.content_restrictions is not None
