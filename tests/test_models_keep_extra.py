@@ -107,5 +107,5 @@ def test_model_extra_exposes_undeclared_fields() -> None:
         }
     )
     assert isinstance(issue, BaseModel)
-    assert issue.model_extra == {"pinned_comment": None, "active_lock_reason": None}
+    assert issue.model_extra == {"pinned_comment": None, "issue_field_values": []}
     assert issue.user is not None and issue.user.model_extra == {"twitter_username": "octo"}
