@@ -16,6 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from vendor_shapes import (
+    documented_fixtures,
+    resource_model,
+    undeclared,
+    undeclared_in_fixture,
+)
 
 from mocks.vendors.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
 from runtime import (
@@ -30,12 +36,6 @@ from runtime import (
     load_spec,
 )
 from runtime.spec import LinkHeaderPagination
-from vendor_shapes import (
-    documented_fixtures,
-    resource_model,
-    undeclared,
-    undeclared_in_fixture,
-)
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "github.json"
 FIXED = 1_800_000_000.0
@@ -787,8 +787,9 @@ def test_documented_payloads_declare_every_field(fixture: Path) -> None:
 def test_a_field_the_spec_does_not_declare_is_reported() -> None:
     """The check above can fail: a field GitHub might add later is found as an extra."""
     repo = json.loads(
-        (Path(__file__).resolve().parent.parent / "golden/github/get_repo/documented.json")
-        .read_text()
+        (
+            Path(__file__).resolve().parent.parent / "golden/github/get_repo/documented.json"
+        ).read_text()
     )["response"]["body"]
     repo["owner"]["some_future_field"] = 1
     parsed = resource_model("github", "get_repo").model_validate(repo)

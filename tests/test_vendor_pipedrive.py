@@ -1,11 +1,10 @@
-"""Pipedrive responses carry the vendor's full shapes: documented payloads leave nothing undeclared."""
+"""Pipedrive: documented payloads parse with every field declared (the vendor's shapes)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
 
 

@@ -1,11 +1,10 @@
-"""Zendesk responses carry the vendor's full shapes: documented payloads leave nothing undeclared."""
+"""Zendesk: documented payloads parse with every field declared (the vendor's full shapes)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
 
 

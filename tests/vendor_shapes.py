@@ -53,9 +53,9 @@ def documented_fixtures(connector: str) -> list[Path]:
     for path in sorted((ROOT / "golden" / connector).glob("*/*.json")):
         fixture = json.loads(path.read_text())
         response = fixture["response"]
-        if fixture["source"] == "documented" and 200 <= response["status"] < 300:
-            if response.get("body_encoding", "json") == "json" and response["body"]:
-                out.append(path)
+        documented = fixture["source"] == "documented" and 200 <= response["status"] < 300
+        if documented and response.get("body_encoding", "json") == "json" and response["body"]:
+            out.append(path)
     return out
 
 
