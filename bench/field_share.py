@@ -3,8 +3,10 @@
     .venv/bin/python bench/field_share.py DESCRIPTION specs/stripe.json \
         list_customers=GetCustomers get_customer=GetCustomersCustomer [--depth 1]
 
-For a paged action the items are compared (the page envelope is not the resource); otherwise
-the whole result. Depth 1 counts the resource's own fields, depth 2 also their sub-fields.
+For a paged action the items are compared (the page envelope is not the resource), for an
+action with a ``result_path`` the object there; otherwise the whole result. Depth 1 counts the
+resource's own fields, depth 2 also their sub-fields.
+Fields the vendor marks ``writeOnly`` are not response fields and are not counted.
 Prints declared / vendor fields and the share, per action and in total.
 """
 
@@ -22,16 +24,25 @@ from codegen.openapi_import import field_share, load_document  # noqa: E402
 from codegen.openapi_import.responses import success_response  # noqa: E402
 
 
-def _step(schema: Any, path: str, resolve: Any) -> Any:
-    """The item schema of the list at ``path`` ('' = the body is the list)."""
+def _prop(schema: Any, path: str, resolve: Any) -> Any:
+    """The schema of the property at dotted ``path`` ('' = the body itself)."""
     node = resolve(schema)
-    if path:
+    for part in [p for p in path.split(".") if p]:
         for branch in [node, *(node.get("allOf") or [])]:
             props = resolve(branch).get("properties") or {}
-            if path in props:
-                node = resolve(props[path])
+            if part in props:
+                node = resolve(props[part])
                 break
-    return node.get("items", {})
+    return node
+
+
+def _step(schema: Any, path: str, resolve: Any) -> Any:
+    """The item schema of the list at ``path`` ('' = the body is the list)."""
+    return _prop(schema, path, resolve).get("items", {})
+
+
+def _write_only(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("writeOnly") is True
 
 
 def main() -> None:
@@ -57,7 +68,14 @@ def main() -> None:
 
     def theirs(node: Any) -> dict[str, Any]:
         found = doc.resolve(node)
-        return found if isinstance(found, dict) else {}
+        if not isinstance(found, dict):
+            return {}
+        props = found.get("properties")
+        if isinstance(props, dict) and any(_write_only(s) for s in props.values()):
+            # a response never carries the fields only a request sends (Zendesk's tickets)
+            kept = {k: s for k, s in props.items() if not _write_only(s)}
+            found = {**found, "properties": kept}
+        return found
 
     total_declared = total_vendor = 0
     for pair in args.pairs:
@@ -68,6 +86,10 @@ def main() -> None:
         if pagination is not None:
             vendor = _step(vendor, pagination["items_path"], theirs)
             ours_schema = _step(ours_schema, pagination["items_path"], ours)
+        elif action.get("output", {}).get("result_path"):
+            # an enveloped single resource ({"ticket": {...}}): compare the resource
+            vendor = _prop(vendor, action["output"]["result_path"], theirs)
+            ours_schema = _prop(ours_schema, action["output"]["result_path"], ours)
         share = field_share(vendor, theirs, ours_schema, ours, depth=args.depth)
         total_declared += share.declared
         total_vendor += share.vendor

@@ -101,11 +101,11 @@ def test_model_extra_exposes_undeclared_fields() -> None:
             "state": "open",
             "created_at": "2026-01-02T03:04:05Z",
             "updated_at": "2026-01-02T03:04:05Z",
-            "performed_via_github_app": None,
+            "pinned_comment": None,
             "user": {"login": "octocat", "id": 1, "twitter_username": "octo"},
-            "active_lock_reason": None,
+            "issue_field_values": [],
         }
     )
     assert isinstance(issue, BaseModel)
-    assert issue.model_extra == {"performed_via_github_app": None, "active_lock_reason": None}
+    assert issue.model_extra == {"pinned_comment": None, "issue_field_values": []}
     assert issue.user is not None and issue.user.model_extra == {"twitter_username": "octo"}

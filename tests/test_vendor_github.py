@@ -16,6 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from vendor_shapes import (
+    documented_fixtures,
+    resource_model,
+    undeclared,
+    undeclared_in_fixture,
+)
 
 from mocks.vendors.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
 from runtime import (
@@ -764,3 +770,27 @@ def test_async_paging_create_and_rate_limit(spec: ConnectorSpec) -> None:
     assert standin.requests[3].content == b'{"title":"Async"}'
     assert len(comments) == 25
     assert sleeps == [7.0]
+
+
+# ------------------------------------------------------------- the vendor's full response shapes
+
+
+@pytest.mark.parametrize(
+    "fixture", documented_fixtures("github"), ids=lambda p: f"{p.parent.name}/{p.stem}"
+)
+def test_documented_payloads_declare_every_field(fixture: Path) -> None:
+    """Each documented payload (the vendor's own examples included) parses into the generated
+    models with nothing left over in ``model_extra``: the spec declares what GitHub sends."""
+    assert undeclared_in_fixture("github", fixture) == []
+
+
+def test_a_field_the_spec_does_not_declare_is_reported() -> None:
+    """The check above can fail: a field GitHub might add later is found as an extra."""
+    repo = json.loads(
+        (
+            Path(__file__).resolve().parent.parent / "golden/github/get_repo/documented.json"
+        ).read_text()
+    )["response"]["body"]
+    repo["owner"]["some_future_field"] = 1
+    parsed = resource_model("github", "get_repo").model_validate(repo)
+    assert undeclared(parsed) == [".owner.some_future_field"]
