@@ -34,6 +34,16 @@ def _step(schema: Any, path: str, resolve: Any) -> Any:
     return node.get("items", {})
 
 
+def _prop(schema: Any, name: str, resolve: Any) -> Any:
+    """The schema of property ``name`` of an object schema (``{}`` when it has none)."""
+    node = resolve(schema)
+    for branch in [node, *(node.get("allOf") or [])]:
+        props = resolve(branch).get("properties") or {}
+        if name in props:
+            return props[name]
+    return {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("description", type=Path)
@@ -57,6 +67,10 @@ def main() -> None:
 
     def theirs(node: Any) -> dict[str, Any]:
         found = doc.resolve(node)
+        if isinstance(found, dict) and isinstance(found.get("items"), list):
+            # Slack's description lists alternatives as an ``items`` array: read it as anyOf.
+            found = {**found, "anyOf": found["items"]}
+            del found["items"]
         return found if isinstance(found, dict) else {}
 
     total_declared = total_vendor = 0
@@ -68,6 +82,10 @@ def main() -> None:
         if pagination is not None:
             vendor = _step(vendor, pagination["items_path"], theirs)
             ours_schema = _step(ours_schema, pagination["items_path"], ours)
+        elif "." not in (result_path := action["output"].get("result_path") or "."):
+            # The resource sits under one envelope key (Slack's ``channel``): compare that.
+            vendor = _prop(vendor, result_path, theirs)
+            ours_schema = _prop(ours_schema, result_path, ours)
         share = field_share(vendor, theirs, ours_schema, ours, depth=args.depth)
         total_declared += share.declared
         total_vendor += share.vendor
