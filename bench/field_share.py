@@ -45,6 +45,16 @@ def _write_only(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("writeOnly") is True
 
 
+def _prop(schema: Any, name: str, resolve: Any) -> Any:
+    """The schema of property ``name`` of an object schema (``{}`` when it has none)."""
+    node = resolve(schema)
+    for branch in [node, *(node.get("allOf") or [])]:
+        props = resolve(branch).get("properties") or {}
+        if name in props:
+            return props[name]
+    return {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("description", type=Path)
@@ -70,6 +80,10 @@ def main() -> None:
         found = doc.resolve(node)
         if not isinstance(found, dict):
             return {}
+        if isinstance(found.get("items"), list):
+            # Slack's description lists alternatives as an ``items`` array: read it as anyOf.
+            found = {**found, "anyOf": found["items"]}
+            del found["items"]
         props = found.get("properties")
         if isinstance(props, dict) and any(_write_only(s) for s in props.values()):
             # a response never carries the fields only a request sends (Zendesk's tickets)
@@ -86,10 +100,10 @@ def main() -> None:
         if pagination is not None:
             vendor = _step(vendor, pagination["items_path"], theirs)
             ours_schema = _step(ours_schema, pagination["items_path"], ours)
-        elif action.get("output", {}).get("result_path"):
-            # an enveloped single resource ({"ticket": {...}}): compare the resource
-            vendor = _prop(vendor, action["output"]["result_path"], theirs)
-            ours_schema = _prop(ours_schema, action["output"]["result_path"], ours)
+        elif "." not in (result_path := action.get("output", {}).get("result_path") or "."):
+            # an enveloped single resource ({"ticket": {...}}, Slack's ``channel``): compare it
+            vendor = _prop(vendor, result_path, theirs)
+            ours_schema = _prop(ours_schema, result_path, ours)
         share = field_share(vendor, theirs, ours_schema, ours, depth=args.depth)
         total_declared += share.declared
         total_vendor += share.vendor
