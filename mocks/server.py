@@ -481,11 +481,15 @@ class MockServer:
         """Fill the fields the spec derives from the request (``full_name`` from owner/repo)."""
         if not isinstance(target, dict) or action.mock is None:
             return
+        # In a URL every value the request gave is one percent-encoded segment, as the
+        # vendor's would be; where we are (_origin, _base, _path) is a URL already.
+        in_url = {
+            k: quote(v, safe="") if isinstance(v, str) and not k.startswith("_") else v
+            for k, v in context.items()
+        }
         for path, template in action.mock.fields.items():
-            value = _render_value(template, context)
-            if isinstance(value, str) and value.startswith(("http://", "https://", "/")):
-                # A URL carries path values percent-encoded, as the vendor's would.
-                value = quote(value, safe=":/?#[]@!$&'()*+,;=%~")
+            url_like = template.startswith(("http://", "https://", "/", "{_"))
+            value = _render_value(template, in_url if url_like else context)
             if value is not MISSING:
                 set_path(target, path, value)
 
