@@ -11,8 +11,14 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import io
+import json
+import tempfile
+import tokenize
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
 from datamodel_code_generator.enums import DataModelType
@@ -155,7 +161,8 @@ def _keep_extra_fields(schema: object) -> None:
 def render_models(spec: ConnectorSpec, plan: ModelPlan) -> str:
     """Python source of ``models.py`` (unformatted; the generator formats every file)."""
     document = {"$defs": plan.defs, "title": f"{pascal(spec.name)}Schemas"}
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        metadata = Path(folder) / "models.json"
         warnings.simplefilter("ignore")
         source = generate(
             document,
@@ -174,9 +181,55 @@ def render_models(spec: ConnectorSpec, plan: ModelPlan) -> str:
             enum_field_as_literal=LiteralType.All,
             use_double_quotes=True,
             formatters=[Formatter.BUILTIN],
+            emit_model_metadata=metadata,
         )
-    assert isinstance(source, str)
+        assert isinstance(source, str)
+        classes = _classes_by_definition(json.loads(metadata.read_text()))
+    source = _give_definitions_their_names(source, classes)
     return _drop_document_root(source, f"{pascal(spec.name)}Schemas")
+
+
+def _classes_by_definition(metadata: dict[str, Any]) -> dict[str, str]:
+    """``{$defs name: generated class name}`` from datamodel-code-generator's model metadata."""
+    found: dict[str, str] = {}
+    for model in metadata.get("models", []):
+        ref = model.get("source_ref")
+        name = ref[len(_REF_PREFIX) :] if isinstance(ref, str) else ""
+        if isinstance(ref, str) and ref.startswith(_REF_PREFIX) and "/" not in name:
+            found[name] = model["class_name"]
+    return found
+
+
+def _give_definitions_their_names(source: str, classes: dict[str, str]) -> str:
+    """Every ``$defs`` entry's class carries the entry's name, as the client assumes.
+
+    datamodel-code-generator names an inline schema after its field, so in Stripe's
+    ``customer: string | Customer`` the string variant can take ``Customer`` first and the real
+    model becomes ``CustomerModel``; here the squatter moves to a free name and the definition
+    gets its own back (a token-level rename, so every reference follows)."""
+    taken = {node.name for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
+    renames: dict[str, str] = {}
+    for name, generated in sorted(classes.items()):
+        if generated == name or generated in renames:
+            continue
+        if name in taken and name not in classes.values():
+            renames[name] = unique(f"{name}Value", taken)
+        elif name in taken:
+            continue  # another definition holds the name: leave both as generated
+        renames[generated] = name
+    if not renames:
+        return source
+    lines = source.splitlines(keepends=True)
+    edits = [
+        tok
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.NAME and tok.string in renames
+    ]
+    for tok in reversed(edits):
+        row, col = tok.start
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + renames[tok.string] + line[col + len(tok.string) :]
+    return "".join(lines)
 
 
 def _drop_document_root(source: str, root: str) -> str:
