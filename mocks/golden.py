@@ -14,9 +14,8 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from runtime.errors import ConfigError
-
-from .wire import multipart_fields
+from patchbay.mocks.wire import multipart_fields
+from patchbay.runtime.errors import ConfigError
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 

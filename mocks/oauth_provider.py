@@ -27,10 +27,9 @@ from urllib.parse import parse_qsl, unquote, urlencode
 
 import httpx
 
-from runtime.paths import MISSING, get_path
-from runtime.spec import Condition, ConnectorSpec, OAuth2Auth
-
-from .vendor_errors import remove_path, set_path
+from patchbay.mocks.vendor_errors import remove_path, set_path
+from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.spec import Condition, ConnectorSpec, OAuth2Auth
 
 
 @dataclass
@@ -116,8 +115,8 @@ class MockOAuthProvider:
         if self.variant.client_auth == "basic":
             auth = request.headers.get("authorization", "")
             pair = f"{self.client_id}:{self.client_secret}".encode()
-            return auth == "Basic " + base64.b64encode(pair).decode()
-        return (
+            return bool(auth == "Basic " + base64.b64encode(pair).decode())
+        return bool(
             form.get("client_id") == self.client_id
             and form.get("client_secret") == self.client_secret
         )

@@ -6,8 +6,8 @@ golden fixtures. On a miss, mode ``none`` raises :class:`ReplayMiss` naming the 
 request; ``new``/``all`` (and ``once`` with nothing recorded yet) forward it to a real transport
 and record the answer. In CI (``$CI`` set) the mode is always ``none``.
 
-For pytest, without a conftest: ``from mocks.replay import patchbay_replay`` in a test module
-makes the ``patchbay_replay`` fixture available; configure it with
+For pytest, without a conftest: ``from patchbay.mocks.replay import patchbay_replay`` in a test
+module makes the ``patchbay_replay`` fixture available; configure it with
 ``@pytest.mark.parametrize("patchbay_replay", [{"connector": "stripe"}], indirect=True)`` or a
 ``@pytest.mark.replay("stripe", root=..., mode=...)`` marker (register ``replay`` in pytest's
 ``markers`` when ``--strict-markers`` is on).
@@ -20,17 +20,13 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httpx
 
-from runtime.errors import ConfigError
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec
-
-from .golden import GOLDEN_DIR, Fixture, decode_body, load_fixture, matches
-from .recorder import (
+from patchbay.mocks.golden import GOLDEN_DIR, Fixture, decode_body, load_fixture, matches
+from patchbay.mocks.recorder import (
     MODES,
     Exchange,
     FixtureRedactor,
@@ -41,6 +37,9 @@ from .recorder import (
     rules_for,
     scan_fixtures,
 )
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec
 
 MODE_ENV = "PATCHBAY_RECORD_MODE"
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection"})
@@ -59,7 +58,7 @@ def effective_mode(mode: str | None = None) -> Mode:
     chosen = mode or os.environ.get(MODE_ENV) or "none"
     if chosen not in MODES:
         raise ConfigError(f"unknown record mode {chosen!r} (have: {', '.join(MODES)})")
-    return cast(Mode, chosen)
+    return chosen
 
 
 def _signature(method: str, path: str, query: dict[str, list[str]], body: Any) -> str:
@@ -173,8 +172,8 @@ class RecordedSession:
         if written is not None:
             with self._lock:
                 self.fixtures.append((written, load_fixture(written)))
-        headers = [(k, v) for k, v in response.headers.multi_items() if k not in _HOP_HEADERS]
-        return httpx.Response(response.status_code, headers=headers, content=content)
+        kept = [(k, v) for k, v in response.headers.multi_items() if k not in _HOP_HEADERS]
+        return httpx.Response(response.status_code, headers=kept, content=content)
 
     def transport(self) -> httpx.MockTransport:
         """An ``httpx`` transport for ``httpx.Client``, ``GenericExecutor(transport=...)`` and

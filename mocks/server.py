@@ -17,6 +17,7 @@ import base64
 import copy
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from runtime.error_mapping import match_holds
-from runtime.errors import ValidationFailed
-from runtime.paths import MISSING, get_path
-from runtime.spec import (
+from patchbay.mocks.golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
+from patchbay.mocks.routing import Route, Router
+from patchbay.mocks.synthesis import from_pattern, rng_for, synthesize
+from patchbay.mocks.vendor_errors import STATUS_FOR_CODE, error_response, remove_path, set_path
+from patchbay.mocks.wire import decode_input, form_as_object
+from patchbay.runtime.error_mapping import match_holds
+from patchbay.runtime.errors import ValidationFailed
+from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.spec import (
     Action,
     ApiKeyAuth,
     BasicAuth,
@@ -47,15 +53,9 @@ from runtime.spec import (
     PagePagination,
     ResourceEffect,
 )
-from runtime.spec_checks import resolve_schema, schema_at_path
-from runtime.templating import render
-from runtime.validation import InputCheck, input_schema
-
-from .golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
-from .routing import Route, Router
-from .synthesis import from_pattern, rng_for, synthesize
-from .vendor_errors import STATUS_FOR_CODE, error_response, remove_path, set_path
-from .wire import decode_input, form_as_object
+from patchbay.runtime.spec_checks import resolve_schema, schema_at_path
+from patchbay.runtime.templating import render
+from patchbay.runtime.validation import InputCheck, input_schema
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 SCENARIOS = (
@@ -557,7 +557,7 @@ class MockServer:
         names = re.findall(r"\{([^{}]+)\}", action.path)
         props = (schema or {}).get("properties", {})
         if names:
-            last = names[-1]
+            last: str = names[-1]
             if last in props:
                 return last
             if last.endswith("_number") and "number" in props:
@@ -1188,7 +1188,7 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
     return value
 
 
-def _as_pairs(body: bytes, content_type: str, encodings: list[str]) -> list[tuple[str, str]]:
+def _as_pairs(body: bytes, content_type: str, encodings: Sequence[str]) -> list[tuple[str, str]]:
     """A form or JSON body's fields as query pairs (nested JSON stays JSON text)."""
     if "form" in encodings and "application/x-www-form-urlencoded" in content_type:
         return parse_qsl(body.decode(), keep_blank_values=True)

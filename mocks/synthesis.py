@@ -11,8 +11,8 @@ import re
 import zlib
 from typing import Any
 
-from runtime.spec import JsonSchema
-from runtime.spec_checks import resolve_schema
+from patchbay.runtime.spec import JsonSchema
+from patchbay.runtime.spec_checks import resolve_schema
 
 _FORMATS = {
     "date-time": "2026-01-0{d}T12:00:00Z",
@@ -87,8 +87,8 @@ def synthesize(
         high = int(schema.get("maximum", low + 1000))
         return rng.randint(low, max(low, high))
     if kind == "number":
-        low = float(schema.get("minimum", 0))
-        return round(low + rng.random() * 100, 2)
+        floor = float(schema.get("minimum", 0))
+        return round(floor + rng.random() * 100, 2)
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "null":
@@ -100,7 +100,7 @@ def synthesize(
     text = f"mock_{n}"
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        candidates = (
+        candidates: tuple[str, ...] = (
             f"{n}.{n:06d}",
             str(n),
             text,

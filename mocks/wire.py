@@ -16,8 +16,8 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from runtime.spec import Action, JsonSchema
-from runtime.spec_checks import resolve_schema
+from patchbay.runtime.spec import Action, JsonSchema
+from patchbay.runtime.spec_checks import resolve_schema
 
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 
@@ -43,6 +43,19 @@ def coerce(text: str, schema: JsonSchema, defs: dict[str, JsonSchema]) -> Any:
     if "boolean" in kinds and text in ("true", "false"):
         return text == "true"
     return text
+
+
+def _unfold(value: Any, param: Any, schema: JsonSchema, defs: dict[str, JsonSchema]) -> Any:
+    """A query value split or decoded as its parameter's style says (comma, JSON, array)."""
+    if param is None:
+        return value
+    if param.style == "comma" and isinstance(value, str):
+        value = value.split(",") if value else []
+    if param.style == "json" and isinstance(value, str):
+        value = json.loads(value)
+    if resolve_schema(schema, defs).get("type") == "array" and not isinstance(value, list):
+        value = [value]
+    return value
 
 
 def _coerce_tree(value: Any, schema: JsonSchema, defs: dict[str, JsonSchema]) -> Any:
@@ -176,16 +189,10 @@ def decode_input(
             if isinstance(current, list)
             else [current, value]
         )
-    for name, value in folded.items():
+    for name, item in folded.items():
         param = params.get(name)
         schema = param.schema_ if param is not None else {}
-        if param is not None and param.style == "comma" and isinstance(value, str):
-            value = value.split(",") if value else []
-        if param is not None and param.style == "json" and isinstance(value, str):
-            value = json.loads(value)
-        if param is not None and resolve_schema(schema, defs).get("type") == "array":
-            value = value if isinstance(value, list) else [value]
-        data[name] = _coerce_tree(value, schema, defs)
+        data[name] = _coerce_tree(_unfold(item, param, schema, defs), schema, defs)
     lowered = {k.lower(): v for k, v in headers.items()}
     for param in action.parameters:
         if param.in_ == "header" and param.name.lower() in lowered:

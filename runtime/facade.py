@@ -17,9 +17,9 @@ from typing import Any, ClassVar, Self, TypedDict
 import httpx
 from pydantic import BaseModel, ConfigDict, RootModel, SecretStr, TypeAdapter, ValidationError
 
-from .connection import Connection, TokenProvider
-from .errors import BadResponse, PatchbayError, ValidationFailed
-from .executor import (
+from patchbay.runtime.connection import Connection, TokenProvider
+from patchbay.runtime.errors import BadResponse, PatchbayError, ValidationFailed
+from patchbay.runtime.executor import (
     AsyncGenericExecutor,
     AsyncPager,
     CallOptions,
@@ -29,7 +29,7 @@ from .executor import (
     Page,
     Pager,
 )
-from .spec import ConnectorSpec
+from patchbay.runtime.spec import ConnectorSpec
 
 _NO_OPTIONS = CallOptions()
 

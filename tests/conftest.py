@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runtime import ConnectorSpec, parse_spec
+from patchbay.runtime import ConnectorSpec, parse_spec
 
 ITEM_SCHEMA = {
     "type": "object",

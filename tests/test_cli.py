@@ -14,8 +14,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from mocks.serving import HandlerApp, serve
 from patchbay.cli import main
+from patchbay.mocks.serving import HandlerApp, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests/data/kitchen_sink.json"

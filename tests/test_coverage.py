@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import mocks.fuzzing
-from mocks.contract import missing_fixtures, run_suite
-from mocks.coverage import (
+import patchbay.mocks.fuzzing
+import patchbay.mocks.oauth_provider
+import patchbay.runtime.webhooks
+from patchbay.cli import main
+from patchbay.mocks.contract import missing_fixtures, run_suite
+from patchbay.mocks.coverage import (
     LEVELS,
     ConnectorCoverage,
     CoverageOptions,
@@ -24,12 +27,11 @@ from mocks.coverage import (
     coverage_report,
     coverage_table,
 )
-from mocks.golden import GOLDEN_DIR, all_fixtures, dump_fixture, load_fixture
-from mocks.server import MockOptions, MockServer
-from patchbay.cli import main
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec, OAuth2Auth
-from runtime.spec_loading import check_spec_data
+from patchbay.mocks.golden import GOLDEN_DIR, all_fixtures, dump_fixture, load_fixture
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
+from patchbay.runtime.spec_loading import check_spec_data
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -106,10 +108,8 @@ def test_mock_accepting_any_credentials_fails_auth_only(
 def test_an_oauth_provider_that_denies_the_grant_fails_auth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mocks.oauth_provider
-
-    denying = functools.partial(mocks.oauth_provider.MockOAuthProvider, deny=True)
-    monkeypatch.setattr(mocks.oauth_provider, "MockOAuthProvider", denying)
+    denying = functools.partial(patchbay.mocks.oauth_provider.MockOAuthProvider, deny=True)
+    monkeypatch.setattr(patchbay.mocks.oauth_provider, "MockOAuthProvider", denying)
     item = coverage_of(spec_with("zendesk"), golden_copy(tmp_path, "zendesk"))
     assert isinstance(REGISTRY.get("zendesk").auth[0], OAuth2Auth)
     assert item.level == "none"
@@ -255,8 +255,6 @@ def test_a_webhook_registered_by_hand_fails_silver(github_golden: Path) -> None:
 def test_a_verifier_that_accepts_forgeries_fails_silver(
     github_golden: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import runtime.webhooks
-
     class Lenient:
         def __init__(self, real: Any) -> None:
             self.real = real
@@ -267,8 +265,10 @@ def test_a_verifier_that_accepts_forgeries_fails_silver(
         def verify(self, *args: Any, **kwargs: Any) -> None:
             return None
 
-    real = runtime.webhooks.verifier_for
-    monkeypatch.setattr(runtime.webhooks, "verifier_for", lambda config: Lenient(real(config)))
+    real = patchbay.runtime.webhooks.verifier_for
+    monkeypatch.setattr(
+        patchbay.runtime.webhooks, "verifier_for", lambda config: Lenient(real(config))
+    )
     item = coverage_of(spec_with("github"), github_golden)
     assert [c.key for c in item.missing] == ["webhooks"]
     assert "wrong secret was answered 200" in item.criterion("webhooks").detail
@@ -277,14 +277,14 @@ def test_a_verifier_that_accepts_forgeries_fails_silver(
 def test_a_mock_answering_500_to_the_fuzzer_fails_silver(
     github_golden: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = mocks.fuzzing.mock_options
+    real = patchbay.mocks.fuzzing.mock_options
 
     def failing_mock(spec: ConnectorSpec) -> MockOptions:
         options = real(spec)
         options.scenario = "server_error"
         return options
 
-    monkeypatch.setattr(mocks.fuzzing, "mock_options", failing_mock)
+    monkeypatch.setattr(patchbay.mocks.fuzzing, "mock_options", failing_mock)
     item = coverage_of(spec_with("github"), github_golden)
     assert item.level == "bronze"
     assert [c.key for c in item.missing] == ["fuzz"]

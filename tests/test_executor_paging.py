@@ -16,7 +16,7 @@ import httpx
 import pytest
 from conftest import FakeSleep, make_spec
 
-from runtime import (
+from patchbay.runtime import (
     AsyncGenericExecutor,
     Connection,
     ExecutorOptions,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from conftest import FakeSleep, make_spec
 
-from runtime import (
+from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,
     Connection,

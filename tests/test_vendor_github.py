@@ -23,8 +23,8 @@ from vendor_shapes import (
     undeclared_in_fixture,
 )
 
-from mocks.vendors.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
-from runtime import (
+from patchbay.mocks.vendors.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
+from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,
     Connection,
@@ -35,7 +35,7 @@ from runtime import (
     RetryPolicy,
     load_spec,
 )
-from runtime.spec import LinkHeaderPagination
+from patchbay.runtime.spec import LinkHeaderPagination
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "github.json"
 FIXED = 1_800_000_000.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from generated.salesforce.models import GetLimitsResult, Limit, SObject
+from patchbay.connectors.salesforce.models import GetLimitsResult, Limit, SObject
 
 
 def test_documented_limit_names_are_typed_and_per_app_entries_too() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, equal
 
 
 def run(base: str, credentials: dict[str, str]) -> Steps:
@@ -106,7 +106,7 @@ def run(base: str, credentials: dict[str, str]) -> Steps:
     )
     steps.check(
         "customers.search",
-        lambda: client.v1.customers.search(params={"query": "email:'jo@example.test'"}).object,
+        lambda: client.v1.customers.search(params={"query": "email:'jo@example.test'"})["object"],
         equal("search_result"),
     )
     bad = stripe.StripeClient("not-a-key", base_addresses={"api": base}, max_network_retries=0)

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlencode
 
 import httpx
 
-from .base import StandIn, json_response
+from patchbay.mocks.vendors.base import StandIn, json_response
 
 DOCS = "https://docs.github.com/rest"
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -123,7 +123,7 @@ class GitHubStandIn(StandIn):
     def _seed(self, items: int, repo_name: str) -> None:
         for i in range(max(items, 1)):
             name = repo_name if i == 0 else f"repo-{i:02d}"
-            repo = {
+            repo: dict[str, Any] = {
                 "id": 1296269 + i,
                 "name": name,
                 "full_name": f"{self.user['login']}/{name}",

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from .base import StandIn, json_response
+from patchbay.mocks.vendors.base import StandIn, json_response
 
 DEMO_KEY = "sk_test_FAKE_patchbay_0000"
 ACCOUNT_ID = "acct_FAKEpatchbay0001"
@@ -402,7 +402,7 @@ class StripeStandIn(StandIn):
                 "or we can help at https://support.stripe.com/.",
             )
         scheme, _, value = header.partition(" ")
-        key = value.strip()
+        key: str = value.strip()
         if scheme.lower() == "basic":
             try:
                 key = base64.b64decode(key).decode().partition(":")[0]
