@@ -57,26 +57,35 @@ class ContractResult:
         return not self.problems
 
 
-def contract_cases(registry: SpecRegistry, golden_root: Path = GOLDEN_DIR) -> list[ContractCase]:
+def contract_cases(
+    registry: SpecRegistry, golden_root: Path = GOLDEN_DIR, connectors: list[str] | None = None
+) -> list[ContractCase]:
+    """Cases of the named connectors (bundled ones too), else of the project's own."""
     cases = []
-    for name in registry.names():
+    for name in connectors or registry.names():
         for action, found in all_fixtures(name, golden_root).items():
             for path, fixture in found:
                 cases.append(ContractCase(name, action, path.stem, path, fixture))
     return cases
 
 
-def missing_fixtures(registry: SpecRegistry, golden_root: Path = GOLDEN_DIR) -> list[str]:
+def missing_fixtures(
+    registry: SpecRegistry, golden_root: Path = GOLDEN_DIR, connectors: list[str] | None = None
+) -> list[str]:
     """``connector.action`` for every action that has no golden fixture."""
     out = []
-    for name in registry.names():
+    for name in connectors or registry.names():
         have = {a for a, found in all_fixtures(name, golden_root).items() if found}
         out += [f"{name}.{a.name}" for a in registry.get(name).actions if a.name not in have]
     return out
 
 
-def _client_module(connector: str) -> Any:
-    return importlib.import_module(f"patchbay.connectors.{connector}.client")
+# The bundled clients' package; a user's project passes its own (``generate --package``).
+DEFAULT_PACKAGE = "patchbay.connectors"
+
+
+def _client_module(connector: str, package: str = DEFAULT_PACKAGE) -> Any:
+    return importlib.import_module(f"{package}.{connector}.client")
 
 
 def _credentials(module: Any, spec: ConnectorSpec, values: dict[str, str]) -> Credentials:
@@ -156,14 +165,15 @@ def run_case(
     *,
     mount: str = "",
     transport_for: Callable[[MockServer], httpx.BaseTransport] | None = None,
+    package: str = DEFAULT_PACKAGE,
 ) -> ContractResult:
     """Run one case in-process, or (``mount`` + ``transport_for``) against the same mock served
     some other way, e.g. under ``mock serve``'s ``/<connector>`` prefix over real HTTP."""
     result = ContractResult(case)
     fixture = case.fixture
     action = spec.action(case.action)
-    module = _client_module(spec.name)
-    models = importlib.import_module(f"patchbay.connectors.{spec.name}.models")
+    module = _client_module(spec.name, package)
+    models = importlib.import_module(f"{package}.{spec.name}.models")
     creds = default_credentials(spec)
     variables = fixture_variables(spec, action, fixture)
     # Only this case's fixture, so a documented success and error for the same request
@@ -265,12 +275,16 @@ def _decoded(body: bytes, headers: dict[str, str]) -> Any:
 
 
 def run_suite(
-    registry: SpecRegistry, connectors: list[str] | None = None, golden_root: Path = GOLDEN_DIR
+    registry: SpecRegistry,
+    connectors: list[str] | None = None,
+    golden_root: Path = GOLDEN_DIR,
+    package: str = DEFAULT_PACKAGE,
 ) -> dict[str, list[ContractResult]]:
+    """Every fixture of the registry's connectors (or the named ones) as a contract case."""
     results: dict[str, list[ContractResult]] = {}
-    for case in contract_cases(registry, golden_root):
+    for case in contract_cases(registry, golden_root, connectors):
         if connectors and case.connector not in connectors:
             continue
         spec = registry.get(case.connector)
-        results.setdefault(case.connector, []).append(run_case(spec, case))
+        results.setdefault(case.connector, []).append(run_case(spec, case, package=package))
     return results

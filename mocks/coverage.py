@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import httpx
 
-from patchbay.mocks.contract import ContractCase, ContractResult, run_case
+from patchbay.mocks.contract import DEFAULT_PACKAGE, ContractCase, ContractResult, run_case
 from patchbay.mocks.golden import GOLDEN_DIR, all_fixtures
 from patchbay.mocks.server import (
     SCENARIO_HEADER,
@@ -131,6 +131,7 @@ class CoverageOptions:
     golden_root: Path = GOLDEN_DIR
     fuzz_examples: int = 3
     seed: int = 0
+    package: str = DEFAULT_PACKAGE
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -424,7 +425,9 @@ def check_fixtures(spec: ConnectorSpec, golden_root: Path) -> Criterion:
     return Criterion("fixtures", "bronze", title, not lacking, detail)
 
 
-def run_contract(spec: ConnectorSpec, golden_root: Path) -> list[ContractResult]:
+def run_contract(
+    spec: ConnectorSpec, golden_root: Path, package: str = DEFAULT_PACKAGE
+) -> list[ContractResult]:
     results = []
     known = {a.name for a in spec.actions}
     for action, found in all_fixtures(spec.name, golden_root).items():
@@ -434,7 +437,7 @@ def run_contract(spec: ConnectorSpec, golden_root: Path) -> list[ContractResult]
                 result = ContractResult(case, [f"no action {action} in the spec"])
             else:
                 try:
-                    result = run_case(spec, case)
+                    result = run_case(spec, case, package=package)
                 except Exception as exc:
                     result = ContractResult(case, [_error_text(exc)])
             results.append(result)
@@ -652,7 +655,7 @@ def connector_coverage(spec: ConnectorSpec, options: CoverageOptions) -> Connect
     """Every criterion of every level for one connector (all run, so the report shows what
     is missing beyond the next level too)."""
     started = time.perf_counter()
-    results = run_contract(spec, options.golden_root)
+    results = run_contract(spec, options.golden_root, options.package)
     criteria = [
         check_auth(spec),
         check_test_connection(spec),

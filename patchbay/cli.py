@@ -21,13 +21,15 @@ from typing import Any, NoReturn
 import click
 import httpx
 
+from patchbay.extras import need_extra
+from patchbay.project import PROJECT, Project, current_project
 from patchbay.runtime import CallOptions, GenericExecutor, PatchbayError
 from patchbay.runtime.connection import connection_from_sources
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.limits import loads_json
 from patchbay.runtime.observability import JsonFormatter, logger
 from patchbay.runtime.redaction import Redactor
-from patchbay.runtime.registry import SCHEMA_FILE, SpecRegistry, default_specs_dir, spec_files
+from patchbay.runtime.registry import SCHEMA_FILE, SpecRegistry, spec_files
 from patchbay.runtime.spec import connector_json_schema
 from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
 
@@ -200,7 +202,13 @@ def _http_url(value: str | None, option: str) -> str | None:
     "--specs-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where connector specs live (default: $PATCHBAY_SPECS_DIR or ./specs).",
+    help="Where connector specs live (default: $PATCHBAY_SPECS_DIR, [tool.patchbay], ./specs).",
+)
+@click.option(
+    "--golden-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where golden fixtures live (default: [tool.patchbay] golden, else ./golden).",
 )
 @click.option(
     "--log-level",
@@ -209,14 +217,25 @@ def _http_url(value: str | None, option: str) -> str | None:
     help="Print Patchbay's structured (JSON, redacted) logs to stderr at this level.",
 )
 @click.pass_context
-def main(ctx: click.Context, specs_dir: Path | None, log_level: str | None) -> None:
-    """Patchbay: connector specs in, typed and tested connectors out."""
+def main(
+    ctx: click.Context, specs_dir: Path | None, golden_dir: Path | None, log_level: str | None
+) -> None:
+    """Patchbay: connector specs in, typed and tested connectors out.
+
+    Works on the project in the current directory: its specs/, golden/ and generated package,
+    as [tool.patchbay] in the nearest pyproject.toml or the flags say. Connectors bundled with
+    Patchbay (stripe, github, …) are usable by name; a project's spec of the same name wins."""
     if log_level is not None:
         handler = logging.StreamHandler()
         handler.setFormatter(_RedactingFormatter(ctx.meta.get(_REDACTOR) or Redactor()))
         logger.addHandler(handler)
         logger.setLevel(log_level.upper())
-    ctx.obj = SpecRegistry(specs_dir or default_specs_dir())
+    env_specs = os.environ.get("PATCHBAY_SPECS_DIR")
+    project = Project.discover(
+        specs=specs_dir or (Path(env_specs) if env_specs else None), golden=golden_dir
+    )
+    ctx.meta[PROJECT] = project
+    ctx.obj = SpecRegistry(project.specs)
 
 
 @main.command()
@@ -282,20 +301,44 @@ def schema(registry: SpecRegistry, check: bool) -> None:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Output folder (default: generated/ beside specs/).",
+    help="Output folder (default: [tool.patchbay] out, else ./connectors).",
+)
+@click.option(
+    "--package",
+    default=None,
+    help="Dotted package name of the output folder (default: derived from --out, e.g. "
+    "src/myapp/connectors -> myapp.connectors, or [tool.patchbay] package).",
 )
 @click.pass_obj
 def generate(
-    registry: SpecRegistry, connectors: tuple[str, ...], check: bool, force: bool, out: Path | None
+    registry: SpecRegistry,
+    connectors: tuple[str, ...],
+    check: bool,
+    force: bool,
+    out: Path | None,
+    package: str | None = None,
 ) -> None:
-    """Generate typed client packages from the specs into generated/."""
+    """Generate typed client packages from the project's specs into its output package."""
+    need_extra("codegen")
     from patchbay.codegen.generator import check as check_generated
     from patchbay.codegen.generator import generate as generate_all
 
-    out_dir = out or registry.directory.parent / "generated"
+    project = current_project()
+    try:
+        if out is not None or package is not None:
+            project = Project.discover(
+                specs=project.specs, golden=project.golden, out=out, package=package
+            )
+        if not registry.names():
+            raise ConfigError(
+                f"no connector specs in {registry.directory} (start one: patchbay new NAME)"
+            )
+    except PatchbayError as exc:
+        _fail(exc)
+    out_dir, package = project.out, project.package
     try:
         if check:
-            drift = check_generated(registry.directory, out_dir)
+            drift = check_generated(registry.directory, out_dir, package)
             for line in drift.problems:
                 click.echo(f"drift: {line}", err=True)
             if drift:
@@ -303,7 +346,9 @@ def generate(
                 sys.exit(1)
             click.echo(f"{out_dir} matches the specs")
             return
-        result = generate_all(registry.directory, out_dir, list(connectors) or None, force=force)
+        result = generate_all(
+            registry.directory, out_dir, list(connectors) or None, force=force, package=package
+        )
     except SpecInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -748,19 +793,25 @@ def mock_serve(
     records: int,
     variables: tuple[str, ...],
 ) -> None:
-    """Serve mocks of CONNECTORS (default: all), each under /<connector>, until interrupted."""
+    """Serve mocks of CONNECTORS (default: the project's), each under /<connector>, until
+    interrupted."""
+    need_extra("mock")
     import uvicorn
 
     from patchbay.mocks.server import MockOptions, MockServer, MountedMocks
 
     try:
+        project = current_project()
         names = list(connectors) or registry.names()
+        if not names:
+            raise ConfigError(f"no connector specs in {registry.directory}: name one to serve")
         values = _pairs(variables, "--var")
         specs = [registry.get(n) for n in names]
         servers = [
             MockServer(
                 spec,
                 MockOptions(
+                    golden_root=project.golden_for(registry, spec.name),
                     seed=seed,
                     records=records,
                     mount=f"/{spec.name}",
@@ -785,22 +836,31 @@ def mock_serve(
 @click.pass_obj
 def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
     """Run the contract suite (every golden fixture through the generated client and the mock)."""
-    from patchbay.mocks.contract import missing_fixtures, run_suite
+    need_extra("mock")
+    from patchbay.mocks.contract import ContractResult, missing_fixtures, run_suite
 
+    project = current_project()
     try:
         for name in connectors:  # unknown names fail before the suite runs
             registry.get(name)
+        names = list(connectors) or registry.names()
+        if not names:
+            raise ConfigError(f"no connector specs in {registry.directory}")
     except PatchbayError as exc:
         _fail(exc)
-    results = run_suite(registry, list(connectors) or None)
-    missing = [
-        m for m in missing_fixtures(registry) if not connectors or m.split(".")[0] in connectors
-    ]
+    project.activate()
+    results: dict[str, list[ContractResult]] = {}
+    missing: list[str] = []
+    for name in names:
+        golden = project.golden_for(registry, name)
+        package = project.package_for(registry, name)
+        results.update(run_suite(registry, [name], golden, package))
+        missing += missing_fixtures(registry, golden, [name])
     header = f"{'connector':<16} {'actions':>7} {'fixtures':>8} {'passed':>6} {'failed':>6}"
     click.echo(header)
     click.echo("-" * len(header))
     failed = 0
-    for name in list(connectors) or registry.names():
+    for name in names:
         rows = results.get(name, [])
         bad = [r for r in rows if not r.ok]
         failed += len(bad)
@@ -821,22 +881,19 @@ def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_obj
 def fuzz(registry: SpecRegistry, connectors: tuple[str, ...], max_examples: int, seed: int) -> None:
-    """Fuzz each connector's generated OpenAPI against its in-process mock (schemathesis)."""
+    """Fuzz each connector's OpenAPI description against its in-process mock (schemathesis)."""
+    need_extra("fuzz")
+    from patchbay.codegen.openapi import openapi_document
     from patchbay.mocks.fuzzing import run_schemathesis
 
-    generated = registry.directory.parent / "generated"
     failed = False
     for name in list(connectors) or registry.names():
         try:
             spec = registry.get(name)
-            document = json.loads((generated / name / "openapi.json").read_text(encoding="utf-8"))
         except PatchbayError as exc:
             _fail(exc)
-        except OSError:
-            click.echo(
-                f"error: no generated/{name}/openapi.json: run 'patchbay generate'", err=True
-            )
-            sys.exit(1)
+        # Built from the spec itself, so fuzzing needs no generated package.
+        document = openapi_document(spec)
         report = run_schemathesis(spec, document, max_examples=max_examples, seed=seed)
         click.echo(report.summary())
         failed = failed or not report.ok
@@ -851,6 +908,7 @@ def fuzz(registry: SpecRegistry, connectors: tuple[str, ...], max_examples: int,
 def demo(registry: SpecRegistry, items: int, page_size: int) -> None:
     """The main job: validate every spec, regenerate clients, run the contract suite against
     the spec-driven mocks, then page through one action per connector on a local stand-in."""
+    need_extra("codegen", "mock")
     from patchbay.mocks.demo import run_demo
 
     ctx = click.get_current_context()

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from patchbay.extras import need_extra
 from patchbay.runtime.registry import SpecRegistry
 
 
@@ -23,6 +24,7 @@ from patchbay.runtime.registry import SpecRegistry
 @click.pass_obj
 def conformance(registry: SpecRegistry, sdks: tuple[str, ...], origin: str | None) -> None:
     """Run each vendor SDK's scenario against the mocks; a table per SDK, exit 1 on a failure."""
+    need_extra("conformance")
     from patchbay.mocks.conformance import SDKS, run
 
     try:

@@ -11,6 +11,8 @@ import time
 
 import click
 
+from patchbay.extras import need_extra
+from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
 from patchbay.runtime.registry import SpecRegistry
 
@@ -30,16 +32,26 @@ def coverage(
     registry: SpecRegistry, connectors: tuple[str, ...], as_json: bool, fuzz_examples: int
 ) -> None:
     """Compute each connector's coverage level and what it misses for the next one."""
+    need_extra("mock", "fuzz")
     from patchbay.mocks.coverage import CoverageOptions, coverage_report, coverage_table
-    from patchbay.mocks.golden import GOLDEN_DIR
 
-    golden = registry.directory.parent / "golden"
-    options = CoverageOptions(
-        golden_root=golden if golden.is_dir() else GOLDEN_DIR, fuzz_examples=fuzz_examples
-    )
+    project = current_project()
+    project.activate()
     started = time.perf_counter()
     try:
-        report = coverage_report(registry, list(connectors) or None, options)
+        report = [
+            item
+            for name in list(connectors) or registry.names()
+            for item in coverage_report(
+                registry,
+                [name],
+                CoverageOptions(
+                    golden_root=project.golden_for(registry, name),
+                    package=project.package_for(registry, name),
+                    fuzz_examples=fuzz_examples,
+                ),
+            )
+        ]
     except PatchbayError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

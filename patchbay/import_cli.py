@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from patchbay.extras import need_extra
+from patchbay.project import current_project
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.registry import SpecRegistry
 
@@ -37,7 +39,7 @@ def import_group() -> None:
     "--golden",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where documented examples go (default: golden/ beside the specs folder).",
+    help="Where documented examples go (default: the project's golden/).",
 )
 @click.option("--base-url", default=None, help="Base URL when the servers are relative or many.")
 @click.option(
@@ -74,6 +76,7 @@ def openapi(
     dry_run: bool,
 ) -> None:
     """Import operations of an OpenAPI 3.x / Swagger 2.0 DOCUMENT (JSON or YAML)."""
+    need_extra("codegen")
     from patchbay.codegen.openapi_import import (
         ImportOptions,
         Selection,
@@ -85,7 +88,7 @@ def openapi(
     )
 
     target = into or registry.directory / f"{connector}.json"
-    golden_root = golden or registry.directory.parent / "golden"
+    golden_root = golden or current_project().golden
     try:
         doc = load_document(document)
         examples = load_examples(examples_file) if examples_file is not None else {}

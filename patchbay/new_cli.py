@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from patchbay.codegen.scaffold import AUTH_KINDS, AuthKind, write_scaffold
+from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
 from patchbay.runtime.registry import SpecRegistry
 
@@ -21,15 +22,16 @@ from patchbay.runtime.registry import SpecRegistry
     "--into",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Project folder holding specs/ and golden/ (default: the specs folder's parent).",
+    help="Project folder holding specs/ and golden/ (default: the current project's).",
 )
 @click.pass_obj
 def new(
     registry: SpecRegistry, name: str, auth: AuthKind, base_url: str | None, into: Path | None
 ) -> None:
     """Start a connector: a spec skeleton that validates, and its golden fixture folder."""
+    project = current_project()
     specs_dir = into / "specs" if into is not None else registry.directory
-    golden_root = (into if into is not None else registry.directory.parent) / "golden"
+    golden_root = into / "golden" if into is not None else project.golden
     try:
         made = write_scaffold(
             name, auth, specs_dir=specs_dir, golden_root=golden_root, base_url=base_url

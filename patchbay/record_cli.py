@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from patchbay.mocks.golden import GOLDEN_DIR
+from patchbay.extras import need_extra
 from patchbay.mocks.recorder import (
     MODES,
     Recorder,
@@ -31,6 +31,7 @@ from patchbay.mocks.recorder import (
     start_proxy,
 )
 from patchbay.mocks.routing import Router
+from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
 from patchbay.runtime.registry import SpecRegistry
 from patchbay.runtime.spec import ConnectorSpec
@@ -87,8 +88,8 @@ def record() -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=GOLDEN_DIR,
-    help="Fixture root (default: golden/).",
+    default=None,
+    help="Fixture root (default: the project's golden/).",
 )
 @click.option("--mode", type=click.Choice(_RECORD_MODES), default="new", show_default=True)
 @click.option("--auth", "variant", default=None, help="Auth variant the traffic uses.")
@@ -104,7 +105,7 @@ def proxy(
     check: bool,
     port: int,
     host: str,
-    out: Path,
+    out: Path | None,
     mode: str,
     variant: str | None,
     rules_file: Path | None,
@@ -114,6 +115,8 @@ def proxy(
     insecure: bool,
 ) -> None:
     """Run a recording proxy for CONNECTOR (or, with --check, report spec drift)."""
+    need_extra("record")
+    out = out or current_project().golden
     try:
         if check:
             _check(registry, list(connectors) or registry.names(), out)
@@ -172,7 +175,12 @@ def _check(registry: SpecRegistry, names: list[str], root: Path) -> None:
 @record.command("import")
 @click.argument("har", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--connector", "connector", default=None, help="Default: detected per entry.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=GOLDEN_DIR)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Fixture root (default: the project's golden/).",
+)
 @click.option("--mode", type=click.Choice(_RECORD_MODES), default="new", show_default=True)
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--stand-in", "stand_ins", multiple=True, help="host:port serving as the vendor.")
@@ -181,12 +189,13 @@ def import_(
     registry: SpecRegistry,
     har: Path,
     connector: str | None,
-    out: Path,
+    out: Path | None,
     mode: str,
     rules_file: Path | None,
     stand_ins: tuple[str, ...],
 ) -> None:
     """Turn a browser/devtools HAR file into redacted fixtures."""
+    out = out or current_project().golden
     try:
         exchanges = exchanges_from_har(har)
         names = [connector] if connector else registry.names()

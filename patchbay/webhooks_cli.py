@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
+from patchbay.extras import need_extra
 from patchbay.runtime import GenericExecutor, PatchbayError
 from patchbay.runtime.connection import connection_from_sources
 from patchbay.runtime.registry import SpecRegistry
@@ -188,6 +189,7 @@ def serve(
     """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event on
     stdout, and logs every refusal (one JSON line with its verdict) on stderr at INFO
     unless --log-level says otherwise."""
+    need_extra("webhooks")
     import uvicorn
 
     from patchbay.runtime.events import TriggerEvent

@@ -146,10 +146,10 @@ ROWS: list[tuple[str, list[str], dict[str, str], int, str]] = [
     ),
     (
         "spec-does-not-exist",
-        ["--specs-dir", "{empty}", "call", "stripe", "list_customers", *FIELD],
+        ["--specs-dir", "{empty}", "call", "stripey", "list_customers", *FIELD],
         {},
         1,
-        "error: [config] unknown connector 'stripe'",
+        "error: [config] unknown connector 'stripey'; did you mean 'stripe'?",
     ),
     ("spec-too-deep", ["validate", "{deep_spec}"], {}, 1, "nests deeper than"),
     (
