@@ -1,6 +1,7 @@
 """Patchbay's runtime: what a deployed application needs to run connectors.
 
-It never imports codegen, mocks, Jinja2 or test libraries.
+It never imports codegen, mocks, Jinja2 or test libraries. The names below are the public
+surface; the modules behind them may move.
 """
 
 from patchbay.runtime.connection import Connection, StaticTokenProvider, TokenProvider
@@ -22,6 +23,7 @@ from patchbay.runtime.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from patchbay.runtime.events import TriggerEvent
 from patchbay.runtime.executor import (
     AsyncGenericExecutor,
     AsyncPager,
@@ -32,9 +34,13 @@ from patchbay.runtime.executor import (
     Page,
     Pager,
 )
+from patchbay.runtime.manager import IntegrationManager
 from patchbay.runtime.retry import RetryPolicy
 from patchbay.runtime.spec import ConnectorSpec
 from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, load_spec, parse_spec
+from patchbay.runtime.token_store import SQLiteTokenStore
+from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.webhooks import WebhookManager
 
 __all__ = [
     "AsyncGenericExecutor",
@@ -51,6 +57,7 @@ __all__ = [
     "ConnectorUnavailable",
     "ExecutorOptions",
     "GenericExecutor",
+    "IntegrationManager",
     "NetworkError",
     "NotFound",
     "Page",
@@ -59,15 +66,21 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "RetryPolicy",
+    "SQLiteTokenStore",
     "SpecInvalid",
     "SpecProblem",
     "StaticTokenProvider",
     "StoreError",
     "StoreLocked",
+    "Subscription",
+    "SubscriptionStore",
     "Timeout",
     "TokenProvider",
+    "TriggerEvent",
+    "TriggerRunner",
     "UpstreamUnavailable",
     "ValidationFailed",
+    "WebhookManager",
     "load_spec",
     "parse_spec",
 ]

@@ -1,0 +1,153 @@
+"""Patchbay works on the user's project: discovery, bundled specs by name, extras, user packages."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import patchbay.extras
+from patchbay.cli import main
+from patchbay.extras import need_extra
+from patchbay.project import Project, package_for
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.registry import BUNDLED_SPECS_DIR, SpecRegistry
+
+REPO = Path(__file__).resolve().parents[1]
+BARE = {"runtime", "codegen", "mocks", "generated"}
+
+
+def write_pyproject(folder: Path, table: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pyproject.toml").write_text(f'[project]\nname = "x"\n\n[tool.patchbay]\n{table}\n')
+
+
+def test_defaults_are_the_current_folder(tmp_path: Path) -> None:
+    project = Project.discover(tmp_path)
+    assert project.specs == tmp_path / "specs"
+    assert project.golden == tmp_path / "golden"
+    assert project.out == tmp_path / "connectors"
+    assert project.package == "connectors"
+
+
+def test_tool_patchbay_is_found_upwards_and_flags_win(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, 'specs = "api/specs"\nout = "src/acme_app/connectors"')
+    inner = tmp_path / "deep" / "er"
+    inner.mkdir(parents=True)
+    project = Project.discover(inner)
+    assert project.root == tmp_path
+    assert project.specs == tmp_path / "api/specs"
+    assert project.package == "acme_app.connectors"  # src/ is a path root, not a package
+    assert project.import_root == (tmp_path / "src").resolve()
+    flagged = Project.discover(inner, out=tmp_path / "lib/other", package="lib.other")
+    assert (flagged.out, flagged.package) == (tmp_path / "lib/other", "lib.other")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('spces = "x"', "unknown [tool.patchbay] key(s) spces"),
+        ("specs = 3", "must be strings"),
+        ('package = "my-app.connectors"', "not a dotted Python package name"),
+        ("specs = [", "not readable as TOML"),
+    ],
+)
+def test_bad_configuration_is_a_config_error(tmp_path: Path, table: str, message: str) -> None:
+    write_pyproject(tmp_path, table)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Project.discover(tmp_path)
+
+
+def test_package_names_are_derived_or_refused(tmp_path: Path) -> None:
+    assert package_for(tmp_path / "src/a/b", tmp_path) == "a.b"
+    assert package_for(tmp_path / "lib/clients", tmp_path) == "lib.clients"
+    with pytest.raises(ConfigError, match="pass --package"):
+        package_for(tmp_path / "my-clients", tmp_path)
+
+
+def test_a_project_spec_shadows_the_bundled_one_and_bundled_ones_load_by_name(
+    tmp_path: Path,
+) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    own = json.loads((BUNDLED_SPECS_DIR / "trello.json").read_text())
+    own["name"], own["title"] = "stripe", "Our Stripe"
+    (specs / "stripe.json").write_text(json.dumps(own))
+    registry = SpecRegistry(specs)
+    assert registry.names() == ["stripe"]  # enumeration: the project's own only
+    assert registry.get("stripe").title == "Our Stripe"
+    assert not registry.is_bundled("stripe")
+    assert registry.get("github").name == "github" and registry.is_bundled("github")
+    assert {"github", "stripe", "slack"} <= set(registry.all_names())
+    with pytest.raises(ConfigError, match="unknown connector"):
+        SpecRegistry(specs, bundled=False).get("github")
+
+
+@pytest.mark.parametrize(
+    "name", ["../specs/stripe", "..", "stripe.json", "a/b", "", "connector.schema"]
+)
+def test_connector_names_never_reach_outside_the_specs_folder(name: str) -> None:
+    assert SpecRegistry(BUNDLED_SPECS_DIR).path_of(name) is None
+
+
+def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(patchbay.extras.EXTRAS, "codegen", ("jinja2", "no_such_module_xyz"))
+    with pytest.raises(ConfigError, match=r"\[codegen\] extra \(missing: no_such_module_xyz\)"):
+        need_extra("codegen")
+    need_extra("mock")  # installed here: no error
+
+
+def test_cli_reports_a_missing_extra_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(patchbay.extras.EXTRAS, "fuzz", ("no_such_module_xyz",))
+    result = CliRunner().invoke(main, ["fuzz", "stripe"])
+    assert result.exit_code == 1
+    assert "pip install 'patchbay[fuzz]'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_generate_writes_a_users_package_that_imports_and_passes_contract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_pyproject(tmp_path, 'out = "src/acme_app/clients"')
+    (tmp_path / "specs").mkdir()
+    shutil.copy(BUNDLED_SPECS_DIR / "trello.json", tmp_path / "specs" / "trello.json")
+    shutil.copytree(REPO / "golden" / "trello", tmp_path / "golden" / "trello")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    runner = CliRunner()
+    result = runner.invoke(main, ["generate"])
+    assert result.exit_code == 0, result.output
+    client = (tmp_path / "src/acme_app/clients/trello/client.py").read_text()
+    assert 'package: ClassVar[str] = "acme_app.clients.trello"' in client
+    assert runner.invoke(main, ["generate", "--check"]).exit_code == 0
+    result = runner.invoke(main, ["contract"])
+    assert result.exit_code == 0, result.output
+    assert "trello" in result.output
+    module = importlib.import_module("acme_app.clients.trello")
+    assert module.__file__ is not None and Path(module.__file__).is_relative_to(tmp_path)
+    for name in [m for m in sys.modules if m.startswith("acme_app")]:
+        del sys.modules[name]
+
+
+def test_nothing_imports_a_bare_top_level_name() -> None:
+    """Every import in the package resolves under ``patchbay.*`` (generated code included)."""
+    offenders = []
+    for path in sorted(REPO.glob("*/**/*.py")):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in {".venv", "build"} or (REPO / rel.parts[0] / rel.parts[1]).is_symlink():
+            continue  # patchbay/runtime etc. link the top-level folders, scanned as such
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [f"{rel}:{node.lineno} {n}" for n in names if n.split(".")[0] in BARE]
+    assert not offenders, offenders
