@@ -666,9 +666,17 @@ class PollingTrigger(_Model):
 
 
 class WebhookVerification(_Model):
-    scheme: Literal[
-        "slack_v0", "stripe", "github", "typeform", "zendesk", "standard_webhooks", "hmac"
-    ]
+    """How a delivery proves it came from the vendor: a signature grammar plus its parameters.
+
+    Vendors differ only in parameters, so the grammar is named, never the vendor."""
+
+    scheme: Literal["hmac", "timestamped_list", "standard_webhooks"] = Field(
+        description="hmac: one signature (after signature_prefix) in signature_header, the "
+        "timestamp, if any, in timestamp_header. timestamped_list: signature_header holds "
+        "comma-separated t=<timestamp> and v1=<signature> items, any v1 may match. "
+        "standard_webhooks: the Standard Webhooks headers (webhook-id, webhook-timestamp, "
+        "webhook-signature with space-separated v1,<base64> items)."
+    )
     signature_header: str
     signature_prefix: str = ""
     timestamp_header: str | None = None
@@ -679,6 +687,10 @@ class WebhookVerification(_Model):
     encoding: Literal["hex", "base64"] = "hex"
     tolerance_seconds: int | None = Field(default=300, ge=0)
     secret_encoding: Literal["utf8", "base64"] = "utf8"
+    timestamp_format: Literal["unix", "iso8601"] = Field(
+        default="unix",
+        description="How the vendor writes the timestamp it signs (seconds, or ISO 8601 UTC).",
+    )
 
 
 class WebhookHandshake(_Model):

@@ -1,10 +1,11 @@
-"""Receiving webhooks: signature verifiers per vendor scheme and the framework-free manager.
+"""Receiving webhooks: signature verifiers per grammar and the framework-free manager.
 
 Every verifier works on the raw body bytes exactly as received, compares in constant time
 (``hmac.compare_digest``) and tries every current secret (rotation). Parameters (headers,
 prefix, encoding, algorithm, signed-payload template, window) come from the spec's
-``verification`` block; the scheme picks the parsing rules a template cannot express (Stripe's
-``t=…,v1=…`` list, Standard Webhooks' ``v1,<b64>`` list and whsec_ key decoding).
+``verification`` block; the scheme names the signature grammar, never a vendor: ``hmac`` (one
+signature in one header: Slack, GitHub, Typeform, Zendesk), ``timestamped_list`` (a
+``t=…,v1=…`` list: Stripe) and ``standard_webhooks`` (``v1,<b64>`` list, whsec_ key decoding).
 
 Zendesk: the signed string is ``{timestamp}{body}`` as the *current* Zendesk docs and every
 third-party verifier have it (an older page had ``{body}{timestamp}``). The order is the spec's
@@ -183,9 +184,11 @@ class Verifier:
         raise NotImplementedError
 
 
-class PrefixedVerifier(Verifier):
+class HmacVerifier(Verifier):
     """One signature in one header, optionally prefixed, optional timestamp header: GitHub,
-    Typeform, Slack, Zendesk and generic ``hmac`` differ only in spec parameters."""
+    Typeform, Slack and Zendesk differ only in spec parameters."""
+
+    scheme = "hmac"
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, keys: Sequence[hmac.HMAC], now: float
@@ -213,41 +216,11 @@ class PrefixedVerifier(Verifier):
         raise WebhookRejected(401, "bad_signature")
 
 
-class SlackVerifier(PrefixedVerifier):
-    """``X-Slack-Signature: v0=<hex>`` over ``v0:{ts}:{body}``; window both ways."""
+class TimestampedListVerifier(Verifier):
+    """``<header>: t=…,v1=…[,v1=…]`` (Stripe's grammar): any ``v1`` may match, other items are
+    ignored; the key is the whole secret string; the window is checked both ways."""
 
-    scheme = "slack_v0"
-
-
-class GitHubVerifier(PrefixedVerifier):
-    """``X-Hub-Signature-256: sha256=<hex>`` over the raw body; no timestamp (dedupe instead)."""
-
-    scheme = "github"
-
-
-class TypeformVerifier(PrefixedVerifier):
-    """``Typeform-Signature: sha256=<base64>`` over the raw body."""
-
-    scheme = "typeform"
-
-
-class ZendeskVerifier(PrefixedVerifier):
-    """Base64 HMAC over ``{timestamp}{body}`` (the spec template; see module docstring)."""
-
-    scheme = "zendesk"
-
-
-class HmacVerifier(PrefixedVerifier):
-    """Any single-signature HMAC scheme described fully by the spec parameters."""
-
-    scheme = "hmac"
-
-
-class StripeVerifier(Verifier):
-    """``Stripe-Signature: t=…,v1=…[,v1=…]``: any ``v1`` may match, ``v0`` ignored; key is the
-    whole ``whsec_…`` string; window checked both ways (the official library: past only)."""
-
-    scheme = "stripe"
+    scheme = "timestamped_list"
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, keys: Sequence[hmac.HMAC], now: float
@@ -294,16 +267,7 @@ class StandardWebhooksVerifier(Verifier):
 
 
 VERIFIERS: dict[str, type[Verifier]] = {
-    cls.scheme: cls
-    for cls in (
-        SlackVerifier,
-        StripeVerifier,
-        GitHubVerifier,
-        TypeformVerifier,
-        ZendeskVerifier,
-        StandardWebhooksVerifier,
-        HmacVerifier,
-    )
+    cls.scheme: cls for cls in (HmacVerifier, TimestampedListVerifier, StandardWebhooksVerifier)
 }
 
 

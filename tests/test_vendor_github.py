@@ -123,7 +123,8 @@ def test_spec_declares_github_basics(spec: ConnectorSpec) -> None:
     assert spec.rate_limits.reset_format == "epoch_seconds"
     assert len(spec.triggers.polling) == 1
     hook = spec.triggers.webhooks[0]
-    assert hook.verification.scheme == "github"
+    assert hook.verification.scheme == "hmac"
+    assert hook.verification.signature_prefix == "sha256="
     assert hook.verification.tolerance_seconds is None
     assert hook.delivery_id_header == "X-GitHub-Delivery"
     assert hook.event_type_header == "X-GitHub-Event"

@@ -722,7 +722,7 @@ def test_webhook_scheme_reproduces_slacks_published_signature() -> None:
     (hook,) = SPEC.triggers.webhooks
     ver = hook.verification
     assert (ver.scheme, ver.signature_header, ver.timestamp_header) == (
-        "slack_v0",
+        "hmac",
         "X-Slack-Signature",
         "X-Slack-Request-Timestamp",
     )
