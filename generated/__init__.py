@@ -3,6 +3,7 @@
 StripeClient``. Importing this package imports no connector."""
 
 CONNECTORS: tuple[str, ...] = (
+    "asana",
     "dropbox",
     "github",
     "google_calendar",
