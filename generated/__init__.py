@@ -10,6 +10,7 @@ CONNECTORS: tuple[str, ...] = (
     "google_drive",
     "hubspot",
     "mailgun",
+    "notion",
     "pipedrive",
     "salesforce",
     "slack",
