@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FakeSleep
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
+from patchbay.runtime.polling import poll
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
-
-from runtime import Connection, GenericExecutor, PatchbayError, load_spec
-from runtime.polling import poll
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "asana.json")

@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FakeSleep
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
+from patchbay.runtime.polling import poll
 from vendor_shapes import documented_fixtures, undeclared, undeclared_in_fixture
-
-from runtime import Connection, GenericExecutor, PatchbayError, load_spec
-from runtime.polling import poll
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "notion.json")
@@ -194,7 +193,7 @@ def test_documented_payloads_declare_every_field(fixture: Path) -> None:
 
 
 def test_search_results_parse_as_pages_or_databases_with_every_field_declared() -> None:
-    from generated.notion.models import Database, Page
+    from patchbay.connectors.notion.models import Database, Page
 
     fixture = ROOT / "golden/notion/search/documented.json"
     results = json.loads(fixture.read_text())["response"]["body"]["results"]

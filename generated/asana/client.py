@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import AwareDatetime, SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import AwareDatetime, SecretStr
 
 from . import models as m
 
@@ -65,7 +64,7 @@ class AsanaVariables(Variables):
 class AsanaClient(ClientBase):
     """Asana: 8 actions. Docs: https://developers.asana.com/reference/rest-api-reference"""
 
-    package: ClassVar[str] = "generated.asana"
+    package: ClassVar[str] = "patchbay.connectors.asana"
 
     def __init__(
         self,
@@ -381,7 +380,7 @@ class AsanaClient(ClientBase):
 class AsyncAsanaClient(AsyncClientBase):
     """Asana (asyncio): 8 actions. Docs: https://developers.asana.com/reference/rest-api-reference"""
 
-    package: ClassVar[str] = "generated.asana"
+    package: ClassVar[str] = "patchbay.connectors.asana"
 
     def __init__(
         self,

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -65,7 +64,7 @@ class NotionVariables(Variables):
 class NotionClient(ClientBase):
     """Notion: 10 actions. Docs: https://developers.notion.com/reference/intro"""
 
-    package: ClassVar[str] = "generated.notion"
+    package: ClassVar[str] = "patchbay.connectors.notion"
 
     def __init__(
         self,
@@ -363,7 +362,7 @@ class NotionClient(ClientBase):
 class AsyncNotionClient(AsyncClientBase):
     """Notion (asyncio): 10 actions. Docs: https://developers.notion.com/reference/intro"""
 
-    package: ClassVar[str] = "generated.notion"
+    package: ClassVar[str] = "patchbay.connectors.notion"
 
     def __init__(
         self,
