@@ -3,6 +3,7 @@
 StripeClient``. Importing this package imports no connector."""
 
 CONNECTORS: tuple[str, ...] = (
+    "airtable",
     "dropbox",
     "github",
     "google_calendar",
