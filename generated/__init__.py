@@ -9,6 +9,7 @@ CONNECTORS: tuple[str, ...] = (
     "google_calendar",
     "google_drive",
     "hubspot",
+    "jira",
     "mailgun",
     "pipedrive",
     "salesforce",
