@@ -103,9 +103,12 @@ def test_hostile_site_values_are_refused_before_any_request(spec: ConnectorSpec,
         requests.append(request)
         return httpx.Response(200, json={"accountId": "x"})
 
-    with pytest.raises(PatchbayError) as info:
-        with GenericExecutor(spec, connection(site), transport=httpx.MockTransport(answer)) as ex:
-            ex.call("get_myself", {})
+    transport = httpx.MockTransport(answer)
+    with (
+        pytest.raises(PatchbayError) as info,
+        GenericExecutor(spec, connection(site), transport=transport) as ex,
+    ):
+        ex.call("get_myself", {})
     assert info.value.code == "config"
     assert "'site'" in str(info.value)
     assert requests == []
