@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from mocks.server import MockOptions, MockServer
-from runtime import Connection, ConnectorSpec, GenericExecutor, PatchbayError, load_spec
+from runtime import (
+    Connection,
+    ConnectorSpec,
+    GenericExecutor,
+    PatchbayError,
+    StaticTokenProvider,
+    load_spec,
+)
 from runtime.oauth import OAuthClient, authorize_url
 from runtime.polling import poll
 
@@ -267,3 +274,35 @@ def test_oauth_authorize_url_asks_for_the_api_audience(spec: ConnectorSpec) -> N
     assert url.params["audience"] == "api.atlassian.com"
     assert url.params["prompt"] == "consent"
     assert "offline_access" in url.params["scope"].split(" ")
+
+
+def test_oauth_calls_find_the_cloud_id_then_use_the_api_gateway(spec: ConnectorSpec) -> None:
+    """3LO: accessible-resources on api.atlassian.com gives the cloud id; the site's calls then
+    go to https://api.atlassian.com/ex/jira/{cloudid} (a base URL override: the spec format has
+    one base URL per connector, not per auth variant)."""
+    cloud_id = "1324a887-45db-1bf4-1e99-ef0ff456d421"
+    requests: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.url.path == "/oauth/token/accessible-resources":
+            site = {"id": cloud_id, "url": f"https://{SITE}.atlassian.net", "scopes": []}
+            return httpx.Response(200, json=[site])
+        return httpx.Response(200, json={"accountId": "5b10a2844c20165700ede21g"})
+
+    oauth = Connection(
+        "jira",
+        auth="oauth2",
+        variables={"site": SITE},
+        token_provider=StaticTokenProvider("at_FAKE_access"),
+    )
+    transport = httpx.MockTransport(answer)
+    with GenericExecutor(spec, oauth, transport=transport) as ex:
+        (resource,) = ex.call("list_accessible_resources", {})
+    gateway = f"https://api.atlassian.com/ex/jira/{resource['id']}"
+    with GenericExecutor(spec, oauth, transport=transport, base_url=gateway) as ex:
+        ex.call("get_myself", {})
+    lookup, myself = requests
+    assert str(lookup.url) == "https://api.atlassian.com/oauth/token/accessible-resources"
+    assert str(myself.url) == f"{gateway}/rest/api/3/myself"
+    assert all(r.headers["Authorization"] == "Bearer at_FAKE_access" for r in requests)
