@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-
-from mocks.server import MockOptions, MockServer
-from runtime import Connection, ConnectorSpec, GenericExecutor, PatchbayError, load_spec
-from runtime.polling import poll
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime import Connection, ConnectorSpec, GenericExecutor, PatchbayError, load_spec
+from patchbay.runtime.polling import poll
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "airtable.json"
 BASE = "appFAKEbase000001"

@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from mocks.server import MockOptions, MockServer
-from runtime import (
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime import (
     Connection,
     ConnectorSpec,
     GenericExecutor,
@@ -22,8 +21,8 @@ from runtime import (
     StaticTokenProvider,
     load_spec,
 )
-from runtime.oauth import OAuthClient, authorize_url
-from runtime.polling import poll
+from patchbay.runtime.oauth import OAuthClient, authorize_url
+from patchbay.runtime.polling import poll
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "jira.json"
 EMAIL = "someone@example.test"

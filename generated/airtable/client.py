@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -65,7 +64,7 @@ class AirtableVariables(Variables):
 class AirtableClient(ClientBase):
     """Airtable: 8 actions. Docs: https://airtable.com/developers/web/api/introduction"""
 
-    package: ClassVar[str] = "generated.airtable"
+    package: ClassVar[str] = "patchbay.connectors.airtable"
 
     def __init__(
         self,
@@ -325,7 +324,7 @@ class AirtableClient(ClientBase):
 class AsyncAirtableClient(AsyncClientBase):
     """Airtable (asyncio): 8 actions. Docs: https://airtable.com/developers/web/api/introduction"""
 
-    package: ClassVar[str] = "generated.airtable"
+    package: ClassVar[str] = "patchbay.connectors.airtable"
 
     def __init__(
         self,

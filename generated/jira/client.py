@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -68,7 +67,7 @@ class JiraVariables(Variables):
 class JiraClient(ClientBase):
     """Jira Cloud: 10 actions. Docs: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/"""
 
-    package: ClassVar[str] = "generated.jira"
+    package: ClassVar[str] = "patchbay.connectors.jira"
 
     def __init__(
         self,
@@ -426,7 +425,7 @@ class JiraClient(ClientBase):
 class AsyncJiraClient(AsyncClientBase):
     """Jira Cloud (asyncio): 10 actions. Docs: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/"""
 
-    package: ClassVar[str] = "generated.jira"
+    package: ClassVar[str] = "patchbay.connectors.jira"
 
     def __init__(
         self,
