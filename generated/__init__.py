@@ -3,12 +3,14 @@
 ``from patchbay.connectors.<connector> import <Connector>Client``. Importing this package imports no connector."""
 
 CONNECTORS: tuple[str, ...] = (
+    "airtable",
     "asana",
     "dropbox",
     "github",
     "google_calendar",
     "google_drive",
     "hubspot",
+    "jira",
     "mailgun",
     "notion",
     "pipedrive",

@@ -433,6 +433,7 @@ WITH_TRIGGERS = [n for n in REGISTRY.names() if REGISTRY.get(n).triggers.polling
 
 
 def _required_params(spec: ConnectorSpec, trigger_name: str) -> dict[str, Any]:
+    from patchbay.mocks.synthesis import rng_for, synthesize
     from patchbay.runtime.validation import input_schema
 
     trigger = next(t for t in spec.triggers.polling if t.name == trigger_name)
@@ -441,8 +442,12 @@ def _required_params(spec: ConnectorSpec, trigger_name: str) -> dict[str, Any]:
     for name in schema.get("required", []):
         if name in trigger.input:
             continue
-        kind = schema["properties"][name].get("type")
-        out[name] = 1 if kind == "integer" else f"mock_{name}"
+        prop = schema["properties"][name]
+        kind = prop.get("type")
+        if "pattern" in prop:  # an id with a declared shape (Airtable's app + 14 characters)
+            out[name] = synthesize(prop, dict(spec.defs), rng_for(0, name))
+        else:
+            out[name] = 1 if kind == "integer" else f"mock_{name}"
     return out
 
 
