@@ -37,9 +37,11 @@ def mock_executor(
         yield ex, server
 
 
-def pages_read(name: str, action: str, data: dict[str, Any], page_size: int = 2) -> list[int]:
-    """Items per page while paging ``action`` over a synthetic dataset of 9 records."""
-    with mock_executor(name, golden=False, records=9) as (ex, _):
+def pages_read(
+    name: str, action: str, data: dict[str, Any], page_size: int | None = 2, records: int = 9
+) -> list[int]:
+    """Items per page while paging ``action`` over a synthetic dataset of ``records`` items."""
+    with mock_executor(name, golden=False, records=records) as (ex, _):
         pager = ex.paginate(action, data, page_size=page_size, max_pages=10)
         return [len(page.items) for page in pager.pages()]
 
