@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mocks.coverage import _executor, _server
-from mocks.golden import GOLDEN_DIR
-from mocks.server import MockOptions, MockServer, default_variables
-from runtime import ExecutorOptions, GenericExecutor, RetryPolicy
-from runtime.polling import poll
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec
+from patchbay.mocks.coverage import _executor, _server
+from patchbay.mocks.golden import GOLDEN_DIR
+from patchbay.mocks.server import MockOptions, MockServer, default_variables
+from patchbay.runtime import ExecutorOptions, GenericExecutor, RetryPolicy
+from patchbay.runtime.polling import poll
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec
 
 REGISTRY = SpecRegistry()
 

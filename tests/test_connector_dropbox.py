@@ -7,9 +7,8 @@ import json
 
 import httpx
 from connector_support import connection_under, mock_executor, pages_read, spec_of
-
-from mocks.server import MockOptions, MockServer, default_credentials
-from runtime import Connection, GenericExecutor
+from patchbay.mocks.server import MockOptions, MockServer, default_credentials
+from patchbay.runtime import Connection, GenericExecutor
 
 
 class _Seen(httpx.BaseTransport):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from connector_support import connection_under, mock_executor
-
-from runtime import PatchbayError
+from patchbay.runtime import PatchbayError
 
 
 def test_patch_sends_only_the_given_fields() -> None:

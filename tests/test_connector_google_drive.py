@@ -7,9 +7,8 @@ import json
 
 import httpx
 from connector_support import mock_executor, pages_read, spec_of
-
-from mocks.server import MockOptions, MockServer
-from runtime import Connection, GenericExecutor, PatchbayError, StaticTokenProvider
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, StaticTokenProvider
 
 
 def _executor() -> tuple[GenericExecutor, list[httpx.Request]]:

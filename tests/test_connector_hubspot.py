@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 from connector_support import connection_under, mock_executor
-
-from runtime import PatchbayError
+from patchbay.runtime import PatchbayError
 
 
 def test_company_create_then_answers_201_with_its_id() -> None:

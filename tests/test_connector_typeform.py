@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from connector_support import connection_under, mock_executor, pages_read, poll_twice
-
-from runtime import PatchbayError
+from patchbay.runtime import PatchbayError
 
 
 def test_create_form_answers_201_with_a_new_id() -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from mocks.synthesis import from_pattern, rng_for, synthesize
+from patchbay.mocks.synthesis import from_pattern, rng_for, synthesize
 
 EXPANDED = [
     r"^(SM|MM)[0-9a-fA-F]{32}$",
