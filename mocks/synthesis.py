@@ -153,57 +153,141 @@ def _discriminated(
     return value
 
 
-_TOKEN = re.compile(
-    r"(?:\((?P<group>[^()]*)\)|\[(?P<cls>[^\]]+)\]|\\(?P<esc>[dw])|(?P<lit>[^\\^$()\[\]{}?*+|.]))"
-    r"(?P<rep>\{\d+(?:,\d*)?\}|[?*+])?"
-)
+_ESCAPES = {
+    "d": "0123456789",
+    "w": "abcdefghijklmnopqrstuvwxyz0123456789",
+    "s": " ",
+}
+
+
+class _Unsupported(Exception):
+    """The pattern uses a construct ``from_pattern`` does not expand."""
 
 
 def _class_chars(spec: str) -> str:
-    """The characters of a bracket class such as ``0-9a-fA-F`` (no negation, no escapes)."""
+    """The characters of a bracket class such as ``0-9a-fA-F`` or ``\\w.-`` (no negation)."""
     out, i = [], 0
     while i < len(spec):
-        if i + 2 < len(spec) and spec[i + 1] == "-":
-            out += [chr(c) for c in range(ord(spec[i]), ord(spec[i + 2]) + 1)]
+        char = spec[i]
+        if char == "\\" and i + 1 < len(spec):
+            esc = spec[i + 1]
+            out += list(_ESCAPES.get(esc, esc if not esc.isalnum() else ""))
+            if esc.isalnum() and esc not in _ESCAPES:
+                raise _Unsupported(spec)
+            i += 2
+        elif i + 2 < len(spec) and spec[i + 1] == "-":
+            out += [chr(c) for c in range(ord(char), ord(spec[i + 2]) + 1)]
             i += 3
         else:
-            out.append(spec[i])
+            out.append(char)
             i += 1
     return "".join(out)
 
 
+class _PatternWriter:
+    """Expands a pattern left to right: the first branch of every alternation, each atom
+    repeated as its quantifier says, character pools indexed by the digits of ``n``."""
+
+    def __init__(self, pattern: str, n: int) -> None:
+        self.text, self.pos, self.n = pattern, 0, n
+
+    def alternation(self) -> str:
+        first = self.sequence()
+        while self.pos < len(self.text) and self.text[self.pos] == "|":
+            self.pos += 1
+            self.sequence()  # later branches are parsed (to find the group's end), not used
+        return first
+
+    def sequence(self) -> str:
+        out = []
+        while self.pos < len(self.text) and self.text[self.pos] not in "|)":
+            out.append(self.repeated())
+        return "".join(out)
+
+    def repeated(self) -> str:
+        kind, value = self.atom()
+        open_repeat = self.pos < len(self.text) and self.text[self.pos] in "*+"
+        count = self.quantifier()
+        if kind == "text":
+            return value * (1 if open_repeat else count)
+        # One character per digit of n, a different one for each digit value wherever the
+        # pool has ten or more (so distinct numbers give distinct ids).
+        digits = f"{self.n:0{count}d}"[-count:] if count else ""
+        return "".join(value[(int(d) + 7 * i) % len(value)] for i, d in enumerate(digits))
+
+    def quantifier(self) -> int:
+        text, pos = self.text, self.pos
+        if pos < len(text) and text[pos] in "?*+":
+            self.pos += 1
+            # Open repeats (+, *) get an id's usual length, so ids made from them stay distinct.
+            return 1 if text[pos] == "?" else 14
+        if pos < len(text) and text[pos] == "{":
+            m = re.match(r"\{(\d+)(?:,(\d*))?\}", text[pos:])
+            if m is None:
+                raise _Unsupported(text)
+            self.pos += m.end()
+            low, high = int(m.group(1)), m.group(2)
+            return 1 if low == 0 and high != "0" and high is not None else low
+        return 1
+
+    def atom(self) -> tuple[str, str]:
+        """("text", literal) or ("pool", characters to pick from)."""
+        text, char = self.text, self.text[self.pos]
+        if char == "(":
+            self.pos += 1
+            if text.startswith("?:", self.pos):
+                self.pos += 2
+            elif text.startswith("?", self.pos):
+                raise _Unsupported(text)  # look-arounds, named groups
+            inner = self.alternation()
+            if self.pos >= len(text) or text[self.pos] != ")":
+                raise _Unsupported(text)
+            self.pos += 1
+            return "text", inner
+        if char == "[":
+            end = self.pos + 1
+            while end < len(text) and (text[end] != "]" or end == self.pos + 1):
+                end += 2 if text[end] == "\\" else 1
+            spec = text[self.pos + 1 : end]
+            if end >= len(text) or spec.startswith("^"):
+                raise _Unsupported(text)
+            self.pos = end + 1
+            return self.pool(_class_chars(spec))
+        if char == "\\":
+            esc = text[self.pos + 1 : self.pos + 2]
+            self.pos += 2
+            if esc in _ESCAPES:
+                return self.pool(_ESCAPES[esc])
+            if not esc or esc.isalnum():
+                raise _Unsupported(text)  # \b, \1, \D...
+            return "text", esc
+        if char in "^$":
+            self.pos += 1
+            return "text", ""
+        if char in "{}*+?":
+            raise _Unsupported(text)
+        self.pos += 1
+        if char == ".":
+            return self.pool(_ESCAPES["w"])
+        return "text", char
+
+    def pool(self, chars: str) -> tuple[str, str]:
+        if not chars:
+            raise _Unsupported(self.text)
+        return "pool", chars
+
+
 def from_pattern(pattern: str, n: int) -> str | None:
-    """A string for the simple patterns ids use (``^(SM|MM)[0-9a-fA-F]{32}$``): literals, the
-    first branch of a group, classes and ``\\d``/``\\w`` with a repeat; varied by ``n``. None
-    when the pattern has anything else (the caller then tries fixed candidates)."""
-    body = pattern.removeprefix("^").removesuffix("$")
-    out, pos = [], 0
-    for m in _TOKEN.finditer(body):
-        if m.start() != pos:
-            return None
-        pos = m.end()
-        if m.group("group") is not None:
-            first = m.group("group").split("|")[0]
-            if from_pattern(first, n) is None:
-                return None
-            unit = from_pattern(first, n) or ""
-            pool = None
-        elif m.group("cls") is not None:
-            if m.group("cls").startswith("^"):
-                return None
-            pool = _class_chars(m.group("cls"))
-        elif m.group("esc") is not None:
-            pool = "0123456789" if m.group("esc") == "d" else "abcdefghijklmnopqrstuvwxyz0123456789"
-        else:
-            pool, unit = None, m.group("lit")
-        rep = m.group("rep") or ""
-        # Open repeats (+, *) get an id's usual length, so ids made from them stay distinct.
-        count = 1 if rep in ("", "?") else int(re.findall(r"\d+", rep)[0]) if "{" in rep else 14
-        if pool is None:
-            out.append(unit * count)
-        else:
-            digits = f"{n:0{count}d}"[-count:] if count else ""
-            # One character per digit, a different one for each digit value wherever the pool
-            # has ten or more (so distinct numbers give distinct ids).
-            out.append("".join(pool[(int(d) + 7 * i) % len(pool)] for i, d in enumerate(digits)))
-    return "".join(out) if pos == len(body) else None
+    """A string for the patterns ids and versions use (``^(SM|MM)[0-9a-fA-F]{32}$``,
+    ``^\\d+(\\.\\d+){2}$``): literals and escaped literals, ``.``, classes, ``\\d``/``\\w``/``\\s``,
+    (nested, non-capturing) groups taking their first branch, and the usual quantifiers;
+    varied by ``n``. None when the pattern has anything else (the caller then tries fixed
+    candidates) or the result would not match."""
+    writer = _PatternWriter(pattern, n)
+    try:
+        out = writer.alternation()
+    except (_Unsupported, IndexError):
+        return None
+    if writer.pos != len(pattern):
+        return None
+    return out if re.search(pattern, out) else None

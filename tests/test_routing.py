@@ -77,7 +77,7 @@ def test_every_route_of_every_spec_is_matched_back(
     params = {n: f"{SAMPLE}{i}" for i, n in enumerate(names)}
     encoded = render(path, params, quote=lambda v: quote(v, safe=""))
     variables = _host_values(spec)
-    # An action may name its own base URL (Jira's accessible-resources on api.atlassian.com).
+    # An action may name its own base URL (Jira's accessible resources, Dropbox's content host).
     template = spec.action(action).base_url or spec.connection.base_url
     base = render(template, variables)
     url = base + encoded + "?page=2&q=a%2Fb"
