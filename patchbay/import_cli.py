@@ -56,6 +56,12 @@ def import_group() -> None:
     help="JSON/YAML object: component name -> the vendor's example of it (Stripe's "
     "fixtures3.json; its 'resources' key is read).",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Into an existing spec: let the import overwrite the vendor facts of the actions it "
+    "brings (inputs, bodies, outputs, $defs) instead of only adding what the spec lacks.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
 @click.pass_obj
 def openapi(
@@ -71,6 +77,7 @@ def openapi(
     source_url: str | None,
     keep_descriptions: bool,
     examples_file: Path | None,
+    replace: bool,
     dry_run: bool,
 ) -> None:
     """Import operations of an OpenAPI 3.x / Swagger 2.0 DOCUMENT (JSON or YAML)."""
@@ -100,7 +107,7 @@ def openapi(
         result = import_openapi(doc, options)
         if target.exists():
             existing = json.loads(target.read_text(encoding="utf-8"))
-            spec, changes = merge_spec(existing, result.spec)
+            spec, changes = merge_spec(existing, result.spec, replace=replace)
         else:
             spec = result.spec
             changes = [f"+ {target} ({len(spec['actions'])} actions)"]
