@@ -343,6 +343,92 @@ def test_unsupported_or_broken_documents_are_config_errors() -> None:
         import_openapi(parse_document(json.dumps(relative)), ImportOptions("x"))
 
 
+# -------------------------------------------------------------------- importer gaps (issue 12)
+
+SEARCH_YAML = """\
+# Written for the tests: a search description with bare '=' scalars (an enum of operators, and a
+# key), as in Zendesk's description (YAML 1.1 reads a plain '=' as its 'value' tag).
+openapi: 3.0.3
+info: {title: Search, version: "1"}
+servers: [{url: "https://api.search.test"}]
+paths:
+  /search:
+    get:
+      operationId: search
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  operators:
+                    type: object
+                    properties:
+                      =: {type: string}
+                      <: {type: string}
+                      not: {type: string}
+                  operator: {type: string, enum: [=, <, ">"]}
+                  results:
+                    type: array
+                    items:
+                      - {$ref: "#/components/schemas/user"}
+                      - {$ref: "#/components/schemas/bot"}
+                      - {$ref: "#/components/schemas/user"}
+                  owners:
+                    type: array
+                    items:
+                      - {$ref: "#/components/schemas/user"}
+components:
+  schemas:
+    user: {type: object, properties: {id: {type: string}, name: {type: string}}}
+    bot: {type: object, properties: {id: {type: string}, app: {type: string}}}
+"""
+
+
+def test_yaml_with_bare_equals_scalars_loads() -> None:
+    doc = parse_document(SEARCH_YAML, "search.yaml")
+    schema = doc.data["paths"]["/search"]["get"]["responses"]["200"]["content"]
+    props = schema["application/json"]["schema"]["properties"]["operators"]["properties"]
+    assert list(props) == ["=", "<", "not"]
+    spec = import_openapi(doc, ImportOptions("search")).spec
+    output = spec["actions"][0]["output"]["schema"]
+    assert list(output["properties"]["operators"]["properties"]) == ["=", "<", "not"]
+    assert output["properties"]["operator"]["enum"] == ["=", "<", ">"]
+
+
+def test_items_given_as_a_list_of_shapes_become_alternatives() -> None:
+    spec = import_openapi(parse_document(SEARCH_YAML, "search.yaml"), ImportOptions("s")).spec
+    props = spec["actions"][0]["output"]["schema"]["properties"]
+    assert props["results"]["items"] == {
+        "anyOf": [{"$ref": "#/$defs/User"}, {"$ref": "#/$defs/Bot"}]
+    }
+    assert props["owners"]["items"] == {"$ref": "#/$defs/User"}
+    assert sorted(spec["$defs"]) == ["Bot", "User"]
+    parse_spec(spec)
+
+
+def test_success_status_other_than_200_goes_into_the_mock_block() -> None:
+    shop = _import(SHOP)
+    assert _action(shop, "create_item")["mock"] == {"status": 201}
+    assert _action(shop, "delete_item")["mock"] == {"status": 204}
+    assert "mock" not in _action(shop, "list_items")
+    assert _action(_import(LEGACY, "legacy"), "upload_file")["mock"] == {"status": 201}
+    # Merged into an action that declares none, the status is added; a written one stays.
+    existing = copy.deepcopy(shop.spec)
+    create = next(a for a in existing["actions"] if a["name"] == "create_item")
+    del create["mock"]
+    delete = next(a for a in existing["actions"] if a["name"] == "delete_item")
+    delete["mock"] = {"status": 200, "unknown_ids": "not_found"}
+    merged, changes = merge_spec(existing, shop.spec)
+    actions = {a["name"]: a for a in merged["actions"]}
+    assert actions["create_item"]["mock"] == {"status": 201}
+    assert actions["delete_item"]["mock"] == {"status": 200, "unknown_ids": "not_found"}
+    assert changes == ["~ actions/create_item: + mock/status 201"]
+    parse_spec(merged)
+
+
 # ------------------------------------------------------------------------------------ merge
 
 

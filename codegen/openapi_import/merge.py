@@ -544,4 +544,8 @@ def _add_to_action(merger: _AddOnly, old: dict[str, Any], new: dict[str, Any]) -
     if "pagination" not in old and "pagination" in new:
         old["pagination"] = copy.deepcopy(new["pagination"])
         lines.append("+ pagination")
+    status = (new.get("mock") or {}).get("status")
+    if status is not None and "status" not in (old.get("mock") or {}):
+        old["mock"] = {"status": status, **old.get("mock", {})}
+        lines.append(f"+ mock/status {status}")
     return lines
