@@ -142,7 +142,7 @@ def _yaml_loader() -> Any:
     import yaml
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = type("DescriptionLoader", (base,), {})
+    loader: Any = type("DescriptionLoader", (base,), {})
     loader.add_constructor("tag:yaml.org,2002:value", lambda self, node: str(node.value))
     return loader
 
