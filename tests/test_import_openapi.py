@@ -559,6 +559,11 @@ THINGS = {
                             {"$ref": "#/components/schemas/person"},
                         ]
                     },
+                    "meta": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "nullable": True,
+                    },
                 },
                 "required": ["id", "name", "status", "created", "size", "owner"],
             },
@@ -626,6 +631,7 @@ def _things_by_hand() -> dict[str, Any]:
                     "status": {"enum": ["open"]},
                     "name": {"type": "string"},
                     "owner": {"type": "string"},
+                    "meta": {"$ref": "#/$defs/Meta"},
                 },
                 "required": ["id"],
             },
@@ -660,13 +666,16 @@ def test_merge_is_add_only_for_actions_the_spec_has() -> None:
     assert thing["properties"]["created"] == {"type": "integer", "format": "unix-time"}
     assert thing["properties"]["size"] == {"$ref": "#/$defs/Dimension"}
     assert thing["required"] == ["id", "name", "status", "created", "size", "owner"]
+    # A nullable use of a shared entry: null goes to the use, the entry stays as written.
+    assert thing["properties"]["meta"] == {"anyOf": [{"$ref": "#/$defs/Meta"}, {"type": "null"}]}
     assert merged["$defs"]["Meta"] == existing["$defs"]["Meta"]
     # New $defs only where the merged spec reaches them; hand-kept order, new ones after.
     assert list(merged["$defs"]) == ["Meta", "MyThing", "Dimension"]
     assert merged["title"] == "Things (by hand)" and merged["errors"] == existing["errors"]
     assert changes == [
         "~ actions/create_thing: body + color",
-        "~ $defs/MyThing: + created, size; nullable name; enum status: closed; "
+        '~ $defs/MyThing: + created, size; nullable name; enum status: "closed"; '
+        "nullable meta; "
         "required .: name, status, created, size, owner",
         "+ $defs/Dimension",
     ]
@@ -675,6 +684,10 @@ def test_merge_is_add_only_for_actions_the_spec_has() -> None:
     assert merge_spec(existing, imported) == (merged, changes)
     again, more = merge_spec(merged, imported)
     assert again == merged and more == []
+    # Responses only: the body stays exactly as written.
+    outputs, _ = merge_spec(existing, imported, inputs=False)
+    assert outputs["actions"][0]["body"] == existing["actions"][0]["body"]
+    assert outputs["$defs"]["MyThing"] == thing
     # The older merge is still there on request: the vendor's facts overwrite.
     replaced, _ = merge_spec(existing, imported, replace=True)
     assert replaced["actions"][0]["body"]["encoding"] == "form"

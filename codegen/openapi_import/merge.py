@@ -92,13 +92,18 @@ def _about(line: str) -> str | None:
 
 
 def merge_spec(
-    existing: dict[str, Any], imported: dict[str, Any], *, replace: bool = False
+    existing: dict[str, Any],
+    imported: dict[str, Any],
+    *,
+    replace: bool = False,
+    inputs: bool = True,
 ) -> tuple[dict[str, Any], list[str]]:
     """The merged spec document and one line per change (empty: nothing changed).
 
-    Add-only unless ``replace`` (see the module docstring)."""
+    Add-only unless ``replace`` (see the module docstring); ``inputs=False`` leaves the
+    parameters and bodies of existing actions alone (responses only)."""
     if not replace:
-        return _add_only(existing, imported)
+        return _add_only(existing, imported, inputs=inputs)
     out = copy.deepcopy(existing)
     changes: list[str] = []
     variables = out.setdefault("connection", {}).get("variables", {})
@@ -220,6 +225,29 @@ def _is_alternatives(node: dict[str, Any]) -> bool:
     return any(k in node for k in _ALTERNATIVES) and "properties" not in node and "type" not in node
 
 
+def _without_null(node: Any) -> Any:
+    """``node`` with null no longer allowed (for merging into a ``$defs`` entry that a
+    nullable use refers to)."""
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    kind = out.get("type")
+    if isinstance(kind, list) and "null" in kind:
+        rest = [k for k in kind if k != "null"]
+        out["type"] = rest[0] if len(rest) == 1 else rest
+    if isinstance(out.get("enum"), list) and None in out["enum"]:
+        out["enum"] = [v for v in out["enum"] if v is not None]
+    if _is_alternatives(out):
+        for key in _ALTERNATIVES:
+            if isinstance(out.get(key), list):
+                out[key] = [
+                    b for b in out[key] if not (isinstance(b, dict) and b == {"type": "null"})
+                ]
+                if len(out[key]) == 1 and len(out) == 1:
+                    return out[key][0]
+    return out
+
+
 def _allows_null(node: Any) -> bool:
     if not isinstance(node, dict):
         return False
@@ -258,8 +286,11 @@ class _AddOnly:
             if seen in self._seen:
                 return
             self._seen.add(seen)
+            target = self._resolve_new(new)
+            if _allows_null(target) and not _allows_null(self.defs[old_name]):
+                self._add_null(old, where, notes)  # null belongs to this use, not the entry
             found = self.notes.setdefault(old_name, [])
-            self.schema(self.defs[old_name], self._resolve_new(new), "", found, output=True)
+            self.schema(self.defs[old_name], _without_null(target), "", found, output=True)
             return
         new = self._resolve_new(new)
         if not isinstance(new, dict):
@@ -336,8 +367,8 @@ class _AddOnly:
                 self.schema(branch, new_refs[name], where, notes, output=output)
                 continue
             match = self._matching(branch, [b for b in offered if _types(b) != {"null"}])
-            if match is not None:
-                self.schema(branch, match, where, notes, output=output)
+            if match is not None:  # null is the alternatives' business, not the branch's
+                self.schema(branch, _without_null(match), where, notes, output=output)
         if _allows_null(new) and not _allows_null(old):
             mine.append({"type": "null"})
             notes.append(f"nullable {where or '.'}")
@@ -371,7 +402,7 @@ class _AddOnly:
             more = [v for v in more if v is not None]
             if more:
                 old["enum"] = [*old["enum"], *more]
-                notes.append(f"enum {where or '.'}: {', '.join(map(str, more))}")
+                notes.append(f"enum {where or '.'}: {', '.join(json.dumps(v) for v in more)}")
         fmt = new.get("format")
         if (
             isinstance(fmt, str)
@@ -409,7 +440,7 @@ def _summary(notes: list[str]) -> str:
 
 
 def _add_only(
-    existing: dict[str, Any], imported: dict[str, Any]
+    existing: dict[str, Any], imported: dict[str, Any], *, inputs: bool
 ) -> tuple[dict[str, Any], list[str]]:
     out = copy.deepcopy(existing)
     imported = copy.deepcopy(imported)
@@ -437,6 +468,8 @@ def _add_only(
             changes.append(f"+ actions/{new['name']}")
             continue
         old = actions[index[new["name"]]]
+        if not inputs:
+            new = {k: v for k, v in new.items() if k not in ("parameters", "body")}
         lines = _add_to_action(merger, old, new)
         if lines:
             changes.append(f"~ actions/{new['name']}: {'; '.join(lines)}")
