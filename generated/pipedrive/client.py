@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -67,7 +66,7 @@ class PipedriveVariables(Variables):
 class PipedriveClient(ClientBase):
     """Pipedrive: 2 actions. Docs: https://developers.pipedrive.com/docs/api/v1"""
 
-    package: ClassVar[str] = "generated.pipedrive"
+    package: ClassVar[str] = "patchbay.connectors.pipedrive"
 
     def __init__(
         self,
@@ -141,7 +140,7 @@ class PipedriveClient(ClientBase):
 class AsyncPipedriveClient(AsyncClientBase):
     """Pipedrive (asyncio): 2 actions. Docs: https://developers.pipedrive.com/docs/api/v1"""
 
-    package: ClassVar[str] = "generated.pipedrive"
+    package: ClassVar[str] = "patchbay.connectors.pipedrive"
 
     def __init__(
         self,
