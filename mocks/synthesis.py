@@ -27,6 +27,18 @@ _FORMATS = {
 }
 
 
+_DEEP = 6  # below this depth, optional parts are left out (null, [], not present)
+_LIMIT = 40
+
+
+def _is_object(schema: Any, defs: dict[str, JsonSchema]) -> bool:
+    """Whether a branch is an object (an expanded resource) rather than a scalar such as its
+    id."""
+    node = resolve_schema(schema, defs) if isinstance(schema, dict) else {}
+    kind = node.get("type")
+    return "properties" in node or kind == "object" or (isinstance(kind, list) and "object" in kind)
+
+
 def rng_for(seed: int, key: str) -> random.Random:
     """A generator that depends only on ``seed`` and ``key`` (stable across runs)."""
     return random.Random(zlib.crc32(f"{seed}:{key}".encode()))
@@ -53,8 +65,12 @@ def synthesize(
     for key in ("anyOf", "oneOf"):
         if key in schema:
             branches = [b for b in schema[key] if isinstance(b, dict) and b.get("type") != "null"]
+            if depth > _DEEP and len(branches) < len(schema[key]):
+                return None  # deep down, an optional object is left unset (its null branch)
             if isinstance(schema.get("discriminator"), dict) and branches:
                 return _discriminated(schema["discriminator"], branches, defs, rng, depth)
+            if depth > _DEEP:
+                branches = sorted(branches, key=lambda b: _is_object(b, defs))  # ids first
             return synthesize(branches[0] if branches else {}, defs, rng, depth + 1)
     if "allOf" in schema:
         merged: dict[str, Any] = {}
@@ -65,20 +81,25 @@ def synthesize(
         return merged
     kind = schema.get("type")
     if isinstance(kind, list):
+        if depth > _DEEP and "null" in kind:
+            return None
         kind = next((k for k in kind if k != "null"), "null")
     if kind is None:
         kind = "object" if "properties" in schema else "string"
     if kind == "object":
-        if depth > 6:
-            return {}
         props = schema.get("properties", {})
+        if depth > _DEEP:
+            # Deep down only what the schema requires, so nested vendor objects stay valid
+            # and small; past _LIMIT nothing more (a cycle of required objects).
+            required = set(schema.get("required", [])) if depth <= _LIMIT else set()
+            props = {name: sub for name, sub in props.items() if name in required}
         return {
             name: synthesize(sub, defs, rng, depth + 1)
             for name, sub in props.items()
             if isinstance(sub, dict)
         }
     if kind == "array":
-        if depth > 6:
+        if depth > _DEEP and not schema.get("minItems"):
             return []
         count = max(schema.get("minItems", 1), 1)
         return [synthesize(schema.get("items", {}), defs, rng, depth + 1) for _ in range(count)]

@@ -58,6 +58,18 @@ def import_group() -> None:
     help="JSON/YAML object: component name -> the vendor's example of it (Stripe's "
     "fixtures3.json; its 'resources' key is read).",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Into an existing spec: let the import overwrite the vendor facts of the actions it "
+    "brings (inputs, bodies, outputs, $defs) instead of only adding what the spec lacks.",
+)
+@click.option(
+    "--responses-only",
+    is_flag=True,
+    help="Into an existing spec: leave the parameters and bodies of its actions as they are "
+    "(add to responses and $defs only).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
 @click.pass_obj
 def openapi(
@@ -73,6 +85,8 @@ def openapi(
     source_url: str | None,
     keep_descriptions: bool,
     examples_file: Path | None,
+    replace: bool,
+    responses_only: bool,
     dry_run: bool,
 ) -> None:
     """Import operations of an OpenAPI 3.x / Swagger 2.0 DOCUMENT (JSON or YAML)."""
@@ -103,7 +117,9 @@ def openapi(
         result = import_openapi(doc, options)
         if target.exists():
             existing = json.loads(target.read_text(encoding="utf-8"))
-            spec, changes = merge_spec(existing, result.spec)
+            spec, changes = merge_spec(
+                existing, result.spec, replace=replace, inputs=not responses_only
+            )
         else:
             spec = result.spec
             changes = [f"+ {target} ({len(spec['actions'])} actions)"]

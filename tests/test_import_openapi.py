@@ -343,6 +343,92 @@ def test_unsupported_or_broken_documents_are_config_errors() -> None:
         import_openapi(parse_document(json.dumps(relative)), ImportOptions("x"))
 
 
+# -------------------------------------------------------------------- importer gaps (issue 12)
+
+SEARCH_YAML = """\
+# Written for the tests: a search description with bare '=' scalars (an enum of operators, and a
+# key), as in Zendesk's description (YAML 1.1 reads a plain '=' as its 'value' tag).
+openapi: 3.0.3
+info: {title: Search, version: "1"}
+servers: [{url: "https://api.search.test"}]
+paths:
+  /search:
+    get:
+      operationId: search
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  operators:
+                    type: object
+                    properties:
+                      =: {type: string}
+                      <: {type: string}
+                      not: {type: string}
+                  operator: {type: string, enum: [=, <, ">"]}
+                  results:
+                    type: array
+                    items:
+                      - {$ref: "#/components/schemas/user"}
+                      - {$ref: "#/components/schemas/bot"}
+                      - {$ref: "#/components/schemas/user"}
+                  owners:
+                    type: array
+                    items:
+                      - {$ref: "#/components/schemas/user"}
+components:
+  schemas:
+    user: {type: object, properties: {id: {type: string}, name: {type: string}}}
+    bot: {type: object, properties: {id: {type: string}, app: {type: string}}}
+"""
+
+
+def test_yaml_with_bare_equals_scalars_loads() -> None:
+    doc = parse_document(SEARCH_YAML, "search.yaml")
+    schema = doc.data["paths"]["/search"]["get"]["responses"]["200"]["content"]
+    props = schema["application/json"]["schema"]["properties"]["operators"]["properties"]
+    assert list(props) == ["=", "<", "not"]
+    spec = import_openapi(doc, ImportOptions("search")).spec
+    output = spec["actions"][0]["output"]["schema"]
+    assert list(output["properties"]["operators"]["properties"]) == ["=", "<", "not"]
+    assert output["properties"]["operator"]["enum"] == ["=", "<", ">"]
+
+
+def test_items_given_as_a_list_of_shapes_become_alternatives() -> None:
+    spec = import_openapi(parse_document(SEARCH_YAML, "search.yaml"), ImportOptions("s")).spec
+    props = spec["actions"][0]["output"]["schema"]["properties"]
+    assert props["results"]["items"] == {
+        "anyOf": [{"$ref": "#/$defs/User"}, {"$ref": "#/$defs/Bot"}]
+    }
+    assert props["owners"]["items"] == {"$ref": "#/$defs/User"}
+    assert sorted(spec["$defs"]) == ["Bot", "User"]
+    parse_spec(spec)
+
+
+def test_success_status_other_than_200_goes_into_the_mock_block() -> None:
+    shop = _import(SHOP)
+    assert _action(shop, "create_item")["mock"] == {"status": 201}
+    assert _action(shop, "delete_item")["mock"] == {"status": 204}
+    assert "mock" not in _action(shop, "list_items")
+    assert _action(_import(LEGACY, "legacy"), "upload_file")["mock"] == {"status": 201}
+    # Merged into an action that declares none, the status is added; a written one stays.
+    existing = copy.deepcopy(shop.spec)
+    create = next(a for a in existing["actions"] if a["name"] == "create_item")
+    del create["mock"]
+    delete = next(a for a in existing["actions"] if a["name"] == "delete_item")
+    delete["mock"] = {"status": 200, "unknown_ids": "not_found"}
+    merged, changes = merge_spec(existing, shop.spec)
+    actions = {a["name"]: a for a in merged["actions"]}
+    assert actions["create_item"]["mock"] == {"status": 201}
+    assert actions["delete_item"]["mock"] == {"status": 200, "unknown_ids": "not_found"}
+    assert changes == ["~ actions/create_item: + mock/status 201"]
+    parse_spec(merged)
+
+
 # ------------------------------------------------------------------------------------ merge
 
 
@@ -386,7 +472,7 @@ def test_merge_keeps_what_was_written_by_hand() -> None:
     )
     newer = import_openapi(doc, ImportOptions("shop")).spec
     merged, changes = merge_spec(existing, newer)
-    assert changes == ["~ actions/list_items: parameters", "~ $defs/Item"]
+    assert changes == ["~ actions/list_items: + parameters color", "~ $defs/Item: + sku"]
     assert merged["title"] == "Shop (hand-kept)" and merged["errors"] == existing["errors"]
     assert merged["triggers"] == existing["triggers"]
     listing = next(a for a in merged["actions"] if a["name"] == "list_items")
@@ -410,6 +496,240 @@ def test_merge_adds_new_actions_and_reports_them() -> None:
     assert changes == ["+ actions/get_tree", "+ $defs/Node"]
     assert [a["name"] for a in merged["actions"]] == ["get_me", "get_tree"]
     parse_spec(merged)
+
+
+# A description written for the add-only merge tests: one form-encoded create whose response is
+# a fuller Thing than the hand-written spec below declares.
+THINGS = {
+    "openapi": "3.0.3",
+    "info": {"title": "Things", "version": "1"},
+    "servers": [{"url": "https://api.things.test/v1"}],
+    "paths": {
+        "/things": {
+            "post": {
+                "operationId": "createThing",
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string", "maxLength": 50},
+                                    "size": {"type": "integer"},
+                                    "color": {"type": "string", "enum": ["red", "green"]},
+                                    "meta": {
+                                        "anyOf": [
+                                            {
+                                                "type": "object",
+                                                "additionalProperties": {"type": "string"},
+                                            },
+                                            {"type": "string", "enum": [""]},
+                                        ]
+                                    },
+                                },
+                                "required": ["size"],
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/thing"}}
+                        },
+                    }
+                },
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "thing": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string", "nullable": True},
+                    "status": {"type": "string", "enum": ["open", "closed"]},
+                    "created": {"type": "integer", "format": "unix-time"},
+                    "size": {"$ref": "#/components/schemas/dimension"},
+                    "owner": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"$ref": "#/components/schemas/person"},
+                        ]
+                    },
+                    "meta": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "nullable": True,
+                    },
+                },
+                "required": ["id", "name", "status", "created", "size", "owner"],
+            },
+            "dimension": {
+                "type": "object",
+                "properties": {"width": {"type": "integer"}, "unit": {"type": "string"}},
+                "required": ["width", "unit"],
+            },
+            "person": {"type": "object", "properties": {"id": {"type": "string"}}},
+        }
+    },
+}
+
+
+def _things_by_hand() -> dict[str, Any]:
+    """A spec a person wrote for the Things API: JSON body, own names, own rules."""
+    return {
+        "$schema": "./connector.schema.json",
+        "name": "things",
+        "title": "Things (by hand)",
+        "version": "1.0.0",
+        "connection": {"base_url": "https://api.things.test/v1"},
+        "auth": [
+            {
+                "name": "token",
+                "type": "bearer",
+                "token": "{token}",
+                "fields": {"token": {"secret": True}},
+            }
+        ],
+        "test_connection": {"path": "/things"},
+        "actions": [
+            {
+                "name": "create_thing",
+                "title": "Create a thing",
+                "description": "Written by hand.",
+                "method": "POST",
+                "path": "/things",
+                "body": {
+                    "encoding": "json",
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "size": {"type": "integer", "minimum": 1},
+                            "name": {"type": "string", "maxLength": 10},
+                            "meta": {"$ref": "#/$defs/Meta"},
+                        },
+                        "required": ["name"],
+                        "oneOf": [{"required": ["size"]}, {"required": ["name"]}],
+                    },
+                },
+                "output": {"schema": {"$ref": "#/$defs/MyThing"}},
+                "mock": {"unknown_ids": "not_found"},
+                "resource": {"name": "thing", "op": "create"},
+            }
+        ],
+        "errors": {"message_path": "error.message"},
+        "$defs": {
+            "Meta": {"type": "object", "additionalProperties": {"type": "string"}},
+            "MyThing": {
+                "type": "object",
+                "description": "A thing, as we use it.",
+                "properties": {
+                    "id": {"type": "string", "pattern": "^th_"},
+                    "status": {"enum": ["open"]},
+                    "name": {"type": "string"},
+                    "owner": {"type": "string"},
+                    "meta": {"$ref": "#/$defs/Meta"},
+                },
+                "required": ["id"],
+            },
+        },
+    }
+
+
+def test_merge_is_add_only_for_actions_the_spec_has() -> None:
+    doc = parse_document(json.dumps(THINGS), "things.json")
+    imported = import_openapi(doc, ImportOptions("things")).spec
+    existing = _things_by_hand()
+    merged, changes = merge_spec(existing, imported)
+    action = merged["actions"][0]
+    kept = {k: v for k, v in existing["actions"][0].items() if k not in ("body", "output")}
+    assert {k: v for k, v in action.items() if k not in ("body", "output")} == kept
+    body = action["body"]
+    assert body["encoding"] == "json"  # not turned into form
+    assert list(body["schema"]["properties"]) == ["size", "name", "meta", "color"]
+    assert body["schema"]["properties"]["name"] == {"type": "string", "maxLength": 10}
+    assert body["schema"]["properties"]["size"] == {"type": "integer", "minimum": 1}
+    assert body["schema"]["properties"]["meta"] == {"$ref": "#/$defs/Meta"}  # not inlined
+    assert body["schema"]["required"] == ["name"]  # inputs' required stay as written
+    assert body["schema"]["oneOf"] == existing["actions"][0]["body"]["schema"]["oneOf"]
+    assert body["schema"]["properties"]["color"] == {"type": "string", "enum": ["red", "green"]}
+    assert action["output"] == {"schema": {"$ref": "#/$defs/MyThing"}}
+    thing = merged["$defs"]["MyThing"]
+    assert thing["description"] == "A thing, as we use it."
+    assert thing["properties"]["id"] == {"type": "string", "pattern": "^th_"}
+    assert thing["properties"]["status"] == {"enum": ["open", "closed"]}
+    assert thing["properties"]["name"] == {"type": ["string", "null"]}
+    assert thing["properties"]["owner"] == {"type": "string"}  # no alternative added
+    assert thing["properties"]["created"] == {"type": "integer", "format": "unix-time"}
+    assert thing["properties"]["size"] == {"$ref": "#/$defs/Dimension"}
+    assert thing["required"] == ["id", "name", "status", "created", "size", "owner"]
+    # A nullable use of a shared entry: null goes to the use, the entry stays as written.
+    assert thing["properties"]["meta"] == {"anyOf": [{"$ref": "#/$defs/Meta"}, {"type": "null"}]}
+    assert merged["$defs"]["Meta"] == existing["$defs"]["Meta"]
+    # New $defs only where the merged spec reaches them; hand-kept order, new ones after.
+    assert list(merged["$defs"]) == ["Meta", "MyThing", "Dimension"]
+    assert merged["title"] == "Things (by hand)" and merged["errors"] == existing["errors"]
+    assert changes == [
+        "~ actions/create_thing: body + color",
+        '~ $defs/MyThing: + created, size; nullable name; enum status: "closed"; '
+        "nullable meta; "
+        "required .: name, status, created, size, owner",
+        "+ $defs/Dimension",
+    ]
+    parse_spec(merged)
+    # Deterministic, and a second merge of the same import adds nothing.
+    assert merge_spec(existing, imported) == (merged, changes)
+    again, more = merge_spec(merged, imported)
+    assert again == merged and more == []
+    # Responses only: the body stays exactly as written.
+    outputs, _ = merge_spec(existing, imported, inputs=False)
+    assert outputs["actions"][0]["body"] == existing["actions"][0]["body"]
+    assert outputs["$defs"]["MyThing"] == thing
+    # The older merge is still there on request: the vendor's facts overwrite.
+    replaced, _ = merge_spec(existing, imported, replace=True)
+    assert replaced["actions"][0]["body"]["encoding"] == "form"
+    assert replaced["actions"][0]["body"]["schema"]["properties"]["name"]["maxLength"] == 50
+
+
+def test_merge_adds_parameters_and_keeps_hand_written_ones() -> None:
+    imported = _import(SHOP, selection=Selection(operations=("listItems",))).spec
+    existing = copy.deepcopy(imported)
+    listing = existing["actions"][0]
+    limit = _param(listing, "limit")
+    limit["schema"] = {"type": "integer", "minimum": 1, "maximum": 50}
+    listing["parameters"] = [p for p in listing["parameters"] if p["name"] != "ids"]
+    _param(listing, "expand")["style"] = "brackets"
+    listing["output"]["result_path"] = "data"
+    merged, changes = merge_spec(existing, imported)
+    listing = merged["actions"][0]
+    assert _param(listing, "limit")["schema"]["maximum"] == 50
+    assert _param(listing, "expand")["style"] == "brackets"
+    assert listing["output"]["result_path"] == "data"
+    assert [p["name"] for p in listing["parameters"]][-1] == "ids"  # added at the end
+    assert changes == ["~ actions/list_items: + parameters ids"]
+
+
+def test_cli_merge_is_add_only_unless_replace(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    runner = CliRunner()
+    args = ["--specs-dir", str(specs), "import", "openapi", str(SHOP), "--connector", "shop"]
+    assert runner.invoke(main, [*args, "--operations", "listItems"]).exit_code == 0
+    target = specs / "shop.json"
+    spec = json.loads(target.read_text())
+    _param(spec["actions"][0], "limit")["schema"]["maximum"] = 50
+    target.write_text(dump_spec(spec))
+    kept = runner.invoke(main, [*args, "--operations", "listItems"])
+    assert kept.exit_code == 0, kept.output
+    assert "~ actions/list_items" not in kept.output
+    assert target.read_text() == dump_spec(spec)
+    replaced = runner.invoke(main, [*args, "--operations", "listItems", "--replace"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "~ actions/list_items: parameters" in replaced.output
+    after = json.loads(target.read_text())
+    assert _param(after["actions"][0], "limit")["schema"]["maximum"] == 100
 
 
 # -------------------------------------------------------------------------------------- CLI

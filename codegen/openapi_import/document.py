@@ -9,6 +9,7 @@ Local ``$ref``s are resolved on demand through :meth:`Document.resolve`.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,9 +128,23 @@ def parse_text(text: str, source: str) -> Any:
         import yaml
 
         try:
-            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            return yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as exc:
             raise DescriptionError(f"{source}: neither JSON nor YAML: {exc}") from exc
+
+
+@functools.cache
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader, reading a bare ``=`` as the string it is.
+
+    YAML 1.1 resolves a plain ``=`` to the 'value' tag, which the safe loader cannot build;
+    descriptions use a bare ``=`` as a value (Zendesk's operators ``=``, ``<``, ``>``)."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader: Any = type("DescriptionLoader", (base,), {})
+    loader.add_constructor("tag:yaml.org,2002:value", lambda self, node: str(node.value))
+    return loader
 
 
 def _string_keys(node: Any) -> Any:

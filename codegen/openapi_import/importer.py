@@ -133,6 +133,8 @@ def _import(doc: Document, options: ImportOptions) -> ImportResult:
                 action["auth"] = names
         if reqs is not None and not keys and reqs is not doc.data.get("security"):
             todo.append(f"{where}: documented without authentication; the spec always signs")
+        if success is not None and success.status != 200 and 200 <= success.status <= 299:
+            action["mock"] = {"status": success.status}  # the spec's place for it (201, 204)
         actions.append(action)
 
     defs = conv.defs()

@@ -142,6 +142,8 @@ class SchemaConverter:
                 out[key] = {name: self._convert(sub) for name, sub in value.items()}
             elif key in _SCHEMA_LISTS and isinstance(value, list):
                 out[key] = [self._convert(sub) for sub in value]
+            elif key == "items" and isinstance(value, list):
+                out[key] = _alternatives([self._convert(sub) for sub in value])
             elif key in _SCHEMA_ONE:
                 out[key] = self._convert(value) if isinstance(value, dict | bool) else value
             elif key == "format" and value in _FORMATS_NEEDING_EXTRAS:
@@ -155,6 +157,19 @@ class SchemaConverter:
         if node.get("nullable") is True:
             out = _nullable(out)
         return out
+
+
+def _alternatives(branches: list[Any]) -> Any:
+    """A list given as ``items`` (Slack's descriptions list the shapes an item may take; in
+    JSON Schema drafts before 2020-12 a list meant a tuple, which no vendor here means) as one
+    schema: the shapes as ``anyOf``, duplicates dropped, a single shape as itself."""
+    unique: list[Any] = []
+    for branch in branches:
+        if branch not in unique:
+            unique.append(branch)
+    if not unique:
+        return {}
+    return unique[0] if len(unique) == 1 else {"anyOf": unique}
 
 
 def _exclusive_bounds(node: dict[str, Any], out: dict[str, Any]) -> None:
