@@ -9,8 +9,10 @@ connectors (``patchbay call stripe …``) need no project at all.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import click
 
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.registry import BUNDLED_SPECS_DIR, SpecRegistry
+from patchbay.runtime.webhook_events import EventRouter
 
 BUNDLED_GOLDEN_DIR = BUNDLED_SPECS_DIR.parent / "golden"
 BUNDLED_PACKAGE = "patchbay.connectors"
@@ -134,6 +137,35 @@ class Project:
     def package_for(self, registry: SpecRegistry, connector: str) -> str:
         """The package holding ``connector``'s generated client."""
         return BUNDLED_PACKAGE if registry.is_bundled(connector) else self.package
+
+    def event_routers(self, registry: SpecRegistry, connectors: Iterable[str]) -> list[EventRouter]:
+        """The generated routers of ``connectors``, each from its package (project or bundled)."""
+        self.activate()
+        return [
+            router
+            for name in connectors
+            for router in event_routers(self.package_for(registry, name), [name])
+        ]
+
+
+def event_routers(package: str, connectors: Iterable[str]) -> list[EventRouter]:
+    """One instance of every generated ``<Connector><Webhook>Events`` router of ``connectors``
+    in ``package`` (connectors without generated triggers are skipped), to hand to a
+    ``WebhookManager``: the runtime itself never imports generated code."""
+    found: list[EventRouter] = []
+    for name in connectors:
+        try:
+            module = importlib.import_module(f"{package}.{name}.triggers")
+        except ModuleNotFoundError:
+            continue
+        found += [
+            value()
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and issubclass(value, EventRouter)
+            and value is not EventRouter
+        ]
+    return found
 
 
 def current_project() -> Project:

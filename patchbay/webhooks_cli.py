@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from patchbay.extras import need_extra
+from patchbay.project import current_project
 from patchbay.runtime import GenericExecutor, PatchbayError
 from patchbay.runtime.connection import connection_from_sources
 from patchbay.runtime.registry import SpecRegistry
@@ -197,7 +198,11 @@ def serve(
     from patchbay.runtime.webhooks import WebhookManager
 
     try:
-        manager = WebhookManager(registry, _store(store_path))
+        project = current_project()
+        hooked = [n for n in registry.all_names() if registry.get(n).triggers.webhooks]
+        manager = WebhookManager(
+            registry, _store(store_path), routers=project.event_routers(registry, hooked)
+        )
     except PatchbayError as exc:
         _fail(exc)
 

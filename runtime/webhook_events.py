@@ -40,6 +40,11 @@ class EventRouter:
         self._handlers: dict[str, list[Handler[Any]]] = {}
 
     @property
+    def connector(self) -> str:
+        """The connector this router's package was generated from."""
+        return packaged_spec(self.package).name
+
+    @property
     def spec(self) -> Webhook:
         for hook in packaged_spec(self.package).triggers.webhooks:
             if hook.name == self.webhook:

@@ -32,7 +32,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import importlib
 import json
 import logging
 import re
@@ -576,23 +575,6 @@ def webhook_of(spec: ConnectorSpec, name: str) -> Webhook:
     raise ConfigError(f"unknown webhook {name!r} (have: {known})", connector=spec.name)
 
 
-def router_for(connector: str, webhook: str) -> EventRouter | None:
-    """The generated ``<Connector><Webhook>Events`` router, or None without generated code."""
-    try:
-        module = importlib.import_module(f"patchbay.connectors.{connector}.triggers")
-    except ImportError:
-        return None
-    for value in vars(module).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, EventRouter)
-            and value is not EventRouter
-            and value.webhook == webhook
-        ):
-            return value()
-    return None
-
-
 JSON_TYPES: frozenset[str] = frozenset({"application/json"})
 
 #: The verdict metric's label per response reason (``missing_header:<name>`` by its prefix).
@@ -669,17 +651,31 @@ class WebhookManager:
         *,
         clock: Callable[[], float] = time.time,
         metrics_registry: CollectorRegistry | None = None,
+        routers: Iterable[EventRouter] = (),
     ) -> None:
+        """``routers``: the generated ``<Connector><Webhook>Events`` instances whose models type
+        the payloads (and whose ``on(...)`` handlers run); a webhook without one delivers the
+        decoded JSON as sent. The runtime never imports generated code itself."""
         self.specs = specs
         self.store = store
+        self._routers: dict[tuple[str, str], EventRouter] = {}
         self.clock = clock
         self._verdicts = metrics_for(metrics_registry).webhook_verdicts
         self._handlers: list[tuple[str | None, str | None, EventHandler]] = []
         self._routes: dict[tuple[str, str], _Route] = {}
         self._keys: dict[tuple[str, int], list[hmac.HMAC]] = {}
+        for router in routers:
+            self.add_router(router)
 
     def __repr__(self) -> str:
         return f"WebhookManager(store={self.store!r})"
+
+    def add_router(self, router: EventRouter) -> EventRouter:
+        """Type this router's webhook's payloads with its models and run its handlers too."""
+        key = (router.connector, router.webhook)
+        self._routers[key] = router
+        self._routes.pop(key, None)
+        return router
 
     def add_handler(
         self,
@@ -704,14 +700,14 @@ class WebhookManager:
                 spec,
                 hook,
                 verifier_for(hook.verification),
-                router_for(connector, webhook),
+                self._routers.get((connector, webhook)),
                 frozenset(hook.ack_only_events),
             )
             self._routes[(connector, webhook)] = found
         return found
 
     def router(self, connector: str, webhook: str) -> EventRouter | None:
-        """The typed router whose ``on(...)`` handlers also receive this webhook's events."""
+        """The router added for this webhook (``add_router``), if any."""
         return self.route(connector, webhook).router
 
     def body_limit(self, connector: str, subscription_id: str) -> int:

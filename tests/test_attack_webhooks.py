@@ -36,6 +36,7 @@ from attack_support import free_port
 from prometheus_client import CollectorRegistry
 
 from patchbay.mocks.webhook_sender import build_delivery, sample_event, sign
+from patchbay.project import event_routers
 from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.errors import BadResponse
 from patchbay.runtime.registry import SpecRegistry
@@ -115,7 +116,13 @@ class Receiver:
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
     store = SQLiteWebhookStore(tmp_path / "store.db", Encryptor([new_key()]))
     registry = CollectorRegistry()
-    manager = WebhookManager(REGISTRY, store, clock=lambda: NOW, metrics_registry=registry)
+    manager = WebhookManager(
+        REGISTRY,
+        store,
+        clock=lambda: NOW,
+        metrics_registry=registry,
+        routers=event_routers("patchbay.connectors", REGISTRY.names()),
+    )
     calls: list[TriggerEvent] = []
     manager.add_handler(calls.append)
     yield Receiver(Client(create_app(manager)), manager, store, calls, registry)

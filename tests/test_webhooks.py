@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from patchbay.mocks.server import MockOptions, MockServer
 from patchbay.mocks.webhook_sender import build_delivery, sign
+from patchbay.project import event_routers
 from patchbay.runtime import Connection, GenericExecutor
 from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.errors import ConfigError
@@ -32,6 +33,7 @@ from patchbay.runtime.registry import SpecRegistry
 from patchbay.runtime.spec import ConnectorSpec, Webhook, WebhookVerification
 from patchbay.runtime.spec_loading import check_spec_data
 from patchbay.runtime.webhook_app import create_app
+from patchbay.runtime.webhook_events import EventRouter
 from patchbay.runtime.webhooks import (
     SQLiteWebhookStore,
     TriggerEvent,
@@ -49,7 +51,13 @@ NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 SECRET = "whsec_patchbay_test_secret_0001"
 NEW_SECRET = "whsec_patchbay_test_secret_0002"
 
+
 #: connector -> an event type that reaches handlers (GitHub's ping is acknowledged only).
+def routers() -> list[EventRouter]:
+    """Fresh generated routers of every bundled connector (handlers never leak across tests)."""
+    return event_routers("patchbay.connectors", REGISTRY.names())
+
+
 EVENTS = {
     "slack": "message",
     "stripe": "customer.created",
@@ -77,7 +85,7 @@ def store(tmp_path: Path, key: str) -> SQLiteWebhookStore:
 @pytest.fixture
 def manager(store: SQLiteWebhookStore) -> tuple[WebhookManager, list[TriggerEvent]]:
     received: list[TriggerEvent] = []
-    mgr = WebhookManager(REGISTRY, store, clock=lambda: NOW)
+    mgr = WebhookManager(REGISTRY, store, clock=lambda: NOW, routers=routers())
     mgr.add_handler(received.append)
     return mgr, received
 
@@ -490,6 +498,28 @@ def test_typed_router_handlers_receive_the_generated_model(
     headers, body = delivery("stripe")
     assert mgr.handle("stripe", sub.id, headers, body).status == 200
     assert len(seen) == 1 and isinstance(seen[0], models.Event)
+
+
+def test_without_a_router_handlers_get_the_json_as_sent_and_a_router_added_later_types_it(
+    store: SQLiteWebhookStore,
+) -> None:
+    from patchbay.connectors.stripe import models
+    from patchbay.connectors.stripe.triggers import StripeEventsEvents
+
+    received: list[TriggerEvent] = []
+    mgr = WebhookManager(REGISTRY, store, clock=lambda: NOW)
+    mgr.add_handler(received.append)
+    sub = subscribe(store, "stripe")
+    headers, body = delivery("stripe")
+    assert mgr.handle("stripe", sub.id, headers, body).status == 200
+    assert isinstance(received[-1].payload, dict)  # the runtime imports no generated code
+    router = mgr.add_router(StripeEventsEvents())
+    assert mgr.router("stripe", "events") is router
+    second = json.loads(body)
+    second["id"] = "evt_FAKE_second"
+    headers, body = delivery("stripe", payload=second)
+    assert mgr.handle("stripe", sub.id, headers, body).status == 200
+    assert isinstance(received[-1].payload, models.Event)
 
 
 # ------------------------------------------------------------------------- the Starlette app
