@@ -36,12 +36,13 @@ def test_a_deleted_record_is_gone_for_get_and_a_second_delete() -> None:
 
 
 def test_query_all_follows_next_records_url() -> None:
-    server = MockServer(SPEC, MockOptions(golden_root=None, records=5))
+    server = MockServer(SPEC, MockOptions(golden_root=None, records=25))
     with _executor(server) as ex:
         pager = ex.paginate("query_all", {"q": "SELECT Id FROM Account"}, max_pages=10)
-        records = [r for page in pager.pages() for r in page.items]
-    assert len(records) == 5 and all("Id" in r for r in records)
-    assert server.requests[0].path == f"{V}/queryAll"
+        pages = [page.items for page in pager.pages()]
+    assert [len(items) for items in pages] == [10, 10, 5]
+    assert len({r["Id"] for items in pages for r in items}) == 25
+    assert [r.path for r in server.requests] == [f"{V}/queryAll"] * 3
     assert dict(server.requests[0].query) == {"q": "SELECT Id FROM Account"}
 
 
