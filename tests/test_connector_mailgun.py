@@ -53,6 +53,25 @@ def test_a_created_mailing_list_is_listed() -> None:
     assert post.headers["content-type"].startswith("application/x-www-form-urlencoded")
 
 
+def test_a_member_is_added_to_a_list_by_its_address() -> None:
+    server = MockServer(SPEC, MockOptions(golden_root=None))
+    with _executor(server) as ex:
+        member = ex.call(
+            "add_list_member",
+            {"list_address": "team@mg.example.test", "address": "sam@example.test", "name": "Sam"},
+        )
+        with pytest.raises(PatchbayError) as info:
+            ex.call("add_list_member", {"list_address": "../domains", "address": "a@b.test"})
+    assert (member["address"], member["name"], member["subscribed"]) == (
+        "sam@example.test",
+        "Sam",
+        True,
+    )
+    assert info.value.code == "validation"
+    (request,) = server.requests
+    assert request.path == "/v3/lists/team@mg.example.test/members"
+
+
 def test_a_mailing_list_needs_an_address() -> None:
     server = MockServer(SPEC, MockOptions(golden_root=None))
     with _executor(server) as ex:
