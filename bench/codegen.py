@@ -22,10 +22,10 @@ from pathlib import Path
 # This file is named like the package it measures; keep its folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from codegen.generator import check, generate  # noqa: E402
-from codegen.models import plan_models, render_models  # noqa: E402
-from runtime.registry import spec_files  # noqa: E402
-from runtime.spec_loading import load_spec  # noqa: E402
+from patchbay.codegen.generator import check, generate  # noqa: E402
+from patchbay.codegen.models import plan_models, render_models  # noqa: E402
+from patchbay.runtime.registry import spec_files  # noqa: E402
+from patchbay.runtime.spec_loading import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -108,7 +108,7 @@ def main() -> None:
         package = min(r["package"] for r in runs)
         reach = min(r["client"] for r in runs)
         print(
-            f"{'generated.' + spec.name:<30} {package * 1000:>7.1f}ms {reach * 1000:>7.1f}ms "
+            f"{'patchbay.connectors.' + spec.name:<30} {package * 1000:>7.1f}ms {reach * 1000:>7.1f}ms "
             f"{own * 1000:>7.1f}ms"
         )
     print("package: import generated.X (lazy); client: + its client class, runtime included;")

@@ -16,9 +16,9 @@ from pathlib import Path
 # This file is named like the module it measures; keep its folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from mocks.contract import run_suite  # noqa: E402
-from mocks.coverage import CoverageOptions, coverage_report  # noqa: E402
-from runtime.registry import SpecRegistry  # noqa: E402
+from patchbay.mocks.contract import run_suite  # noqa: E402
+from patchbay.mocks.coverage import CoverageOptions, coverage_report  # noqa: E402
+from patchbay.runtime.registry import SpecRegistry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

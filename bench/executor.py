@@ -19,8 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-
-from runtime import AsyncGenericExecutor, Connection, GenericExecutor, parse_spec
+from patchbay.runtime import AsyncGenericExecutor, Connection, GenericExecutor, parse_spec
 
 KEY = "sk_test_FAKE_bench"
 BASE = "https://api.bench.test/v1"

@@ -20,8 +20,8 @@ from typing import Any
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from codegen.openapi_import import field_share, load_document  # noqa: E402
-from codegen.openapi_import.responses import success_response  # noqa: E402
+from patchbay.codegen.openapi_import import field_share, load_document  # noqa: E402
+from patchbay.codegen.openapi_import.responses import success_response  # noqa: E402
 
 
 def _prop(schema: Any, path: str, resolve: Any) -> Any:

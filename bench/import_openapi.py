@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from codegen.openapi_import import (  # noqa: E402
+from patchbay.codegen.openapi_import import (  # noqa: E402
     ImportOptions,
     Selection,
     dump_spec,

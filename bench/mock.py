@@ -117,8 +117,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from mocks.server import MockServer, default_credentials
-    from runtime.registry import SpecRegistry
+    from patchbay.mocks.server import MockServer, default_credentials
+    from patchbay.runtime.registry import SpecRegistry
 
     spec = SpecRegistry(ROOT / "specs").get(args.connector)
     creds = default_credentials(spec)

@@ -22,12 +22,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mocks.server import MockOptions, MockServer  # noqa: E402
-from runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy  # noqa: E402
-from runtime.events import TriggerEvent  # noqa: E402
-from runtime.registry import SpecRegistry  # noqa: E402
-from runtime.spec import ConnectorSpec  # noqa: E402
-from runtime.trigger_runner import (  # noqa: E402
+from patchbay.mocks.server import MockOptions, MockServer  # noqa: E402
+from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy  # noqa: E402
+from patchbay.runtime.events import TriggerEvent  # noqa: E402
+from patchbay.runtime.registry import SpecRegistry  # noqa: E402
+from patchbay.runtime.spec import ConnectorSpec  # noqa: E402
+from patchbay.runtime.trigger_runner import (  # noqa: E402
     Subscription,
     SubscriptionStore,
     TriggerRunner,

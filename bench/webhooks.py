@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mocks.webhook_sender import sign
-from runtime.registry import SpecRegistry
-from runtime.webhooks import verifier_for
+from patchbay.mocks.webhook_sender import sign
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.webhooks import verifier_for
 
 SECRET = "whsec_bench_secret_0123456789abcdef"
 

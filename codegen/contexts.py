@@ -6,10 +6,9 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.spec import ConnectorSpec, OAuth2Auth
-
-from .models import Kind, ModelPlan, ModelsInfo, kind_for
-from .naming import pascal, snake, unique
+from patchbay.codegen.models import Kind, ModelPlan, ModelsInfo, kind_for
+from patchbay.codegen.naming import pascal, snake, unique
+from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
 
 #: Keyword arguments every generated method has; an input field with one of these names is
 #: renamed (``page_size_``) and still sent under its own name.

@@ -21,20 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-
-from runtime.registry import spec_files
-from runtime.spec import ConnectorSpec
-from runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
-
-from .contexts import (
+from patchbay.codegen.contexts import (
     client_name,
     credential_contexts,
     method_contexts,
     trigger_contexts,
     variable_contexts,
 )
-from .models import plan_models, read_models, render_models
-from .naming import pascal
+from patchbay.codegen.models import plan_models, read_models, render_models
+from patchbay.codegen.naming import pascal
+from patchbay.runtime.registry import spec_files
+from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -105,7 +103,7 @@ def _header(source: str, spec_hash: str) -> str:
 
 def render_connector(spec: ConnectorSpec, spec_bytes: bytes, source: str) -> dict[str, bytes]:
     """Every file of ``generated/<connector>/`` (Python not yet formatted)."""
-    from .openapi import openapi_document
+    from patchbay.codegen.openapi import openapi_document
 
     spec_hash = sha256(spec_bytes)
     header = _header(source, spec_hash)
@@ -137,7 +135,7 @@ def render_connector(spec: ConnectorSpec, spec_bytes: bytes, source: str) -> dic
         "header": header,
         "title": spec.title,
         "connector": spec.name,
-        "package": f"generated.{spec.name}",
+        "package": f"patchbay.connectors.{spec.name}",
         "client_name": name,
     }
     client = env.get_template("client.py.j2").render(

@@ -23,12 +23,10 @@ from typing import Any
 from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
 from datamodel_code_generator.enums import DataModelType
 from datamodel_code_generator.format import Formatter
-
-from runtime.spec import Action, ConnectorSpec, JsonSchema
-from runtime.spec_checks import schema_at_path
-from runtime.validation import input_schema
-
-from .naming import pascal, unique
+from patchbay.codegen.naming import pascal, unique
+from patchbay.runtime.spec import Action, ConnectorSpec, JsonSchema
+from patchbay.runtime.spec_checks import schema_at_path
+from patchbay.runtime.validation import input_schema
 
 _REF_PREFIX = "#/$defs/"
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from runtime.paths import parse_path
-from runtime.spec import (
+from patchbay.runtime.paths import parse_path
+from patchbay.runtime.spec import (
     Action,
     ApiKeyAuth,
     BasicAuth,
@@ -32,8 +32,8 @@ from runtime.spec import (
     Variable,
     Webhook,
 )
-from runtime.spec_checks import resolve_schema
-from runtime.templating import template_names
+from patchbay.runtime.spec_checks import resolve_schema
+from patchbay.runtime.templating import template_names
 
 OPENAPI_VERSION = "3.1.0"
 

@@ -20,18 +20,16 @@ from typing import Any
 
 import httpx
 from jsonschema import Draft202012Validator
+from patchbay.codegen.contexts import RESERVED_KWARGS
+from patchbay.mocks.golden import GOLDEN_DIR, Fixture, all_fixtures
+from patchbay.mocks.routing import Router
+from patchbay.mocks.server import MockOptions, MockServer, default_credentials, default_variables
+from patchbay.mocks.wire import multipart_fields
+from patchbay.runtime import PatchbayError, StaticTokenProvider
+from patchbay.runtime.facade import Credentials
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import Action, ConnectorSpec, OAuth2Auth
 from pydantic import BaseModel, SecretStr
-
-from codegen.contexts import RESERVED_KWARGS
-from runtime import PatchbayError, StaticTokenProvider
-from runtime.facade import Credentials
-from runtime.registry import SpecRegistry
-from runtime.spec import Action, ConnectorSpec, OAuth2Auth
-
-from .golden import GOLDEN_DIR, Fixture, all_fixtures
-from .routing import Router
-from .server import MockOptions, MockServer, default_credentials, default_variables
-from .wire import multipart_fields
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def missing_fixtures(registry: SpecRegistry, golden_root: Path = GOLDEN_DIR) -> 
 
 
 def _client_module(connector: str) -> Any:
-    return importlib.import_module(f"generated.{connector}.client")
+    return importlib.import_module(f"patchbay.connectors.{connector}.client")
 
 
 def _credentials(module: Any, spec: ConnectorSpec, values: dict[str, str]) -> Credentials:
@@ -162,7 +160,7 @@ def run_case(
     fixture = case.fixture
     action = spec.action(case.action)
     module = _client_module(spec.name)
-    models = importlib.import_module(f"generated.{spec.name}.models")
+    models = importlib.import_module(f"patchbay.connectors.{spec.name}.models")
     creds = default_credentials(spec)
     variables = fixture_variables(spec, action, fixture)
     # Only this case's fixture, so a documented success and error for the same request
@@ -181,7 +179,7 @@ def run_case(
         and obj.__module__ == module.__name__
     )
     client = client_cls(_credentials(module, spec, creds), variables=variables, transport=transport)
-    from codegen.naming import pascal, snake
+    from patchbay.codegen.naming import pascal, snake
 
     method = snake(action.name)
     input_class = getattr(models, f"{pascal(action.name)}Input")
@@ -240,7 +238,7 @@ def run_case(
 def _is_body_error(spec: ConnectorSpec, fixture: Fixture) -> bool:
     """True when a 2xx fixture is an error by the spec's rules (Slack's ``ok: false``)."""
 
-    from runtime.error_mapping import match_holds
+    from patchbay.runtime.error_mapping import match_holds
 
     headers = httpx.Headers(fixture.response.headers)
     return any(

@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-
-from runtime import (
+from patchbay.mocks.contract import ContractCase, ContractResult, run_case
+from patchbay.mocks.golden import GOLDEN_DIR, all_fixtures
+from patchbay.mocks.server import (
+    SCENARIO_HEADER,
+    MockOptions,
+    MockServer,
+    default_variables,
+    well_formed_wrong,
+)
+from patchbay.mocks.synthesis import rng_for, synthesize
+from patchbay.runtime import (
     Connection,
     ExecutorOptions,
     GenericExecutor,
@@ -29,21 +38,10 @@ from runtime import (
     StaticTokenProvider,
     ValidationFailed,
 )
-from runtime.polling import poll
-from runtime.registry import SpecRegistry
-from runtime.spec import Action, AuthVariant, ConnectorSpec, OAuth2Auth, Webhook
-from runtime.validation import input_schema
-
-from .contract import ContractCase, ContractResult, run_case
-from .golden import GOLDEN_DIR, all_fixtures
-from .server import (
-    SCENARIO_HEADER,
-    MockOptions,
-    MockServer,
-    default_variables,
-    well_formed_wrong,
-)
-from .synthesis import rng_for, synthesize
+from patchbay.runtime.polling import poll
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import Action, AuthVariant, ConnectorSpec, OAuth2Auth, Webhook
+from patchbay.runtime.validation import input_schema
 
 Level = Literal["none", "bronze", "silver", "gold"]
 LEVELS: tuple[Level, ...] = ("none", "bronze", "silver", "gold")
@@ -303,15 +301,14 @@ def _auth_problem(spec: ConnectorSpec, variant: AuthVariant) -> str | None:
 
 
 def _oauth_dance(spec: ConnectorSpec, variant: OAuth2Auth) -> tuple[str, dict[str, str]]:
-    from runtime.oauth import (
+    from patchbay.mocks.oauth_provider import MockOAuthProvider
+    from patchbay.runtime.oauth import (
         OAuthClient,
         authorize_url,
         code_request,
         pkce_pair,
         read_token_response,
     )
-
-    from .oauth_provider import MockOAuthProvider
 
     provider = MockOAuthProvider(spec, variant)
     client = OAuthClient(OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET)
@@ -508,16 +505,15 @@ def check_webhooks(spec: ConnectorSpec) -> Criterion:
 
 def _webhook_problems(spec: ConnectorSpec, hook: Webhook) -> list[str]:
     """Register through the mock, then verify a signed delivery and refuse a tampered one."""
-    from runtime.encryption import Encryptor, new_key
-    from runtime.webhooks import (
+    from patchbay.mocks.webhook_sender import build_delivery
+    from patchbay.runtime.encryption import Encryptor, new_key
+    from patchbay.runtime.webhooks import (
         SQLiteWebhookStore,
         WebhookManager,
         WebhookSubscription,
         caller_params,
         register,
     )
-
-    from .webhook_sender import build_delivery
 
     if hook.registration is None:
         return ["no registration block (registered by hand)"]
@@ -563,9 +559,8 @@ class _Specs:
 
 def check_fuzz(spec: ConnectorSpec, examples: int, seed: int) -> Criterion:
     """A short, seeded schemathesis run over the spec's OpenAPI against its mock."""
-    from codegen.openapi import openapi_document
-
-    from .fuzzing import run_schemathesis
+    from patchbay.codegen.openapi import openapi_document
+    from patchbay.mocks.fuzzing import run_schemathesis
 
     title = f"fuzzing clean ({examples} examples per operation, seed {seed})"
     try:

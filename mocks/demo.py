@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime import Connection, GenericExecutor, RetryPolicy
-from runtime.executor import ExecutorOptions
-from runtime.registry import SpecRegistry
-
-from .serving import HandlerApp, local_base_url, serve
-from .vendors import STANDIN_MODULES, load_standin
+from patchbay.mocks.serving import HandlerApp, local_base_url, serve
+from patchbay.mocks.vendors import STANDIN_MODULES, load_standin
+from patchbay.runtime import Connection, GenericExecutor, RetryPolicy
+from patchbay.runtime.executor import ExecutorOptions
+from patchbay.runtime.registry import SpecRegistry
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.spec import ApiKeyAuth, AuthVariant, BasicAuth, BearerAuth, ConnectorSpec, OAuth2Auth
-from runtime.templating import render
-
-from .server import MockOptions, MockServer, default_credentials
+from patchbay.mocks.server import MockOptions, MockServer, default_credentials
+from patchbay.runtime.spec import (
+    ApiKeyAuth,
+    AuthVariant,
+    BasicAuth,
+    BearerAuth,
+    ConnectorSpec,
+    OAuth2Auth,
+)
+from patchbay.runtime.templating import render
 
 __all__ = [
     "FuzzFailure",

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from patchbay.mocks.wire import multipart_fields
+from patchbay.runtime.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from runtime.errors import ConfigError
-
-from .wire import multipart_fields
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 

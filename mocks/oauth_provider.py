@@ -26,11 +26,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 import httpx
-
-from runtime.paths import MISSING, get_path
-from runtime.spec import Condition, ConnectorSpec, OAuth2Auth
-
-from .vendor_errors import remove_path, set_path
+from patchbay.mocks.vendor_errors import remove_path, set_path
+from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.spec import Condition, ConnectorSpec, OAuth2Auth
 
 
 @dataclass

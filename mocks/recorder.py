@@ -28,29 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from runtime.errors import ConfigError, ValidationFailed
-from runtime.limits import loads_json
-from runtime.redaction import (
-    MIN_SECRET_LENGTH,
-    REDACTED,
-    SENSITIVE_FIELDS,
-    SENSITIVE_HEADERS,
-    SENSITIVE_PARAMS,
-    Redactor,
-)
-from runtime.spec import (
-    Action,
-    ApiKeyAuth,
-    BasicAuth,
-    BearerAuth,
-    ConnectorSpec,
-    LinkHeaderPagination,
-    OAuth2Auth,
-)
-from runtime.spec_checks import resolve_schema
-from runtime.validation import InputCheck
-
-from .golden import (
+from patchbay.mocks.golden import (
     GOLDEN_DIR,
     Fixture,
     decode_body,
@@ -60,8 +38,29 @@ from .golden import (
     matches,
     multi,
 )
-from .routing import RouteMatch, Router
-from .wire import decode_input
+from patchbay.mocks.routing import RouteMatch, Router
+from patchbay.mocks.wire import decode_input
+from patchbay.runtime.errors import ConfigError, ValidationFailed
+from patchbay.runtime.limits import loads_json
+from patchbay.runtime.redaction import (
+    MIN_SECRET_LENGTH,
+    REDACTED,
+    SENSITIVE_FIELDS,
+    SENSITIVE_HEADERS,
+    SENSITIVE_PARAMS,
+    Redactor,
+)
+from patchbay.runtime.spec import (
+    Action,
+    ApiKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    ConnectorSpec,
+    LinkHeaderPagination,
+    OAuth2Auth,
+)
+from patchbay.runtime.spec_checks import resolve_schema
+from patchbay.runtime.validation import InputCheck
 
 if TYPE_CHECKING:
     from mitmproxy import http

@@ -24,13 +24,8 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
 import httpx
-
-from runtime.errors import ConfigError
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec
-
-from .golden import GOLDEN_DIR, Fixture, decode_body, load_fixture, matches
-from .recorder import (
+from patchbay.mocks.golden import GOLDEN_DIR, Fixture, decode_body, load_fixture, matches
+from patchbay.mocks.recorder import (
     MODES,
     Exchange,
     FixtureRedactor,
@@ -41,6 +36,9 @@ from .recorder import (
     rules_for,
     scan_fixtures,
 )
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec
 
 MODE_ENV = "PATCHBAY_RECORD_MODE"
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection"})

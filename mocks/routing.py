@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from runtime.spec import Action, ConnectorSpec, ContinueEndpointPagination
+from patchbay.runtime.spec import Action, ConnectorSpec, ContinueEndpointPagination
 
 PROBE = "test_connection"
 _VAR = re.compile(r"(\{[^{}]+\})")

@@ -24,14 +24,15 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 from jsonschema import Draft202012Validator
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
-
-from runtime.error_mapping import match_holds
-from runtime.errors import ValidationFailed
-from runtime.paths import MISSING, get_path
-from runtime.spec import (
+from patchbay.mocks.golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
+from patchbay.mocks.routing import Route, Router
+from patchbay.mocks.synthesis import from_pattern, rng_for, synthesize
+from patchbay.mocks.vendor_errors import STATUS_FOR_CODE, error_response, remove_path, set_path
+from patchbay.mocks.wire import decode_input, form_as_object
+from patchbay.runtime.error_mapping import match_holds
+from patchbay.runtime.errors import ValidationFailed
+from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.spec import (
     Action,
     ApiKeyAuth,
     BasicAuth,
@@ -47,15 +48,12 @@ from runtime.spec import (
     PagePagination,
     ResourceEffect,
 )
-from runtime.spec_checks import resolve_schema, schema_at_path
-from runtime.templating import render
-from runtime.validation import InputCheck, input_schema
-
-from .golden import GOLDEN_DIR, Fixture, decode_body, fixtures_for, matches, multi
-from .routing import Route, Router
-from .synthesis import from_pattern, rng_for, synthesize
-from .vendor_errors import STATUS_FOR_CODE, error_response, remove_path, set_path
-from .wire import decode_input, form_as_object
+from patchbay.runtime.spec_checks import resolve_schema, schema_at_path
+from patchbay.runtime.templating import render
+from patchbay.runtime.validation import InputCheck, input_schema
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 SCENARIOS = (

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runtime.error_mapping import DEFAULT_BY_STATUS
-from runtime.paths import parse_path
-from runtime.spec import Condition, ConnectorSpec, ErrorRule
+from patchbay.runtime.error_mapping import DEFAULT_BY_STATUS
+from patchbay.runtime.paths import parse_path
+from patchbay.runtime.spec import Condition, ConnectorSpec, ErrorRule
 
 STATUS_FOR_CODE: dict[str, int] = {
     "auth_invalid": 401,

@@ -22,10 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-
-from mocks.synthesis import rng_for, synthesize
-from runtime.paths import parse_path
-from runtime.spec import ConnectorSpec, Webhook
+from patchbay.mocks.synthesis import rng_for, synthesize
+from patchbay.runtime.paths import parse_path
+from patchbay.runtime.spec import ConnectorSpec, Webhook
 
 
 def _mac(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:

@@ -16,8 +16,8 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from runtime.spec import Action, JsonSchema
-from runtime.spec_checks import resolve_schema
+from patchbay.runtime.spec import Action, JsonSchema
+from patchbay.runtime.spec_checks import resolve_schema
 
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 

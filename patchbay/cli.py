@@ -21,15 +21,15 @@ from typing import Any, NoReturn
 import click
 import httpx
 
-from runtime import CallOptions, GenericExecutor, PatchbayError
-from runtime.connection import connection_from_sources
-from runtime.errors import ConfigError
-from runtime.limits import loads_json
-from runtime.observability import JsonFormatter, logger
-from runtime.redaction import Redactor
-from runtime.registry import SCHEMA_FILE, SpecRegistry, default_specs_dir, spec_files
-from runtime.spec import connector_json_schema
-from runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
+from patchbay.runtime import CallOptions, GenericExecutor, PatchbayError
+from patchbay.runtime.connection import connection_from_sources
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.limits import loads_json
+from patchbay.runtime.observability import JsonFormatter, logger
+from patchbay.runtime.redaction import Redactor
+from patchbay.runtime.registry import SCHEMA_FILE, SpecRegistry, default_specs_dir, spec_files
+from patchbay.runtime.spec import connector_json_schema
+from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
 
 #: Set to 1 to print the traceback of an unexpected error (after the one-line message).
 DEBUG_VARIABLE = "PATCHBAY_DEBUG"
@@ -289,8 +289,8 @@ def generate(
     registry: SpecRegistry, connectors: tuple[str, ...], check: bool, force: bool, out: Path | None
 ) -> None:
     """Generate typed client packages from the specs into generated/."""
-    from codegen.generator import check as check_generated
-    from codegen.generator import generate as generate_all
+    from patchbay.codegen.generator import check as check_generated
+    from patchbay.codegen.generator import generate as generate_all
 
     out_dir = out or registry.directory.parent / "generated"
     try:
@@ -372,7 +372,7 @@ def call(
 
 
 def _store(path: Path | None) -> Any:
-    from runtime.token_store import SQLiteTokenStore, default_store_path
+    from patchbay.runtime.token_store import SQLiteTokenStore, default_store_path
 
     return SQLiteTokenStore(path or default_store_path())
 
@@ -410,9 +410,9 @@ def connect(
     """Connect an account: OAuth2 in the browser, or API keys (flags, env or hidden prompts)."""
     import webbrowser
 
-    from runtime.connect import connect_api_key, connect_oauth
-    from runtime.oauth import OAuthClient
-    from runtime.spec import OAuth2Auth
+    from patchbay.runtime.connect import connect_api_key, connect_oauth
+    from patchbay.runtime.oauth import OAuthClient
+    from patchbay.runtime.spec import OAuth2Auth
 
     try:
         base_url = _http_url(base_url, "--base-url")
@@ -473,7 +473,7 @@ def test_connection_command(
     registry: SpecRegistry, connection_id: str, base_url: str | None, store_path: Path | None
 ) -> None:
     """Check a stored connection: OK with its account label, or the error and what to do."""
-    from runtime.connect import check_stored_connection, hint_for
+    from patchbay.runtime.connect import check_stored_connection, hint_for
 
     try:
         base_url = _http_url(base_url, "--base-url")
@@ -553,7 +553,7 @@ def connections_delete(
     store_path: Path | None,
 ) -> None:
     """Revoke the connection's grant at the vendor, then delete it from the store."""
-    from runtime.connect import OriginTransport, delete_connection
+    from patchbay.runtime.connect import OriginTransport, delete_connection
 
     try:
         oauth_base_url = _http_url(oauth_base_url, "--oauth-base-url")
@@ -590,7 +590,7 @@ def connections_delete(
 @connections.command("new-key")
 def connections_new_key() -> None:
     """Print a fresh key for PATCHBAY_SECRET_KEY."""
-    from runtime.encryption import new_key
+    from patchbay.runtime.encryption import new_key
 
     click.echo(new_key())
 
@@ -619,8 +619,8 @@ def triggers_add(
     backfill: int,
     store_path: Path | None,
 ) -> None:
-    from runtime.polling import trigger_of
-    from runtime.trigger_runner import Subscription
+    from patchbay.runtime.polling import trigger_of
+    from patchbay.runtime.trigger_runner import Subscription
 
     try:
         spec_trigger = trigger_of(registry.get(connector), trigger)
@@ -681,10 +681,10 @@ def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: Path
     """Run every subscription; events are printed as JSON lines, with a status line per tick."""
     import asyncio
 
-    from runtime.events import TriggerEvent
-    from runtime.executor import AsyncGenericExecutor
-    from runtime.manager import IntegrationManager
-    from runtime.trigger_runner import Subscription, TriggerRunner
+    from patchbay.runtime.events import TriggerEvent
+    from patchbay.runtime.executor import AsyncGenericExecutor
+    from patchbay.runtime.manager import IntegrationManager
+    from patchbay.runtime.trigger_runner import Subscription, TriggerRunner
 
     manager = IntegrationManager(registry, store=_store(store_path), generic_enabled=True)
 
@@ -720,8 +720,8 @@ def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: Path
 
 
 def _subscriptions(path: Path | None) -> Any:
-    from runtime.token_store import default_store_path
-    from runtime.trigger_runner import SubscriptionStore
+    from patchbay.runtime.token_store import default_store_path
+    from patchbay.runtime.trigger_runner import SubscriptionStore
 
     return SubscriptionStore(path or default_store_path())
 
@@ -751,7 +751,7 @@ def mock_serve(
     """Serve mocks of CONNECTORS (default: all), each under /<connector>, until interrupted."""
     import uvicorn
 
-    from mocks.server import MockOptions, MockServer, MountedMocks
+    from patchbay.mocks.server import MockOptions, MockServer, MountedMocks
 
     try:
         names = list(connectors) or registry.names()
@@ -785,7 +785,7 @@ def mock_serve(
 @click.pass_obj
 def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
     """Run the contract suite (every golden fixture through the generated client and the mock)."""
-    from mocks.contract import missing_fixtures, run_suite
+    from patchbay.mocks.contract import missing_fixtures, run_suite
 
     try:
         for name in connectors:  # unknown names fail before the suite runs
@@ -822,7 +822,7 @@ def contract(registry: SpecRegistry, connectors: tuple[str, ...]) -> None:
 @click.pass_obj
 def fuzz(registry: SpecRegistry, connectors: tuple[str, ...], max_examples: int, seed: int) -> None:
     """Fuzz each connector's generated OpenAPI against its in-process mock (schemathesis)."""
-    from mocks.fuzzing import run_schemathesis
+    from patchbay.mocks.fuzzing import run_schemathesis
 
     generated = registry.directory.parent / "generated"
     failed = False
@@ -851,7 +851,7 @@ def fuzz(registry: SpecRegistry, connectors: tuple[str, ...], max_examples: int,
 def demo(registry: SpecRegistry, items: int, page_size: int) -> None:
     """The main job: validate every spec, regenerate clients, run the contract suite against
     the spec-driven mocks, then page through one action per connector on a local stand-in."""
-    from mocks.demo import run_demo
+    from patchbay.mocks.demo import run_demo
 
     ctx = click.get_current_context()
     ctx.invoke(validate, paths=())

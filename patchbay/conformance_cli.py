@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from runtime.registry import SpecRegistry
+from patchbay.runtime.registry import SpecRegistry
 
 
 @click.command()
@@ -23,7 +23,7 @@ from runtime.registry import SpecRegistry
 @click.pass_obj
 def conformance(registry: SpecRegistry, sdks: tuple[str, ...], origin: str | None) -> None:
     """Run each vendor SDK's scenario against the mocks; a table per SDK, exit 1 on a failure."""
-    from mocks.conformance import SDKS, run
+    from patchbay.mocks.conformance import SDKS, run
 
     try:
         results = run(registry, list(sdks) or None, origin)

@@ -11,8 +11,8 @@ import time
 
 import click
 
-from runtime.errors import PatchbayError
-from runtime.registry import SpecRegistry
+from patchbay.runtime.errors import PatchbayError
+from patchbay.runtime.registry import SpecRegistry
 
 
 @click.command()
@@ -30,8 +30,8 @@ def coverage(
     registry: SpecRegistry, connectors: tuple[str, ...], as_json: bool, fuzz_examples: int
 ) -> None:
     """Compute each connector's coverage level and what it misses for the next one."""
-    from mocks.coverage import CoverageOptions, coverage_report, coverage_table
-    from mocks.golden import GOLDEN_DIR
+    from patchbay.mocks.coverage import CoverageOptions, coverage_report, coverage_table
+    from patchbay.mocks.golden import GOLDEN_DIR
 
     golden = registry.directory.parent / "golden"
     options = CoverageOptions(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from runtime import PatchbayError
-from runtime.registry import SpecRegistry
+from patchbay.runtime import PatchbayError
+from patchbay.runtime.registry import SpecRegistry
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -74,7 +74,7 @@ def openapi(
     dry_run: bool,
 ) -> None:
     """Import operations of an OpenAPI 3.x / Swagger 2.0 DOCUMENT (JSON or YAML)."""
-    from codegen.openapi_import import (
+    from patchbay.codegen.openapi_import import (
         ImportOptions,
         Selection,
         dump_spec,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from codegen.scaffold import AUTH_KINDS, AuthKind, write_scaffold
-from runtime.errors import PatchbayError
-from runtime.registry import SpecRegistry
+from patchbay.codegen.scaffold import AUTH_KINDS, AuthKind, write_scaffold
+from patchbay.runtime.errors import PatchbayError
+from patchbay.runtime.registry import SpecRegistry
 
 
 @click.command()

@@ -17,8 +17,8 @@ from typing import Any, NoReturn
 
 import click
 
-from mocks.golden import GOLDEN_DIR
-from mocks.recorder import (
+from patchbay.mocks.golden import GOLDEN_DIR
+from patchbay.mocks.recorder import (
     MODES,
     Recorder,
     RecordReport,
@@ -30,10 +30,10 @@ from mocks.recorder import (
     scan_fixtures,
     start_proxy,
 )
-from mocks.routing import Router
-from runtime.errors import PatchbayError
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec
+from patchbay.mocks.routing import Router
+from patchbay.runtime.errors import PatchbayError
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec
 
 _RECORD_MODES = [m for m in MODES if m != "none"]
 

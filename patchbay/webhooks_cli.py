@@ -17,10 +17,10 @@ from typing import Any, NoReturn
 
 import click
 
-from runtime import GenericExecutor, PatchbayError
-from runtime.connection import connection_from_sources
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec
+from patchbay.runtime import GenericExecutor, PatchbayError
+from patchbay.runtime.connection import connection_from_sources
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -39,8 +39,8 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 
 
 def _store(path: Path | None) -> Any:
-    from runtime.token_store import default_store_path
-    from runtime.webhooks import SQLiteWebhookStore
+    from patchbay.runtime.token_store import default_store_path
+    from patchbay.runtime.webhooks import SQLiteWebhookStore
 
     return SQLiteWebhookStore(path or default_store_path())
 
@@ -130,7 +130,7 @@ def _serve_logging() -> None:
     """Patchbay's JSON log lines on stderr at INFO unless ``--log-level`` set them up: a
     receiver's refusals (each one line with its verdict, never a body or secret) are its
     operator's only view of who is knocking."""
-    from runtime.observability import JsonFormatter, logger
+    from patchbay.runtime.observability import JsonFormatter, logger
 
     if not any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
         handler = logging.StreamHandler()
@@ -190,8 +190,8 @@ def serve(
     unless --log-level says otherwise."""
     import uvicorn
 
-    from runtime.webhook_app import ServeLimits, uvicorn_config
-    from runtime.webhooks import TriggerEvent, WebhookManager
+    from patchbay.runtime.webhook_app import ServeLimits, uvicorn_config
+    from patchbay.runtime.webhooks import TriggerEvent, WebhookManager
 
     try:
         manager = WebhookManager(registry, _store(store_path))
@@ -236,7 +236,7 @@ def url(
 ) -> None:
     """Create a subscription for a webhook set up by hand (Slack: paste the printed URL as the
     app's Request URL) with its signing secret (--secret or PATCHBAY_<CONNECTOR>_<SECRET_FIELD>)."""
-    from runtime.webhooks import WebhookSubscription, webhook_of, webhook_url
+    from patchbay.runtime.webhooks import WebhookSubscription, webhook_of, webhook_url
 
     try:
         spec = registry.get(connector)
@@ -286,7 +286,7 @@ def register_command(
 ) -> None:
     """Register an endpoint with the vendor through the connector's own action and store the
     signing secret (Stripe returns one; Patchbay makes one for GitHub and Typeform)."""
-    from runtime.webhooks import register, webhook_url
+    from patchbay.runtime.webhooks import register, webhook_url
 
     try:
         spec = registry.get(connector)
@@ -331,7 +331,7 @@ def unregister_command(
     store_path: Path | None,
 ) -> None:
     """Remove the vendor's endpoint (when the spec has a delete action) and the subscription."""
-    from runtime.webhooks import unregister
+    from patchbay.runtime.webhooks import unregister
 
     try:
         store = _store(store_path)
@@ -368,7 +368,7 @@ def send_command(
     """Send one EVENT signed exactly as CONNECTOR's vendor signs it; prints the answer."""
     import httpx
 
-    from mocks.webhook_sender import send
+    from patchbay.mocks.webhook_sender import send
 
     try:
         spec = registry.get(connector)

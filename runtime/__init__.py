@@ -3,8 +3,8 @@
 It never imports codegen, mocks, Jinja2 or test libraries.
 """
 
-from .connection import Connection, StaticTokenProvider, TokenProvider
-from .errors import (
+from patchbay.runtime.connection import Connection, StaticTokenProvider, TokenProvider
+from patchbay.runtime.errors import (
     AuthExpired,
     AuthInvalid,
     BadResponse,
@@ -22,7 +22,7 @@ from .errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from .executor import (
+from patchbay.runtime.executor import (
     AsyncGenericExecutor,
     AsyncPager,
     CallOptions,
@@ -32,9 +32,9 @@ from .executor import (
     Page,
     Pager,
 )
-from .retry import RetryPolicy
-from .spec import ConnectorSpec
-from .spec_loading import SpecInvalid, SpecProblem, load_spec, parse_spec
+from patchbay.runtime.retry import RetryPolicy
+from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, load_spec, parse_spec
 
 __all__ = [
     "AsyncGenericExecutor",

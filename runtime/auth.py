@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-from .connection import Connection, render_config
-from .errors import ConfigError
-from .spec import ApiKeyAuth, BasicAuth, BearerAuth, ConnectorSpec, OAuth2Auth
+from patchbay.runtime.connection import Connection, render_config
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.spec import ApiKeyAuth, BasicAuth, BearerAuth, ConnectorSpec, OAuth2Auth
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,10 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-
-from .connection import Connection, resolve_variables
-from .errors import AuthExpired, AuthInvalid, ConfigError, PatchbayError, Timeout
-from .executor import ConnectionCheck, ExecutorOptions, GenericExecutor
-from .oauth import (
+from patchbay.runtime.connection import Connection, resolve_variables
+from patchbay.runtime.errors import AuthExpired, AuthInvalid, ConfigError, PatchbayError, Timeout
+from patchbay.runtime.executor import ConnectionCheck, ExecutorOptions, GenericExecutor
+from patchbay.runtime.oauth import (
     OAuthClient,
     authorize_url,
     code_request,
@@ -31,9 +30,9 @@ from .oauth import (
     read_token_response,
     revoke_token,
 )
-from .spec import ConnectorSpec, OAuth2Auth
-from .token_provider import StoredTokenProvider
-from .token_store import StoredConnection, TokenStore
+from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
+from patchbay.runtime.token_provider import StoredTokenProvider
+from patchbay.runtime.token_store import StoredConnection, TokenStore
 
 #: The only address the OAuth redirect listener binds: never reachable from another machine.
 LOOPBACK = "127.0.0.1"

@@ -9,11 +9,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from .errors import ConfigError
-from .redaction import REDACTED
-from .spec import ApiKeyAuth, BasicAuth, BearerAuth, ConnectorSpec, OAuth2Auth
-from .templating import render, template_names
-from .urls import DNS_LABEL, HOSTNAME, check_override, https_origin, quote_segment, render_url
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.redaction import REDACTED
+from patchbay.runtime.spec import ApiKeyAuth, BasicAuth, BearerAuth, ConnectorSpec, OAuth2Auth
+from patchbay.runtime.templating import render, template_names
+from patchbay.runtime.urls import (
+    DNS_LABEL,
+    HOSTNAME,
+    check_override,
+    https_origin,
+    quote_segment,
+    render_url,
+)
 
 AuthVariantModel = BearerAuth | ApiKeyAuth | BasicAuth | OAuth2Auth
 

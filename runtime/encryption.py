@@ -12,8 +12,7 @@ import os
 from collections.abc import Mapping
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
-from .errors import ConfigError
+from patchbay.runtime.errors import ConfigError
 
 KEY_VARIABLE = "PATCHBAY_SECRET_KEY"
 

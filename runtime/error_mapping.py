@@ -16,10 +16,9 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
-
-from .errors import PatchbayError, error_for_code
-from .paths import MISSING, get_path
-from .spec import Condition, ConnectorSpec, ErrorRule, Match
+from patchbay.runtime.errors import PatchbayError, error_for_code
+from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.spec import Condition, ConnectorSpec, ErrorRule, Match
 
 DEFAULT_BY_STATUS: dict[int, str] = {
     400: "validation",

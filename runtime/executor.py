@@ -29,19 +29,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
-from prometheus_client import CollectorRegistry
-
-from .auth import AuthInjector, build_auth
-from .budget import RequestBudget
-from .connection import (
+from patchbay.runtime.auth import AuthInjector, build_auth
+from patchbay.runtime.budget import RequestBudget
+from patchbay.runtime.connection import (
     Connection,
     render_base_url,
     render_config,
     render_path,
     resolve_variables,
 )
-from .error_mapping import ErrorMapper, match_holds
-from .errors import (
+from patchbay.runtime.error_mapping import ErrorMapper, match_holds
+from patchbay.runtime.errors import (
     BadResponse,
     ConfigError,
     NetworkError,
@@ -51,7 +49,7 @@ from .errors import (
     ValidationFailed,
     describe_unexpected,
 )
-from .flow import (
+from patchbay.runtime.flow import (
     AcquireToken,
     Cut,
     Emit,
@@ -63,21 +61,22 @@ from .flow import (
     run_async,
     run_sync,
 )
-from .limits import (
+from patchbay.runtime.limits import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_JSON_DEPTH,
     DEFAULT_MAX_RESPONSE_BYTES,
     JSONTooDeep,
     loads_json,
 )
-from .observability import log_event, logger, metric_method, metrics_for
-from .pagination import PageWalker
-from .paths import get_path
-from .redaction import Redactor
-from .request_builder import RequestBuilder, RequestParts
-from .retry import RetryPolicy
-from .spec import IDEMPOTENT_METHODS, Action, Body, ConnectorSpec
-from .validation import InputCheck
+from patchbay.runtime.observability import log_event, logger, metric_method, metrics_for
+from patchbay.runtime.pagination import PageWalker
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.redaction import Redactor
+from patchbay.runtime.request_builder import RequestBuilder, RequestParts
+from patchbay.runtime.retry import RetryPolicy
+from patchbay.runtime.spec import IDEMPOTENT_METHODS, Action, Body, ConnectorSpec
+from patchbay.runtime.validation import InputCheck
+from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator

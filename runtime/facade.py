@@ -15,11 +15,9 @@ from importlib import resources
 from typing import Any, ClassVar, Self, TypedDict
 
 import httpx
-from pydantic import BaseModel, ConfigDict, RootModel, SecretStr, TypeAdapter, ValidationError
-
-from .connection import Connection, TokenProvider
-from .errors import BadResponse, PatchbayError, ValidationFailed
-from .executor import (
+from patchbay.runtime.connection import Connection, TokenProvider
+from patchbay.runtime.errors import BadResponse, PatchbayError, ValidationFailed
+from patchbay.runtime.executor import (
     AsyncGenericExecutor,
     AsyncPager,
     CallOptions,
@@ -29,7 +27,8 @@ from .executor import (
     Page,
     Pager,
 )
-from .spec import ConnectorSpec
+from patchbay.runtime.spec import ConnectorSpec
+from pydantic import BaseModel, ConfigDict, RootModel, SecretStr, TypeAdapter, ValidationError
 
 _NO_OPTIONS = CallOptions()
 

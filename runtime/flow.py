@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
-
-from .connection import TokenProvider
+from patchbay.runtime.connection import TokenProvider
 
 try:  # httpx decodes brotli when this is installed (and then advertises it), so must we.
     import brotli  # type: ignore[import-untyped]

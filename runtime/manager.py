@@ -15,15 +15,24 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
-
-from .connection import Connection
-from .errors import ConfigError, ConnectorUnavailable, PatchbayError, describe_unexpected
-from .executor import AsyncGenericExecutor, CallOptions, ExecutorOptions, GenericExecutor
-from .oauth import OAuthClient
-from .registry import SpecRegistry
-from .settings import generic_executor_enabled
-from .spec import ConnectorSpec
-from .token_store import TokenStore
+from patchbay.runtime.connection import Connection
+from patchbay.runtime.errors import (
+    ConfigError,
+    ConnectorUnavailable,
+    PatchbayError,
+    describe_unexpected,
+)
+from patchbay.runtime.executor import (
+    AsyncGenericExecutor,
+    CallOptions,
+    ExecutorOptions,
+    GenericExecutor,
+)
+from patchbay.runtime.oauth import OAuthClient
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.settings import generic_executor_enabled
+from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.token_store import TokenStore
 
 
 class ActionClient(Protocol):
@@ -40,7 +49,7 @@ C = TypeVar("C")
 
 
 def _default_bespoke() -> dict[str, BespokeFactory]:
-    from .bespoke import BESPOKE_CLIENTS
+    from patchbay.runtime.bespoke import BESPOKE_CLIENTS
 
     return dict(BESPOKE_CLIENTS)
 
@@ -93,7 +102,7 @@ class IntegrationManager:
 
     def connection(self, connection_id: str) -> tuple[ConnectorSpec, Connection]:
         """A stored connection, ready for an executor (OAuth2 gets a refreshing provider)."""
-        from .connect import runtime_connection
+        from patchbay.runtime.connect import runtime_connection
 
         if self.store is None:
             raise ConfigError("this IntegrationManager has no token store")
@@ -176,7 +185,7 @@ class IntegrationManager:
         connection: typed methods, the same executor underneath."""
         spec, conn = self.connection(connection_id)
         module = importlib.import_module(client_class.__module__)
-        from .facade import Credentials, OAuth2Credentials
+        from patchbay.runtime.facade import Credentials, OAuth2Credentials
 
         for obj in vars(module).values():
             if inspect.isclass(obj) and issubclass(obj, Credentials) and obj.variant == conn.auth:

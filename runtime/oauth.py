@@ -20,16 +20,15 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-
-from .connection import (
+from patchbay.runtime.connection import (
     Connection,
     origin_variables,
     render_base_url,
     resolve_variables,
     value_problem,
 )
-from .error_mapping import ErrorMapper, condition_holds
-from .errors import (
+from patchbay.runtime.error_mapping import ErrorMapper, condition_holds
+from patchbay.runtime.errors import (
     AuthExpired,
     AuthInvalid,
     BadResponse,
@@ -38,10 +37,10 @@ from .errors import (
     PatchbayError,
     Timeout,
 )
-from .paths import get_path
-from .redaction import Redactor
-from .spec import ConnectorSpec, OAuth2Auth
-from .urls import https_origin
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.redaction import Redactor
+from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
+from patchbay.runtime.urls import https_origin
 
 
 @dataclass(frozen=True)

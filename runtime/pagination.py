@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-
-from .errors import BadResponse
-from .paths import get_path
-from .request_builder import RequestParts, wire_scalar
-from .spec import (
+from patchbay.runtime.errors import BadResponse
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.request_builder import RequestParts, wire_scalar
+from patchbay.runtime.spec import (
     Body,
     ContinueEndpointPagination,
     CursorPagination,
@@ -27,7 +26,7 @@ from .spec import (
     PagePagination,
     Pagination,
 )
-from .urls import allowed_origins, normalized, origin_of, show_origin
+from patchbay.runtime.urls import allowed_origins, normalized, origin_of, show_origin
 
 _CONTINUE_BODY = Body(encoding="json")
 

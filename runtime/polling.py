@@ -13,12 +13,12 @@ from decimal import Decimal, InvalidOperation
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from .error_mapping import condition_holds
-from .errors import ConfigError, PatchbayError
-from .executor import AsyncGenericExecutor, AsyncPager, GenericExecutor, Page
-from .paths import get_path, parse_path
-from .spec import ConnectorSpec, PollingCursor, PollingTrigger
-from .templating import fill
+from patchbay.runtime.error_mapping import condition_holds
+from patchbay.runtime.errors import ConfigError, PatchbayError
+from patchbay.runtime.executor import AsyncGenericExecutor, AsyncPager, GenericExecutor, Page
+from patchbay.runtime.paths import get_path, parse_path
+from patchbay.runtime.spec import ConnectorSpec, PollingCursor, PollingTrigger
+from patchbay.runtime.templating import fill
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import difflib
 import os
 from pathlib import Path
 
-from .errors import ConfigError
-from .spec import ConnectorSpec
-from .spec_loading import load_spec
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec_loading import load_spec
 
 SCHEMA_FILE = "connector.schema.json"
 

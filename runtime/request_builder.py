@@ -14,11 +14,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-
-from .errors import ConfigError
-from .spec import Action, Body, Parameter
-from .templating import render
-from .urls import quote_segment
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.spec import Action, Body, Parameter
+from patchbay.runtime.templating import render
+from patchbay.runtime.urls import quote_segment
 
 
 def wire_scalar(value: Any) -> str:

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import PatchbayError
+from patchbay.runtime.errors import PatchbayError
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from patchbay.runtime.errors import ErrorCode
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from .errors import ErrorCode
 
 JsonSchema = dict[str, Any]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .connection import compiled_pattern, url_templates, value_problem
-from .paths import parse_path
-from .spec import (
+from patchbay.runtime.connection import compiled_pattern, url_templates, value_problem
+from patchbay.runtime.paths import parse_path
+from patchbay.runtime.spec import (
     Action,
     ApiKeyAuth,
     BasicAuth,
@@ -31,8 +31,8 @@ from .spec import (
     WebhookCall,
     WebhookRegistration,
 )
-from .templating import string_leaves, template_names
-from .urls import HOSTNAME, UrlTemplateError, url_shape
+from patchbay.runtime.templating import string_leaves, template_names
+from patchbay.runtime.urls import HOSTNAME, UrlTemplateError, url_shape
 
 Problem = tuple[str, str]
 

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError as SchemaValidationError
     from jsonschema.protocols import Validator
 
-from .errors import ConfigError
-from .limits import DEFAULT_MAX_JSON_DEPTH, json_depth_exceeds
-from .spec import ConnectorSpec, connector_json_schema
-from .spec_checks import check_semantics
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.limits import DEFAULT_MAX_JSON_DEPTH, json_depth_exceeds
+from patchbay.runtime.spec import ConnectorSpec, connector_json_schema
+from patchbay.runtime.spec_checks import check_semantics
 
 
 @dataclass(frozen=True, slots=True)

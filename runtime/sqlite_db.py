@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Concatenate, Protocol
 
-from .errors import Conflict, PatchbayError, StoreError, StoreLocked
+from patchbay.runtime.errors import Conflict, PatchbayError, StoreError, StoreLocked
 
 #: How long a writer waits for another connection's write lock before giving up. Writes are
 #: a few statements long, so this is only reached when another process is stuck mid-write.

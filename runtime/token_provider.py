@@ -35,14 +35,26 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
 import httpx
+from patchbay.runtime.errors import (
+    AuthExpired,
+    BadResponse,
+    ConfigError,
+    NetworkError,
+    PatchbayError,
+    Timeout,
+)
+from patchbay.runtime.limits import DEFAULT_MAX_JSON_DEPTH, json_depth_exceeds
+from patchbay.runtime.oauth import (
+    OAuthClient,
+    TokenSet,
+    oauth_variant,
+    read_token_response,
+    refresh_request,
+)
+from patchbay.runtime.observability import metrics_for
+from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.token_store import StoredConnection, TokenStore
 from prometheus_client import CollectorRegistry
-
-from .errors import AuthExpired, BadResponse, ConfigError, NetworkError, PatchbayError, Timeout
-from .limits import DEFAULT_MAX_JSON_DEPTH, json_depth_exceeds
-from .oauth import OAuthClient, TokenSet, oauth_variant, read_token_response, refresh_request
-from .observability import metrics_for
-from .spec import ConnectorSpec
-from .token_store import StoredConnection, TokenStore
 
 #: Per-phase timeout (connect, each read, each write) of the token request, in seconds; a
 #: shorter ``refresh_deadline`` lowers it too. A synchronous read is checked against the

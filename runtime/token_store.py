@@ -23,11 +23,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from .encryption import Encryptor
-from .errors import Conflict, NotFound, StoreError
-from .oauth import TokenSet
-from .redaction import REDACTED
-from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
+from patchbay.runtime.encryption import Encryptor
+from patchbay.runtime.errors import Conflict, NotFound, StoreError
+from patchbay.runtime.oauth import TokenSet
+from patchbay.runtime.redaction import REDACTED
+from patchbay.runtime.sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
 
 Status = Literal["active", "needs_reauth", "revoked"]
 

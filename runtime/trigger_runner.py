@@ -25,14 +25,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from prometheus_client import CollectorRegistry
-
-from .errors import NotFound, PatchbayError, describe_unexpected
-from .events import BatchHandler, TriggerEvent
-from .executor import AsyncGenericExecutor, Page
-from .observability import log_event, metrics_for
-from .paths import get_path
-from .polling import (
+from patchbay.runtime.errors import NotFound, PatchbayError, describe_unexpected
+from patchbay.runtime.events import BatchHandler, TriggerEvent
+from patchbay.runtime.executor import AsyncGenericExecutor, Page
+from patchbay.runtime.observability import log_event, metrics_for
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.polling import (
     cursor_at,
     is_stale,
     poll_input,
@@ -45,8 +43,9 @@ from .polling import (
     trigger_of,
     wanted,
 )
-from .spec import ConnectorSpec, PollingCursor, PollingTrigger
-from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
+from patchbay.runtime.spec import ConnectorSpec, PollingCursor, PollingTrigger
+from patchbay.runtime.sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
+from prometheus_client import CollectorRegistry
 
 Status = Literal["active", "backing_off", "paused"]
 

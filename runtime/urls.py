@@ -22,8 +22,7 @@ from typing import Literal
 from urllib.parse import quote
 
 import httpx
-
-from .templating import template_names
+from patchbay.runtime.templating import template_names
 
 #: One DNS label: what a user-supplied value may be inside a host.
 DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")

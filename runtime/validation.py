@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-from .errors import ValidationFailed
-from .spec import Action, JsonSchema
+from patchbay.runtime.errors import ValidationFailed
+from patchbay.runtime.spec import Action, JsonSchema
 
 
 def _is_string_or_bytes(checker: Any, instance: Any) -> bool:

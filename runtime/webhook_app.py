@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import uvicorn
+from patchbay.runtime.observability import log_event
+from patchbay.runtime.webhooks import WebhookManager, WebhookResponse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from .observability import log_event
-from .webhooks import WebhookManager, WebhookResponse
 
 if TYPE_CHECKING:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _HTTPProtocol

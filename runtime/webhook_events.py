@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from .facade import packaged_spec, parse_as
-from .paths import get_path
-from .spec import Webhook
+from patchbay.runtime.facade import packaged_spec, parse_as
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.spec import Webhook
 
 type Handler[T] = Callable[[T], object]
 

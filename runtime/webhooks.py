@@ -45,16 +45,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from prometheus_client import CollectorRegistry
-
-from .encryption import Encryptor
-from .errors import BadResponse, ConfigError, NotFound, PatchbayError
-from .events import EventHandler, TriggerEvent
-from .limits import JSONTooDeep, loads_json
-from .observability import log_event, metrics_for
-from .paths import get_path
-from .redaction import REDACTED
-from .spec import (
+from patchbay.runtime.encryption import Encryptor
+from patchbay.runtime.errors import BadResponse, ConfigError, NotFound, PatchbayError
+from patchbay.runtime.events import EventHandler, TriggerEvent
+from patchbay.runtime.limits import JSONTooDeep, loads_json
+from patchbay.runtime.observability import log_event, metrics_for
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.redaction import REDACTED
+from patchbay.runtime.spec import (
     NAME_PATTERN,
     ConnectorSpec,
     Webhook,
@@ -62,10 +60,11 @@ from .spec import (
     WebhookRegistration,
     WebhookVerification,
 )
-from .spec_checks import template_uses
-from .sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
-from .templating import fill
-from .webhook_events import EventRouter, event_type_of
+from patchbay.runtime.spec_checks import template_uses
+from patchbay.runtime.sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
+from patchbay.runtime.templating import fill
+from patchbay.runtime.webhook_events import EventRouter, event_type_of
+from prometheus_client import CollectorRegistry
 
 
 class WebhookRejected(Exception):
@@ -615,7 +614,7 @@ def webhook_of(spec: ConnectorSpec, name: str) -> Webhook:
 def router_for(connector: str, webhook: str) -> EventRouter | None:
     """The generated ``<Connector><Webhook>Events`` router, or None without generated code."""
     try:
-        module = importlib.import_module(f"generated.{connector}.triggers")
+        module = importlib.import_module(f"patchbay.connectors.{connector}.triggers")
     except ImportError:
         return None
     for value in vars(module).values():

@@ -6,8 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-
-from runtime import ConnectorSpec, parse_spec
+from patchbay.runtime import ConnectorSpec, parse_spec
 
 ITEM_SCHEMA = {
     "type": "object",

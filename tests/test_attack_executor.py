@@ -31,9 +31,7 @@ import httpx
 import pytest
 from attack_support import assert_never_received, encodings, origin
 from conftest import ITEM_SCHEMA, FakeSleep, make_spec
-from prometheus_client import CollectorRegistry
-
-from runtime import (
+from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,
     Connection,
@@ -42,8 +40,9 @@ from runtime import (
     PatchbayError,
     RetryPolicy,
 )
-from runtime.spec import ConnectorSpec
-from runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from prometheus_client import CollectorRegistry
 
 SECRET = "sk_live_PLANTED_c0ffee"
 MB = 1 << 20
@@ -778,9 +777,8 @@ def test_a_status_set_for_an_unexpected_error_is_resumable(tmp_path: Path) -> No
 def test_a_typed_client_refuses_a_hostile_body_without_quoting_it() -> None:
     """A body the generated model rejects is a bad_response naming the place, not the value
     (pydantic's own error quotes the input); bad keyword input is a validation error alike."""
+    from patchbay.connectors.stripe import StripeApiKeyCredentials, StripeClient
     from pydantic import SecretStr
-
-    from generated.stripe import StripeApiKeyCredentials, StripeClient
 
     hostile = {"id": {"nested": SECRET}, "object": "customer", "email": SECRET}
     with origin(serve_bytes(json.dumps(hostile).encode())) as vendor:
@@ -797,7 +795,7 @@ def test_a_typed_client_refuses_a_hostile_body_without_quoting_it() -> None:
 
 
 def test_a_bespoke_client_bug_leaves_the_manager_as_a_clean_error() -> None:
-    from runtime.manager import IntegrationManager
+    from patchbay.runtime.manager import IntegrationManager
 
     class Broken:
         def call(self, action: str, data: Any = None, options: Any = None) -> Any:
@@ -820,7 +818,7 @@ def test_a_bespoke_client_bug_leaves_the_manager_as_a_clean_error() -> None:
 def test_the_scheduler_holds_a_subscription_whose_bookkeeping_fails(tmp_path: Path) -> None:
     """Even when the store cannot be read (locked by another process, say), the scheduler does
     not start the same subscription again on every pass."""
-    from runtime.errors import StoreLocked
+    from patchbay.runtime.errors import StoreLocked
 
     class LockedStore(SubscriptionStore):
         reads = 0

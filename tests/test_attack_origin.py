@@ -26,8 +26,7 @@ from click.testing import CliRunner
 from conftest import make_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from runtime import (
+from patchbay.runtime import (
     AsyncGenericExecutor,
     BadResponse,
     ConfigError,
@@ -40,10 +39,10 @@ from runtime import (
     load_spec,
     parse_spec,
 )
-from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from runtime.oauth import OAuthClient
-from runtime.token_store import SQLiteTokenStore, StoredConnection
-from runtime.urls import https_origin, render_url
+from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.oauth import OAuthClient
+from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.urls import https_origin, render_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ZENDESK = load_spec(ROOT / "specs/zendesk.json")
@@ -250,7 +249,7 @@ def test_cli_test_connection_refuses_a_stored_hostile_subdomain(
 def test_zendesk_oauth_code_exchange_never_posts_the_client_secret_elsewhere(
     attacker: Origin, tmp_path: Path
 ) -> None:
-    from runtime.connect import connect_oauth
+    from patchbay.runtime.connect import connect_oauth
 
     store = SQLiteTokenStore(tmp_path / "c.db", Encryptor([KEY]))
     browsed: list[str] = []
@@ -307,7 +306,7 @@ def test_salesforce_instance_url_from_the_token_response_is_checked(
 ) -> None:
     """The token endpoint (the vendor, or whoever answers for it) names another host or a plain
     http origin as instance_url: the bearer token must not follow."""
-    from runtime.connect import connect_oauth
+    from patchbay.runtime.connect import connect_oauth
 
     (tmp_path / "vendor").mkdir()
     (tmp_path / "evil").mkdir()
@@ -778,7 +777,7 @@ def test_a_non_ascii_password_is_fine_in_basic_auth() -> None:
 
 
 def test_connect_with_a_refused_credential_stores_and_sends_nothing(tmp_path: Path) -> None:
-    from runtime.connect import connect_api_key
+    from patchbay.runtime.connect import connect_api_key
 
     store = SQLiteTokenStore(tmp_path / "c.db", Encryptor([KEY]))
     sent, transport = _recording()
@@ -924,7 +923,7 @@ def test_a_repeated_next_url_is_reported_without_its_query() -> None:
     ],
 )
 def test_a_token_responses_instance_url_is_checked(instance_url: Any) -> None:
-    from runtime.oauth import oauth_variant, read_token_response
+    from patchbay.runtime.oauth import oauth_variant, read_token_response
 
     body = {"access_token": SECRET, "instance_url": instance_url}
     with pytest.raises(BadResponse, match="'instance_url'") as info:
@@ -933,7 +932,7 @@ def test_a_token_responses_instance_url_is_checked(instance_url: Any) -> None:
 
 
 def test_a_good_instance_url_is_kept() -> None:
-    from runtime.oauth import oauth_variant, read_token_response
+    from patchbay.runtime.oauth import oauth_variant, read_token_response
 
     body = {"access_token": SECRET, "instance_url": "https://acme--uat.sandbox.my.salesforce.com"}
     tokens = read_token_response(

@@ -22,11 +22,16 @@ from attack_support import Origin, Seen, assert_not_in_text, leak_forms, origin
 from conftest import FakeSleep, make_spec
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from mocks.recorder import Exchange, Recorder
-from runtime import Connection, ExecutorOptions, GenericExecutor, PatchbayError, RetryPolicy
-from runtime.observability import JsonFormatter
-from runtime.redaction import REDACTED, Redactor
+from patchbay.mocks.recorder import Exchange, Recorder
+from patchbay.runtime import (
+    Connection,
+    ExecutorOptions,
+    GenericExecutor,
+    PatchbayError,
+    RetryPolicy,
+)
+from patchbay.runtime.observability import JsonFormatter
+from patchbay.runtime.redaction import REDACTED, Redactor
 
 BEARER = "a+b/c=d%e&f_PLANTED_bearer"
 QUERY_KEY = "q+r/s=t%u&v PLANTED_query"

@@ -28,18 +28,22 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from attack_support import Origin, Seen, origin
-
-from mocks.oauth_provider import MockOAuthProvider
-from mocks.webhook_sender import build_delivery
-from runtime import StoreError, load_spec
-from runtime.encryption import Encryptor, new_key
-from runtime.errors import Timeout
-from runtime.oauth import OAuthClient, oauth_variant, read_token_response
-from runtime.registry import SpecRegistry
-from runtime.token_provider import StoredTokenProvider
-from runtime.token_store import SQLiteTokenStore, StoredConnection
-from runtime.trigger_runner import SubscriptionStore
-from runtime.webhooks import SQLiteWebhookStore, TriggerEvent, WebhookManager, WebhookSubscription
+from patchbay.mocks.oauth_provider import MockOAuthProvider
+from patchbay.mocks.webhook_sender import build_delivery
+from patchbay.runtime import StoreError, load_spec
+from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.errors import Timeout
+from patchbay.runtime.oauth import OAuthClient, oauth_variant, read_token_response
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.token_provider import StoredTokenProvider
+from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.trigger_runner import SubscriptionStore
+from patchbay.runtime.webhooks import (
+    SQLiteWebhookStore,
+    TriggerEvent,
+    WebhookManager,
+    WebhookSubscription,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK_PATH = ROOT / "specs/slack.json"

@@ -33,15 +33,20 @@ from typing import Any
 import httpx
 import pytest
 from attack_support import free_port
+from patchbay.mocks.webhook_sender import build_delivery, sample_event, sign
+from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.errors import BadResponse
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.webhook_app import create_app
+from patchbay.runtime.webhooks import (
+    SQLiteWebhookStore,
+    TriggerEvent,
+    WebhookManager,
+    WebhookSubscription,
+)
 from prometheus_client import CollectorRegistry
 
-from mocks.webhook_sender import build_delivery, sample_event, sign
 from patchbay.webhooks_cli import FD_RESERVE
-from runtime.encryption import Encryptor, new_key
-from runtime.errors import BadResponse
-from runtime.registry import SpecRegistry
-from runtime.webhook_app import create_app
-from runtime.webhooks import SQLiteWebhookStore, TriggerEvent, WebhookManager, WebhookSubscription
 
 REGISTRY = SpecRegistry()
 NOW = 1_767_225_600.0

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from patchbay.mocks.serving import HandlerApp, serve
 
-from mocks.serving import HandlerApp, serve
 from patchbay.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

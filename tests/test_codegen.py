@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from patchbay.codegen.generator import check, generate, render_connector
+from patchbay.codegen.naming import pascal, snake, unique
+from patchbay.runtime.spec_loading import SpecInvalid, load_spec
 from syrupy.assertion import SnapshotAssertion
 
-from codegen.generator import check, generate, render_connector
-from codegen.naming import pascal, snake, unique
 from patchbay.cli import main
-from runtime.spec_loading import SpecInvalid, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 AWKWARD = ROOT / "tests/data/awkward.json"
@@ -172,10 +172,10 @@ def test_importing_one_connector_imports_no_other_and_nothing_from_codegen() -> 
     found = _run_python(
         """
         import json, sys
-        import generated.stripe
-        lazy = "generated.stripe.models" not in sys.modules
-        from generated.stripe import StripeClient
-        others = ("generated.slack", "generated.github")
+        import patchbay.connectors.stripe
+        lazy = "patchbay.connectors.stripe.models" not in sys.modules
+        from patchbay.connectors.stripe import StripeClient
+        others = ("patchbay.connectors.slack", "patchbay.connectors.github")
         tools = ("codegen", "mocks", "jinja2", "datamodel_code_generator")
         print(json.dumps({
             "lazy": lazy,
@@ -189,7 +189,7 @@ def test_importing_one_connector_imports_no_other_and_nothing_from_codegen() -> 
 
 
 MYPY_OK = """
-from generated.stripe import StripeApiKeyCredentials, StripeClient, models
+from patchbay.connectors.stripe import StripeApiKeyCredentials, StripeClient, models
 from pydantic import SecretStr
 
 client = StripeClient(StripeApiKeyCredentials(api_key=SecretStr("sk_test_FAKE")))
@@ -199,7 +199,7 @@ for item in client.list_customers(limit=10, max_items=5):
 """
 
 MYPY_BAD = """
-from generated.stripe import StripeApiKeyCredentials, StripeClient
+from patchbay.connectors.stripe import StripeApiKeyCredentials, StripeClient
 from pydantic import SecretStr
 
 client = StripeClient(StripeApiKeyCredentials(api_key=SecretStr("sk_test_FAKE")))

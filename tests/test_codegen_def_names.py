@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codegen.models import plan_models, read_models, render_models
-from runtime.spec import ConnectorSpec
+from patchbay.codegen.models import plan_models, read_models, render_models
+from patchbay.runtime.spec import ConnectorSpec
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "stripe.json"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from patchbay.mocks.conformance import SDKS, run
+from patchbay.runtime.registry import SpecRegistry
 
-from mocks.conformance import SDKS, run
 from patchbay.cli import main
-from runtime.registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -86,6 +86,6 @@ def test_conformance_command_names_unknown_sdks() -> None:
 
 
 def _variables() -> dict[str, str]:
-    from mocks.conformance._runner import VARIABLES
+    from patchbay.mocks.conformance._runner import VARIABLES
 
     return {k: v for values in VARIABLES.values() for k, v in values.items()}

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-
-from mocks.oauth_provider import MockOAuthProvider
-from runtime import Connection, GenericExecutor, PatchbayError, load_spec
-from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from runtime.errors import AuthExpired, ConfigError, Timeout
-from runtime.oauth import (
+from patchbay.mocks.oauth_provider import MockOAuthProvider
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
+from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.errors import AuthExpired, ConfigError, Timeout
+from patchbay.runtime.oauth import (
     OAuthClient,
     TokenSet,
     authorize_url,
@@ -26,8 +24,9 @@ from runtime.oauth import (
     pkce_pair,
     read_token_response,
 )
-from runtime.token_provider import StoredTokenProvider
-from runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.token_provider import StoredTokenProvider
+from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from prometheus_client import CollectorRegistry, generate_latest
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK = load_spec(ROOT / "specs/slack.json")
@@ -260,8 +259,8 @@ def test_executor_refreshes_once_on_the_vendors_expiry_signal(store: SQLiteToken
 
 
 def test_connect_flow_end_to_end_with_the_browser_step(store: SQLiteTokenStore) -> None:
-    from mocks.server import MockOptions, MockServer
-    from runtime.connect import connect_oauth
+    from patchbay.mocks.server import MockOptions, MockServer
+    from patchbay.runtime.connect import connect_oauth
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
     api = MockServer(SLACK, MockOptions(golden_root=None, access_tokens=()))
@@ -289,7 +288,7 @@ def test_connect_flow_end_to_end_with_the_browser_step(store: SQLiteTokenStore) 
 def test_connect_ignores_a_forged_state_and_keeps_waiting(store: SQLiteTokenStore) -> None:
     """A redirect with a wrong or missing state gets 400 and is ignored: it can neither abort
     ``connect`` (it used to) nor slip its code in; the genuine redirect still completes."""
-    from runtime.connect import connect_oauth
+    from patchbay.runtime.connect import connect_oauth
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
     answers: list[int] = []
@@ -314,7 +313,7 @@ def test_connect_ignores_a_forged_state_and_keeps_waiting(store: SQLiteTokenStor
 def test_connect_with_only_a_forged_state_times_out_and_stores_nothing(
     store: SQLiteTokenStore,
 ) -> None:
-    from runtime.connect import connect_oauth
+    from patchbay.runtime.connect import connect_oauth
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
 
@@ -331,7 +330,7 @@ def test_connect_with_only_a_forged_state_times_out_and_stores_nothing(
 
 
 def test_the_oauth_listener_binds_loopback_only() -> None:
-    from runtime.connect import LoopbackListener
+    from patchbay.runtime.connect import LoopbackListener
 
     listener = LoopbackListener("s" * 32)
     try:
@@ -352,9 +351,9 @@ def test_cli_connect_with_api_keys_then_list_show_delete(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from click.testing import CliRunner
+    from patchbay.mocks.server import MockOptions, MockServer
+    from patchbay.mocks.serving import serve
 
-    from mocks.server import MockOptions, MockServer
-    from mocks.serving import serve
     from patchbay.cli import main
 
     monkeypatch.setenv(KEY_VARIABLE, KEY)
@@ -431,7 +430,7 @@ def test_refresh_outcomes_are_counted_per_connector_with_no_secret_in_any_label(
 def test_the_refresh_lease_protocol(store: SQLiteTokenStore) -> None:
     """Claim only when free or expired; commit only while held (keeping what others saved
     meanwhile); a commit after a takeover writes nothing; deleting a connection drops its lease."""
-    from runtime.token_store import LeaseLost
+    from patchbay.runtime.token_store import LeaseLost
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
     conn = _expired_connection(store, provider)

@@ -12,21 +12,20 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-
-from mocks.oauth_provider import MockOAuthProvider
-from mocks.server import (
+from patchbay.mocks.oauth_provider import MockOAuthProvider
+from patchbay.mocks.server import (
     MockOptions,
     MockServer,
     default_credentials,
     default_variables,
     well_formed_wrong,
 )
-from runtime import ConnectorUnavailable, PatchbayError
-from runtime.connect import check_stored_connection, connect_oauth, hint_for
-from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from runtime.errors import AuthExpired, AuthInvalid, ConfigError, Timeout
-from runtime.manager import IntegrationManager
-from runtime.oauth import (
+from patchbay.runtime import ConnectorUnavailable, PatchbayError
+from patchbay.runtime.connect import check_stored_connection, connect_oauth, hint_for
+from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.errors import AuthExpired, AuthInvalid, ConfigError, Timeout
+from patchbay.runtime.manager import IntegrationManager
+from patchbay.runtime.oauth import (
     OAuthClient,
     TokenSet,
     authorize_url,
@@ -36,9 +35,9 @@ from runtime.oauth import (
     read_token_response,
     refresh_request,
 )
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec, OAuth2Auth
-from runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
+from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -98,7 +97,7 @@ def test_hints_for_scope_and_variables() -> None:
 
 
 def _error(code: str) -> PatchbayError:
-    from runtime.errors import error_for_code
+    from patchbay.runtime.errors import error_for_code
 
     return error_for_code(code)("mock")
 
@@ -175,7 +174,7 @@ def test_manager_executes_stored_connections_sync_async_and_typed(store: SQLiteT
     assert created["email"] == "m@example.test"
     fetched = asyncio.run(manager.aexecute(conn.id, "get_customer", {"customer": created["id"]}))
     assert fetched["id"] == created["id"]
-    from generated.stripe import StripeClient, models
+    from patchbay.connectors.stripe import StripeClient, models
 
     typed = manager.typed(conn.id, StripeClient)
     customer = typed.get_customer(customer=created["id"])
@@ -289,7 +288,8 @@ def test_a_corrupted_row_is_a_clear_error_and_destroys_nothing(store: SQLiteToke
 
 
 def test_cli_test_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mocks.serving import serve
+    from patchbay.mocks.serving import serve
+
     from patchbay.cli import main
 
     monkeypatch.setenv(KEY_VARIABLE, KEY)

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.mocks.wire import multipart_fields
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
-
-from mocks.server import MockOptions, MockServer
-from mocks.wire import multipart_fields
-from runtime import Connection, GenericExecutor, PatchbayError, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "mailgun.json")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from mocks.server import MockOptions, MockServer
-from runtime import Connection, GenericExecutor, PatchbayError, load_spec
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "pipedrive.json")

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from patchbay.mocks.server import MockOptions, MockServer, default_variables
+from patchbay.runtime import (
+    Connection,
+    GenericExecutor,
+    PatchbayError,
+    StaticTokenProvider,
+    load_spec,
+)
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
-
-from mocks.server import MockOptions, MockServer, default_variables
-from runtime import Connection, GenericExecutor, PatchbayError, StaticTokenProvider, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "salesforce.json")

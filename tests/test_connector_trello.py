@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
 from vendor_shapes import documented_fixtures, resource_model, undeclared, undeclared_in_fixture
-
-from mocks.server import MockOptions, MockServer
-from runtime import Connection, GenericExecutor, PatchbayError, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "trello.json")

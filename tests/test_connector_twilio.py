@@ -6,10 +6,9 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
-
-from mocks.server import MockOptions, MockServer
-from runtime import Connection, GenericExecutor, PatchbayError, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "twilio.json")

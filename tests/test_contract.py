@@ -9,13 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from syrupy.assertion import SnapshotAssertion
-
-from mocks.contract import contract_cases, fixture_variables, missing_fixtures, run_case
-from mocks.golden import FixtureRequest
-from mocks.server import SCENARIOS, MockOptions, MockServer, default_credentials
-from mocks.vendor_errors import error_response
-from runtime import (
+from patchbay.mocks.contract import contract_cases, fixture_variables, missing_fixtures, run_case
+from patchbay.mocks.golden import FixtureRequest
+from patchbay.mocks.server import SCENARIOS, MockOptions, MockServer, default_credentials
+from patchbay.mocks.vendor_errors import error_response
+from patchbay.runtime import (
     AsyncGenericExecutor,
     Connection,
     ExecutorOptions,
@@ -24,8 +22,9 @@ from runtime import (
     RetryPolicy,
     load_spec,
 )
-from runtime.error_mapping import ErrorMapper
-from runtime.registry import SpecRegistry
+from patchbay.runtime.error_mapping import ErrorMapper
+from patchbay.runtime.registry import SpecRegistry
+from syrupy.assertion import SnapshotAssertion
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -214,7 +213,7 @@ def test_fault_scenarios(scenario: str) -> None:
         "expired_token": "auth_invalid",
         "drop": "network",
     }[scenario]
-    from runtime import CallOptions
+    from patchbay.runtime import CallOptions
 
     with pytest.raises(PatchbayError) as info:
         ex.call(
@@ -307,8 +306,8 @@ def test_default_credentials_are_fake() -> None:
 
 
 def test_several_mocks_on_one_real_server() -> None:
-    from mocks.server import MountedMocks
-    from mocks.serving import serve
+    from patchbay.mocks.server import MountedMocks
+    from patchbay.mocks.serving import serve
 
     github = MockServer(
         REGISTRY.get("github"), MockOptions(golden_root=None, records=7, mount="/github")
@@ -376,8 +375,8 @@ def test_bad_client_input_never_gets_a_500(content_type: str, body: bytes, path:
 
 
 def test_a_fixture_that_breaks_its_schema_names_its_file(tmp_path: Path) -> None:
-    from mocks.contract import ContractCase
-    from mocks.golden import load_fixture
+    from patchbay.mocks.contract import ContractCase
+    from patchbay.mocks.golden import load_fixture
 
     source = ROOT / "golden/stripe/get_balance/documented.json"
     doc = json.loads(source.read_text())

@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
-import mocks.fuzzing
-from mocks.contract import missing_fixtures, run_suite
-from mocks.coverage import (
+from patchbay.mocks.contract import missing_fixtures, run_suite
+from patchbay.mocks.coverage import (
     LEVELS,
     ConnectorCoverage,
     CoverageOptions,
@@ -24,12 +22,13 @@ from mocks.coverage import (
     coverage_report,
     coverage_table,
 )
-from mocks.golden import GOLDEN_DIR, all_fixtures, dump_fixture, load_fixture
-from mocks.server import MockOptions, MockServer
+from patchbay.mocks.golden import GOLDEN_DIR, all_fixtures, dump_fixture, load_fixture
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
+from patchbay.runtime.spec_loading import check_spec_data
+
 from patchbay.cli import main
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec, OAuth2Auth
-from runtime.spec_loading import check_spec_data
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -106,8 +105,6 @@ def test_mock_accepting_any_credentials_fails_auth_only(
 def test_an_oauth_provider_that_denies_the_grant_fails_auth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mocks.oauth_provider
-
     denying = functools.partial(mocks.oauth_provider.MockOAuthProvider, deny=True)
     monkeypatch.setattr(mocks.oauth_provider, "MockOAuthProvider", denying)
     item = coverage_of(spec_with("zendesk"), golden_copy(tmp_path, "zendesk"))
@@ -255,8 +252,6 @@ def test_a_webhook_registered_by_hand_fails_silver(github_golden: Path) -> None:
 def test_a_verifier_that_accepts_forgeries_fails_silver(
     github_golden: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import runtime.webhooks
-
     class Lenient:
         def __init__(self, real: Any) -> None:
             self.real = real

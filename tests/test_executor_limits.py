@@ -20,8 +20,7 @@ from attack_support import encodings
 from conftest import FakeSleep, make_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from runtime import (
+from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,
     Connection,
@@ -30,10 +29,10 @@ from runtime import (
     PatchbayError,
     RetryPolicy,
 )
-from runtime.errors import BadResponse, ValidationFailed
-from runtime.flow import BodyReader
-from runtime.limits import DEFAULT_DEADLINE, json_depth_exceeds, loads_json
-from runtime.observability import metric_method
+from patchbay.runtime.errors import BadResponse, ValidationFailed
+from patchbay.runtime.flow import BodyReader
+from patchbay.runtime.limits import DEFAULT_DEADLINE, json_depth_exceeds, loads_json
+from patchbay.runtime.observability import metric_method
 
 SECRET = "sk_test_FAKE_limits_0001"
 ACTIONS: list[dict[str, Any]] = [

@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FakeSleep, make_spec
-
-from runtime import (
+from patchbay.runtime import (
     AsyncGenericExecutor,
     Connection,
     ExecutorOptions,

@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 import pytest
 from conftest import make_spec
-
-from runtime import Connection, GenericExecutor, PatchbayError
-from runtime.errors import ConfigError
+from patchbay.runtime import Connection, GenericExecutor, PatchbayError
+from patchbay.runtime.errors import ConfigError
 
 OK_SCHEMA: dict[str, Any] = {"type": "object"}
 

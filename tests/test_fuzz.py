@@ -30,18 +30,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-
-from mocks.fuzzing import FuzzReport, auth_for, mock_options, run_schemathesis
-from mocks.server import MockServer, default_credentials
-from mocks.vendor_errors import error_response, set_path
-from runtime import Connection, ConnectorSpec, GenericExecutor, load_spec
-from runtime.errors import ERROR_CODES, PatchbayError
-from runtime.executor import ExecutorOptions
-from runtime.paths import get_path
-from runtime.retry import RetryPolicy
-from runtime.spec import Action
-from runtime.spec_checks import resolve_schema
-from runtime.validation import fast_validator, input_schema, input_validator_class
+from patchbay.mocks.fuzzing import FuzzReport, auth_for, mock_options, run_schemathesis
+from patchbay.mocks.server import MockServer, default_credentials
+from patchbay.mocks.vendor_errors import error_response, set_path
+from patchbay.runtime import Connection, ConnectorSpec, GenericExecutor, load_spec
+from patchbay.runtime.errors import ERROR_CODES, PatchbayError
+from patchbay.runtime.executor import ExecutorOptions
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.retry import RetryPolicy
+from patchbay.runtime.spec import Action
+from patchbay.runtime.spec_checks import resolve_schema
+from patchbay.runtime.validation import fast_validator, input_schema, input_validator_class
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS = ("stripe", "github", "slack")

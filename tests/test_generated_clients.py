@@ -11,24 +11,23 @@ import json
 
 import pytest
 from conftest import FakeSleep
-from pydantic import SecretStr
-
-from generated.github import GithubClient, GithubTokenCredentials
-from generated.github import models as gh
-from generated.slack import AsyncSlackClient, SlackBotTokenCredentials, SlackClient
-from generated.slack import models as sl
-from generated.slack.triggers import SlackEventsApiEvents, poll_new_message
-from generated.stripe import (
+from patchbay.connectors.github import GithubClient, GithubTokenCredentials
+from patchbay.connectors.github import models as gh
+from patchbay.connectors.slack import AsyncSlackClient, SlackBotTokenCredentials, SlackClient
+from patchbay.connectors.slack import models as sl
+from patchbay.connectors.slack.triggers import SlackEventsApiEvents, poll_new_message
+from patchbay.connectors.stripe import (
     AsyncStripeClient,
     StripeApiKeyCredentials,
     StripeClient,
 )
-from generated.stripe import models as st
-from generated.stripe.triggers import StripeEventsEvents, apoll_new_event, poll_new_event
-from mocks.vendors import github as github_standin
-from mocks.vendors import slack as slack_standin
-from mocks.vendors import stripe as stripe_standin
-from runtime import CallOptions, PatchbayError
+from patchbay.connectors.stripe import models as st
+from patchbay.connectors.stripe.triggers import StripeEventsEvents, apoll_new_event, poll_new_event
+from patchbay.mocks.vendors import github as github_standin
+from patchbay.mocks.vendors import slack as slack_standin
+from patchbay.mocks.vendors import stripe as stripe_standin
+from patchbay.runtime import CallOptions, PatchbayError
+from pydantic import SecretStr
 
 STRIPE_KEY = StripeApiKeyCredentials(api_key=SecretStr(stripe_standin.DEMO_KEY))
 
@@ -174,7 +173,7 @@ def test_stripe_event_router_types_events_by_type() -> None:
 
 
 def test_github_async_client_follows_link_pages() -> None:
-    from generated.github import AsyncGithubClient
+    from patchbay.connectors.github import AsyncGithubClient
 
     standin = github_standin.make_standin(12)
     creds = GithubTokenCredentials(token=SecretStr(github_standin.DEMO_TOKEN))

@@ -9,15 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import patchbay.connectors as generated
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import generated
-from codegen.generator import generate
-from codegen.openapi import openapi_document
-from codegen.openapi_import import (
+from patchbay.codegen.generator import generate
+from patchbay.codegen.openapi import openapi_document
+from patchbay.codegen.openapi_import import (
     DescriptionError,
     ImportOptions,
     ImportResult,
@@ -31,11 +30,12 @@ from codegen.openapi_import import (
     merge_spec,
     parse_document,
 )
-from codegen.openapi_import.servers import DNS_LABEL, PATH_SEGMENT
-from mocks.contract import run_suite
+from patchbay.codegen.openapi_import.servers import DNS_LABEL, PATH_SEGMENT
+from patchbay.mocks.contract import run_suite
+from patchbay.runtime import parse_spec
+from patchbay.runtime.registry import SpecRegistry
+
 from patchbay.cli import main
-from runtime import parse_spec
-from runtime.registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests/data/openapi"

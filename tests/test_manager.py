@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-
-from runtime import CallOptions, Connection, ConnectorUnavailable
-from runtime.errors import ConfigError
-from runtime.manager import IntegrationManager
-from runtime.registry import SpecRegistry
-from runtime.settings import flag, generic_executor_enabled, read_dotenv
+from patchbay.runtime import CallOptions, Connection, ConnectorUnavailable
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.manager import IntegrationManager
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.settings import flag, generic_executor_enabled, read_dotenv
 
 SINK = Path(__file__).resolve().parent / "data/kitchen_sink.json"
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from mocks.server import MockOptions, MockServer, default_credentials
-from runtime.registry import SpecRegistry
+from patchbay.mocks.server import MockOptions, MockServer, default_credentials
+from patchbay.runtime.registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -129,8 +128,8 @@ def test_errors_never_carry_made_up_codes(name: str) -> None:
 
 
 def test_the_kitchen_sink_uses_every_mock_field() -> None:
-    from runtime import load_spec
-    from runtime.spec import MockAction, MockAuth, MockError
+    from patchbay.runtime import load_spec
+    from patchbay.runtime.spec import MockAction, MockAuth, MockError
 
     sink = load_spec(ROOT / "tests/data/kitchen_sink.json")
     used: set[str] = set()

@@ -13,12 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from patchbay.mocks.contract import contract_cases, run_case
+from patchbay.mocks.server import MockServer, MountedMocks
+from patchbay.mocks.serving import serve
+from patchbay.runtime.registry import SpecRegistry
 from starlette.types import Receive, Scope, Send
-
-from mocks.contract import contract_cases, run_case
-from mocks.server import MockServer, MountedMocks
-from mocks.serving import serve
-from runtime.registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

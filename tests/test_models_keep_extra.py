@@ -13,13 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from patchbay.codegen.models import result_schema
+from patchbay.mocks.contract import contract_cases, run_case
+from patchbay.runtime.error_mapping import match_holds
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.registry import SpecRegistry
 from pydantic import BaseModel
-
-from codegen.models import result_schema
-from mocks.contract import contract_cases, run_case
-from runtime.error_mapping import match_holds
-from runtime.paths import get_path
-from runtime.registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -91,7 +90,7 @@ def test_undeclared_vendor_fields_survive_the_generated_models(case: Any) -> Non
 
 
 def test_model_extra_exposes_undeclared_fields() -> None:
-    from generated.github import models as gh
+    from patchbay.connectors.github import models as gh
 
     issue = gh.Issue.model_validate(
         {

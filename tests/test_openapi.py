@@ -12,12 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import make_spec
 from openapi_spec_validator import validate
-
-from codegen.openapi import openapi_document
-from runtime import load_spec
-from runtime.registry import spec_files
-from runtime.spec import Action, ConnectorSpec
-from runtime.templating import template_names
+from patchbay.codegen.openapi import openapi_document
+from patchbay.runtime import load_spec
+from patchbay.runtime.registry import spec_files
+from patchbay.runtime.spec import Action, ConnectorSpec
+from patchbay.runtime.templating import template_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests/data/kitchen_sink.json"

@@ -23,14 +23,9 @@ import pytest
 import uvicorn
 from attack_support import self_signed_cert
 from click.testing import CliRunner
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from mocks.contract import ContractCase, run_case
-from mocks.golden import GOLDEN_DIR, load_fixture
-from mocks.recorder import (
+from patchbay.mocks.contract import ContractCase, run_case
+from patchbay.mocks.golden import GOLDEN_DIR, load_fixture
+from patchbay.mocks.recorder import (
     Exchange,
     Recorder,
     RedactionRules,
@@ -39,17 +34,22 @@ from mocks.recorder import (
     start_proxy,
     write_atomic,
 )
-from mocks.replay import (
+from patchbay.mocks.replay import (
     RecordedSession,
     ReplayMiss,
     effective_mode,
     patchbay_replay,  # noqa: F401  (a pytest fixture: requested by name)
 )
-from mocks.server import MockOptions, MockServer, default_credentials
+from patchbay.mocks.server import MockOptions, MockServer, default_credentials
+from patchbay.runtime import Connection, GenericExecutor
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.registry import SpecRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 from patchbay.record_cli import record
-from runtime import Connection, GenericExecutor
-from runtime.errors import ConfigError
-from runtime.registry import SpecRegistry
 
 # Obviously fake secrets, planted where real ones would travel.
 API_KEY = "sk_test_PLANTED_FAKE_key_0001"

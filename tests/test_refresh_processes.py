@@ -17,14 +17,14 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from mocks.oauth_provider import MockOAuthProvider
-from mocks.serving import HandlerApp, serve
-from runtime import load_spec
-from runtime.connect import OriginTransport
-from runtime.encryption import Encryptor, new_key
-from runtime.oauth import OAuthClient, oauth_variant, read_token_response
-from runtime.token_provider import StoredTokenProvider
-from runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.mocks.oauth_provider import MockOAuthProvider
+from patchbay.mocks.serving import HandlerApp, serve
+from patchbay.runtime import load_spec
+from patchbay.runtime.connect import OriginTransport
+from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.oauth import OAuthClient, oauth_variant, read_token_response
+from patchbay.runtime.token_provider import StoredTokenProvider
+from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK = ROOT / "specs/slack.json"

@@ -15,24 +15,24 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-
-from mocks.oauth_provider import MockOAuthProvider
-from mocks.serving import HandlerApp, serve
-from patchbay.cli import main
-from runtime import PatchbayError, load_spec, parse_spec
-from runtime.connect import Deletion, delete_connection, revoke_connection
-from runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from runtime.errors import AuthExpired, BadResponse, NetworkError, NotFound
-from runtime.oauth import (
+from patchbay.mocks.oauth_provider import MockOAuthProvider
+from patchbay.mocks.serving import HandlerApp, serve
+from patchbay.runtime import PatchbayError, load_spec, parse_spec
+from patchbay.runtime.connect import Deletion, delete_connection, revoke_connection
+from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.errors import AuthExpired, BadResponse, NetworkError, NotFound
+from patchbay.runtime.oauth import (
     OAuthClient,
     oauth_variant,
     read_token_response,
     revoke_request,
     revoke_token,
 )
-from runtime.spec import ConnectorSpec, OAuth2Revoke
-from runtime.token_provider import StoredTokenProvider
-from runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.spec import ConnectorSpec, OAuth2Revoke
+from patchbay.runtime.token_provider import StoredTokenProvider
+from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+
+from patchbay.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = OAuthClient("client_FAKE_id", "client_FAKE_secret")

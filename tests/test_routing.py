@@ -11,14 +11,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import spec_doc
-
-from mocks.recorder import Recorder
-from mocks.routing import PROBE, Router
-from mocks.server import MockOptions, MockServer, default_credentials
-from runtime import parse_spec
-from runtime.registry import SpecRegistry
-from runtime.spec import Action, ConnectorSpec, ContinueEndpointPagination
-from runtime.templating import render, template_names
+from patchbay.mocks.recorder import Recorder
+from patchbay.mocks.routing import PROBE, Router
+from patchbay.mocks.server import MockOptions, MockServer, default_credentials
+from patchbay.runtime import parse_spec
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import Action, ConnectorSpec, ContinueEndpointPagination
+from patchbay.runtime.templating import render, template_names
 
 REGISTRY = SpecRegistry()
 SPECS = {name: REGISTRY.get(name) for name in REGISTRY.names()}

@@ -7,20 +7,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import patchbay.connectors as generated
 import pytest
 from click.testing import CliRunner
+from patchbay.codegen.generator import generate
+from patchbay.codegen.scaffold import AUTH_KINDS, EXAMPLE_ACTION, AuthKind, skeleton, write_scaffold
+from patchbay.mocks.contract import contract_cases, run_case
+from patchbay.mocks.coverage import CoverageOptions, connector_coverage
+from patchbay.mocks.golden import Fixture, FixtureRequest, FixtureResponse, dump_fixture
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import OAuth2Auth
+from patchbay.runtime.spec_loading import check_spec_file
 
-import generated
-from codegen.generator import generate
-from codegen.scaffold import AUTH_KINDS, EXAMPLE_ACTION, AuthKind, skeleton, write_scaffold
-from mocks.contract import contract_cases, run_case
-from mocks.coverage import CoverageOptions, connector_coverage
-from mocks.golden import Fixture, FixtureRequest, FixtureResponse, dump_fixture
 from patchbay.cli import main
-from runtime.errors import ConfigError
-from runtime.registry import SpecRegistry
-from runtime.spec import OAuth2Auth
-from runtime.spec_loading import check_spec_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

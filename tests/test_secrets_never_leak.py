@@ -8,9 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FakeSleep, make_spec
-from prometheus_client import CollectorRegistry, generate_latest
-
-from runtime import (
+from patchbay.runtime import (
     Connection,
     ExecutorOptions,
     GenericExecutor,
@@ -18,8 +16,9 @@ from runtime import (
     RetryPolicy,
     StaticTokenProvider,
 )
-from runtime.observability import JsonFormatter
-from runtime.redaction import REDACTED, Redactor
+from patchbay.runtime.observability import JsonFormatter
+from patchbay.runtime.redaction import REDACTED, Redactor
+from prometheus_client import CollectorRegistry, generate_latest
 
 SECRET = "sk_live_PLANTED_FAKE_SECRET_4242"
 QUERY_SECRET = "trello_FAKE_token_777"

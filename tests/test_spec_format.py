@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from patchbay.runtime.registry import spec_files
+from patchbay.runtime.spec import ConnectorSpec, connector_json_schema
+from patchbay.runtime.spec_loading import check_spec_data, check_spec_text
 from pydantic import ValidationError
-
-from runtime.registry import spec_files
-from runtime.spec import ConnectorSpec, connector_json_schema
-from runtime.spec_loading import check_spec_data, check_spec_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = json.loads((ROOT / "tests/data/kitchen_sink.json").read_text())

@@ -14,13 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from runtime import Conflict, PatchbayError, StoreError, StoreLocked
-from runtime.encryption import Encryptor, new_key
-from runtime.sqlite_db import ThreadLocalConnections
-from runtime.token_store import SQLiteTokenStore, StoredConnection
-from runtime.trigger_runner import Subscription, SubscriptionStore
-from runtime.webhooks import SQLiteWebhookStore, WebhookSubscription
+from patchbay.runtime import Conflict, PatchbayError, StoreError, StoreLocked
+from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.sqlite_db import ThreadLocalConnections
+from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore
+from patchbay.runtime.webhooks import SQLiteWebhookStore, WebhookSubscription
 
 KEY = new_key()
 TINY = 0.01  # seconds a store waits for the lock; the lock is never released meanwhile

@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from conftest import spec_doc
-
-from mocks.server import default_credentials
-from runtime import (
+from patchbay.mocks.server import default_credentials
+from patchbay.runtime import (
     AsyncGenericExecutor,
     Connection,
     ExecutorOptions,
@@ -25,12 +24,12 @@ from runtime import (
     StaticTokenProvider,
     parse_spec,
 )
-from runtime.errors import ConfigError
-from runtime.polling import poll_input, shift, write_cursor
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec, PollingCursor
-from runtime.spec_loading import SpecInvalid
-from runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.polling import poll_input, shift, write_cursor
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec, PollingCursor
+from patchbay.runtime.spec_loading import SpecInvalid
+from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -691,7 +690,7 @@ def test_a_full_sync_reads_past_the_item_cap_to_get_its_token(subs: Subscription
 def test_dropbox_follows_changes_with_its_kept_cursor_and_relists_after_a_reset(
     subs: SubscriptionStore,
 ) -> None:
-    from mocks.server import MockOptions, MockServer
+    from patchbay.mocks.server import MockOptions, MockServer
 
     spec = REGISTRY.get("dropbox")
     server = MockServer(spec, MockOptions(golden_root=None, records=3))

@@ -10,10 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from conftest import spec_doc
-from prometheus_client import CollectorRegistry
-
-from mocks.server import MockOptions, MockServer
-from runtime import (
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.runtime import (
     AsyncGenericExecutor,
     Connection,
     ExecutorOptions,
@@ -21,10 +19,11 @@ from runtime import (
     RetryPolicy,
     parse_spec,
 )
-from runtime.events import TriggerEvent, per_event
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec
-from runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.events import TriggerEvent, per_event
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from prometheus_client import CollectorRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -307,7 +306,7 @@ def test_a_stale_sync_token_resyncs_without_duplicates(subs: SubscriptionStore) 
 
     variant = spec.auth[0]
     creds = {f: "FAKE" for f in variant.fields}
-    from runtime import StaticTokenProvider
+    from patchbay.runtime import StaticTokenProvider
 
     def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
         conn = Connection(
@@ -433,7 +432,7 @@ WITH_TRIGGERS = [n for n in REGISTRY.names() if REGISTRY.get(n).triggers.polling
 
 
 def _required_params(spec: ConnectorSpec, trigger_name: str) -> dict[str, Any]:
-    from runtime.validation import input_schema
+    from patchbay.runtime.validation import input_schema
 
     trigger = next(t for t in spec.triggers.polling if t.name == trigger_name)
     schema = input_schema(spec.action(trigger.action), spec.defs)
@@ -455,7 +454,7 @@ def _mock_runner(
     **options: Any,
 ) -> tuple[MockServer, TriggerRunner]:
     """A runner whose executors talk to the spec's stateful mock with ``records`` records."""
-    from runtime import StaticTokenProvider
+    from patchbay.runtime import StaticTokenProvider
 
     variables = {
         v: (

@@ -16,15 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from vendor_shapes import (
-    documented_fixtures,
-    resource_model,
-    undeclared,
-    undeclared_in_fixture,
-)
-
-from mocks.vendors.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
-from runtime import (
+from patchbay.mocks.vendors.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
+from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,
     Connection,
@@ -35,7 +28,13 @@ from runtime import (
     RetryPolicy,
     load_spec,
 )
-from runtime.spec import LinkHeaderPagination
+from patchbay.runtime.spec import LinkHeaderPagination
+from vendor_shapes import (
+    documented_fixtures,
+    resource_model,
+    undeclared,
+    undeclared_in_fixture,
+)
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "github.json"
 FIXED = 1_800_000_000.0

@@ -13,16 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
-
-from generated.google_calendar import GoogleCalendarClient, GoogleCalendarOauth2Credentials
-from generated.google_calendar.models import (
+from patchbay.connectors.google_calendar import (
+    GoogleCalendarClient,
+    GoogleCalendarOauth2Credentials,
+)
+from patchbay.connectors.google_calendar.models import (
     Event,
     EventDateTime,
     Events,
     EventWorkingLocationProperties,
 )
-from runtime.connection import StaticTokenProvider
+from patchbay.runtime.connection import StaticTokenProvider
+from pydantic import ValidationError
 
 
 def _event() -> dict[str, Any]:

@@ -11,10 +11,9 @@ import json
 from typing import Any
 
 import httpx
-
-from generated.google_drive import GoogleDriveClient, GoogleDriveOauth2Credentials
-from generated.google_drive.models import About, ContentRestriction, File, FileList
-from runtime.connection import StaticTokenProvider
+from patchbay.connectors.google_drive import GoogleDriveClient, GoogleDriveOauth2Credentials
+from patchbay.connectors.google_drive.models import About, ContentRestriction, File, FileList
+from patchbay.runtime.connection import StaticTokenProvider
 
 
 def _file() -> dict[str, Any]:

@@ -8,9 +8,8 @@ connected app, and records carry the system fields most objects have.
 from __future__ import annotations
 
 import pytest
+from patchbay.connectors.salesforce.models import GetLimitsResult, Limit, SObject
 from pydantic import ValidationError
-
-from generated.salesforce.models import GetLimitsResult, Limit, SObject
 
 
 def test_documented_limit_names_are_typed_and_per_app_entries_too() -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from patchbay.connectors.dropbox.models import FolderMetadata, Metadata
+from patchbay.connectors.mailgun.models import Domain, Event
+from patchbay.connectors.slack.models import Conversation, User
+from patchbay.connectors.trello.models import Card
+from patchbay.connectors.typeform.models import GetFormResult
 from pydantic import BaseModel
-
-from generated.dropbox.models import FolderMetadata, Metadata
-from generated.mailgun.models import Domain, Event
-from generated.slack.models import Conversation, User
-from generated.trello.models import Card
-from generated.typeform.models import GetFormResult
 
 CASES: list[tuple[type[BaseModel], dict[str, Any], dict[str, Any]]] = [
     (

@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from mocks.vendors.slack import (
+from patchbay.mocks.vendors.slack import (
     ALL_SCOPES,
     BOT_TOKEN,
     DEMO,
@@ -29,7 +28,7 @@ from mocks.vendors.slack import (
     SlackStandIn,
     make_standin,
 )
-from runtime import (
+from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,
     Connection,
@@ -38,9 +37,9 @@ from runtime import (
     PatchbayError,
     load_spec,
 )
-from runtime.error_mapping import match_holds
-from runtime.paths import get_path
-from runtime.spec import BearerAuth, CursorPagination, OAuth2Auth, WebhookVerification
+from patchbay.runtime.error_mapping import match_holds
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.spec import BearerAuth, CursorPagination, OAuth2Auth, WebhookVerification
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = load_spec(ROOT / "specs" / "slack.json")

@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from mocks.vendors.stripe import DEMO, DEMO_KEY, StripeStandIn, make_standin
-from runtime import (
+from patchbay.mocks.vendors.stripe import DEMO, DEMO_KEY, StripeStandIn, make_standin
+from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,
     Connection,
@@ -26,7 +25,7 @@ from runtime import (
     RetryPolicy,
     load_spec,
 )
-from runtime.paths import get_path
+from patchbay.runtime.paths import get_path
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "specs" / "stripe.json"
 SPEC = load_spec(SPEC_PATH)

@@ -20,20 +20,16 @@ import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner
-from prometheus_client import CollectorRegistry, generate_latest
-from pydantic import BaseModel
-
-from mocks.server import MockOptions, MockServer
-from mocks.webhook_sender import build_delivery, sign
-from patchbay.webhooks_cli import webhooks
-from runtime import Connection, GenericExecutor
-from runtime.encryption import Encryptor, new_key
-from runtime.errors import ConfigError
-from runtime.registry import SpecRegistry
-from runtime.spec import ConnectorSpec, Webhook, WebhookVerification
-from runtime.spec_loading import check_spec_data
-from runtime.webhook_app import create_app
-from runtime.webhooks import (
+from patchbay.mocks.server import MockOptions, MockServer
+from patchbay.mocks.webhook_sender import build_delivery, sign
+from patchbay.runtime import Connection, GenericExecutor
+from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import ConnectorSpec, Webhook, WebhookVerification
+from patchbay.runtime.spec_loading import check_spec_data
+from patchbay.runtime.webhook_app import create_app
+from patchbay.runtime.webhooks import (
     SQLiteWebhookStore,
     TriggerEvent,
     WebhookManager,
@@ -43,6 +39,10 @@ from runtime.webhooks import (
     unregister,
     verify_signature,
 )
+from prometheus_client import CollectorRegistry, generate_latest
+from pydantic import BaseModel
+
+from patchbay.webhooks_cli import webhooks
 
 REGISTRY = SpecRegistry()
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -479,7 +479,7 @@ def test_failing_handler_answers_503_and_the_retry_is_processed(
 def test_typed_router_handlers_receive_the_generated_model(
     store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
 ) -> None:
-    from generated.stripe import models
+    from patchbay.connectors.stripe import models
 
     mgr, _ = manager
     router = mgr.router("stripe", "events")
@@ -955,7 +955,7 @@ def test_cli_url_list_send_and_unregister(
 def test_a_store_failure_is_a_retryable_503_and_claims_nothing(
     store: SQLiteWebhookStore,
 ) -> None:
-    from runtime.errors import StoreLocked
+    from patchbay.runtime.errors import StoreLocked
 
     class Locked(SQLiteWebhookStore):
         locked = True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mocks.wire import decode_input, unflatten
-from runtime import load_spec
+from patchbay.mocks.wire import decode_input, unflatten
+from patchbay.runtime import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,8 +40,7 @@ def test_synthesized_discriminated_unions_carry_the_tag_of_their_branch() -> Non
     import random
 
     from jsonschema import Draft202012Validator
-
-    from mocks.synthesis import synthesize
+    from patchbay.mocks.synthesis import synthesize
 
     defs = {
         "Card": {

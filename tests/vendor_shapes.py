@@ -9,9 +9,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from patchbay.runtime import load_spec
 from pydantic import BaseModel
-
-from runtime import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +36,7 @@ def _at(body: Any, path: str) -> Any:
 
 def resource_model(connector: str, action: str) -> type[BaseModel]:
     """The generated model an action's client method answers (a pager's item model)."""
-    module = importlib.import_module(f"generated.{connector}.client")
+    module = importlib.import_module(f"patchbay.connectors.{connector}.client")
     client = next(
         v for k, v in vars(module).items() if k.endswith("Client") and not k.startswith("Async")
     )

@@ -8,11 +8,17 @@ hints (``responses``), auth (``auth``), servers (``servers``), documented exampl
 
 from __future__ import annotations
 
-from .document import DescriptionError, Document, load_document, load_examples, parse_document
-from .fields import FieldShare, field_paths, field_share
-from .importer import ImportOptions, ImportResult, import_openapi
-from .merge import dump_spec, merge_spec
-from .selection import Selection
+from patchbay.codegen.openapi_import.document import (
+    DescriptionError,
+    Document,
+    load_document,
+    load_examples,
+    parse_document,
+)
+from patchbay.codegen.openapi_import.fields import FieldShare, field_paths, field_share
+from patchbay.codegen.openapi_import.importer import ImportOptions, ImportResult, import_openapi
+from patchbay.codegen.openapi_import.merge import dump_spec, merge_spec
+from patchbay.codegen.openapi_import.selection import Selection
 
 __all__ = [
     "DescriptionError",

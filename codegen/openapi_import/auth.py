@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from codegen.naming import snake
-
-from .document import Document
+from patchbay.codegen.naming import snake
+from patchbay.codegen.openapi_import.document import Document
 
 
 def _fields(*names: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ConfigError
+from patchbay.runtime.errors import ConfigError
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -103,7 +103,7 @@ def parse_document(text: str, source: str = "<document>") -> Document:
     if str(data.get("swagger", "")).startswith("2."):
         return Document(_from_swagger(data), source, "3.0.3", str(data["swagger"]))
     if data.get("kind") == "discovery#restDescription":
-        from .discovery import from_discovery
+        from patchbay.codegen.openapi_import.discovery import from_discovery
 
         return Document(from_discovery(data), source, "3.0.3", "discovery")
     raise DescriptionError(f"{source}: no 'openapi: 3.x', 'swagger: 2.0' or Discovery 'kind' field")

@@ -13,11 +13,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jsonschema import Draft202012Validator
-
-from runtime.templating import template_names
-
-from .document import Document
-from .responses import Success
+from patchbay.codegen.openapi_import.document import Document
+from patchbay.codegen.openapi_import.responses import Success
+from patchbay.runtime.templating import template_names
 
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
 

@@ -9,18 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen.naming import words
-from runtime.templating import template_names
-
-from .auth import auth_variants, requirement_key
-from .discovery import TODO_KEY
-from .document import DescriptionError, Document
-from .examples import documented_fixtures
-from .parameters import parameters, request_body
-from .responses import error_facts, error_todo, infer_pagination, output, success_response
-from .schemas import SchemaConverter
-from .selection import Chosen, Selection, select
-from .servers import choose_server, server_variables
+from patchbay.codegen.naming import words
+from patchbay.codegen.openapi_import.auth import auth_variants, requirement_key
+from patchbay.codegen.openapi_import.discovery import TODO_KEY
+from patchbay.codegen.openapi_import.document import DescriptionError, Document
+from patchbay.codegen.openapi_import.examples import documented_fixtures
+from patchbay.codegen.openapi_import.parameters import parameters, request_body
+from patchbay.codegen.openapi_import.responses import (
+    error_facts,
+    error_todo,
+    infer_pagination,
+    output,
+    success_response,
+)
+from patchbay.codegen.openapi_import.schemas import SchemaConverter
+from patchbay.codegen.openapi_import.selection import Chosen, Selection, select
+from patchbay.codegen.openapi_import.servers import choose_server, server_variables
+from patchbay.runtime.templating import template_names
 
 SCHEMA_REF = "./connector.schema.json"
 

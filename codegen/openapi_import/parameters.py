@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .document import Document
-from .schemas import SchemaConverter
+from patchbay.codegen.openapi_import.document import Document
+from patchbay.codegen.openapi_import.schemas import SchemaConverter
 
 # Headers OpenAPI itself ignores as parameters: the executor sets them.
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})

@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codegen.naming import pascal
-
-from .document import DescriptionError, Document
+from patchbay.codegen.naming import pascal
+from patchbay.codegen.openapi_import.document import DescriptionError, Document
 
 COMPONENT_PREFIX = "#/components/schemas/"
 DEFS_PREFIX = "#/$defs/"

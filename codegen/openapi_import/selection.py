@@ -6,9 +6,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen.naming import snake
-
-from .document import DescriptionError, Document
+from patchbay.codegen.naming import snake
+from patchbay.codegen.openapi_import.document import DescriptionError, Document
 
 
 @dataclass(frozen=True)

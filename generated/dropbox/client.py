@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -65,7 +64,7 @@ class DropboxVariables(Variables):
 class DropboxClient(ClientBase):
     """Dropbox: 5 actions. Docs: https://www.dropbox.com/developers/documentation/http/documentation"""
 
-    package: ClassVar[str] = "generated.dropbox"
+    package: ClassVar[str] = "patchbay.connectors.dropbox"
 
     def __init__(
         self,
@@ -220,7 +219,7 @@ class DropboxClient(ClientBase):
 class AsyncDropboxClient(AsyncClientBase):
     """Dropbox (asyncio): 5 actions. Docs: https://www.dropbox.com/developers/documentation/http/documentation"""
 
-    package: ClassVar[str] = "generated.dropbox"
+    package: ClassVar[str] = "patchbay.connectors.dropbox"
 
     def __init__(
         self,

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Unpack
 
-from pydantic import AwareDatetime, SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import AwareDatetime, SecretStr
 
 from . import models as m
 
@@ -56,7 +55,7 @@ class GithubVariables(Variables):
 class GithubClient(ClientBase):
     """GitHub: 13 actions. Docs: https://docs.github.com/en/rest?apiVersion=2022-11-28"""
 
-    package: ClassVar[str] = "generated.github"
+    package: ClassVar[str] = "patchbay.connectors.github"
 
     def __init__(
         self,
@@ -486,7 +485,7 @@ class GithubClient(ClientBase):
 class AsyncGithubClient(AsyncClientBase):
     """GitHub (asyncio): 13 actions. Docs: https://docs.github.com/en/rest?apiVersion=2022-11-28"""
 
-    package: ClassVar[str] = "generated.github"
+    package: ClassVar[str] = "patchbay.connectors.github"
 
     def __init__(
         self,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, overload
 
-from runtime.facade import parse_as
-from runtime.polling import PollBatch, apoll, poll
-from runtime.webhook_events import EventRouter, Handler
+from patchbay.runtime.facade import parse_as
+from patchbay.runtime.polling import PollBatch, apoll, poll
+from patchbay.runtime.webhook_events import EventRouter, Handler
 
 from . import models as m
 from .client import AsyncGithubClient, GithubClient
@@ -54,7 +54,7 @@ class GithubRepositoryWebhookEvents(EventRouter):
 
     Deliveries of a repository webhook. The signature covers the raw body only (no timestamp): replays are caught by the X-GitHub-Delivery GUID."""
 
-    package: ClassVar[str] = "generated.github"
+    package: ClassVar[str] = "patchbay.connectors.github"
     webhook: ClassVar[str] = "repository_webhook"
     models: ClassVar[dict[str, Any]] = {
         "issues": m.RepositoryWebhookIssuesEvent,

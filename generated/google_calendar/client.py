@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import AwareDatetime
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import AwareDatetime
 
 from . import models as m
 
@@ -53,7 +52,7 @@ class GoogleCalendarVariables(Variables):
 class GoogleCalendarClient(ClientBase):
     """Google Calendar: 4 actions. Docs: https://developers.google.com/workspace/calendar/api/v3/reference"""
 
-    package: ClassVar[str] = "generated.google_calendar"
+    package: ClassVar[str] = "patchbay.connectors.google_calendar"
 
     def __init__(
         self,
@@ -291,7 +290,7 @@ class GoogleCalendarClient(ClientBase):
 class AsyncGoogleCalendarClient(AsyncClientBase):
     """Google Calendar (asyncio): 4 actions. Docs: https://developers.google.com/workspace/calendar/api/v3/reference"""
 
-    package: ClassVar[str] = "generated.google_calendar"
+    package: ClassVar[str] = "patchbay.connectors.google_calendar"
 
     def __init__(
         self,

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import AwareDatetime
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import AwareDatetime
 
 from . import models as m
 
@@ -53,7 +52,7 @@ class GoogleDriveVariables(Variables):
 class GoogleDriveClient(ClientBase):
     """Google Drive: 4 actions. Docs: https://developers.google.com/workspace/drive/api/reference/rest/v3"""
 
-    package: ClassVar[str] = "generated.google_drive"
+    package: ClassVar[str] = "patchbay.connectors.google_drive"
 
     def __init__(
         self,
@@ -240,7 +239,7 @@ class GoogleDriveClient(ClientBase):
 class AsyncGoogleDriveClient(AsyncClientBase):
     """Google Drive (asyncio): 4 actions. Docs: https://developers.google.com/workspace/drive/api/reference/rest/v3"""
 
-    package: ClassVar[str] = "generated.google_drive"
+    package: ClassVar[str] = "patchbay.connectors.google_drive"
 
     def __init__(
         self,

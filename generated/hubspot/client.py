@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -65,7 +64,7 @@ class HubspotVariables(Variables):
 class HubspotClient(ClientBase):
     """HubSpot: 7 actions. Docs: https://developers.hubspot.com/docs/api-reference/latest/overview"""
 
-    package: ClassVar[str] = "generated.hubspot"
+    package: ClassVar[str] = "patchbay.connectors.hubspot"
 
     def __init__(
         self,
@@ -271,7 +270,7 @@ class HubspotClient(ClientBase):
 class AsyncHubspotClient(AsyncClientBase):
     """HubSpot (asyncio): 7 actions. Docs: https://developers.hubspot.com/docs/api-reference/latest/overview"""
 
-    package: ClassVar[str] = "generated.hubspot"
+    package: ClassVar[str] = "patchbay.connectors.hubspot"
 
     def __init__(
         self,

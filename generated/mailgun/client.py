@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -56,7 +55,7 @@ class MailgunVariables(Variables):
 class MailgunClient(ClientBase):
     """Mailgun: 8 actions. Docs: https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun"""
 
-    package: ClassVar[str] = "generated.mailgun"
+    package: ClassVar[str] = "patchbay.connectors.mailgun"
 
     def __init__(
         self,
@@ -351,7 +350,7 @@ class MailgunClient(ClientBase):
 class AsyncMailgunClient(AsyncClientBase):
     """Mailgun (asyncio): 8 actions. Docs: https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun"""
 
-    package: ClassVar[str] = "generated.mailgun"
+    package: ClassVar[str] = "patchbay.connectors.mailgun"
 
     def __init__(
         self,

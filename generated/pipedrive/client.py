@@ -8,10 +8,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -68,7 +67,7 @@ class PipedriveVariables(Variables):
 class PipedriveClient(ClientBase):
     """Pipedrive: 8 actions. Docs: https://developers.pipedrive.com/docs/api/v1"""
 
-    package: ClassVar[str] = "generated.pipedrive"
+    package: ClassVar[str] = "patchbay.connectors.pipedrive"
 
     def __init__(
         self,
@@ -425,7 +424,7 @@ class PipedriveClient(ClientBase):
 class AsyncPipedriveClient(AsyncClientBase):
     """Pipedrive (asyncio): 8 actions. Docs: https://developers.pipedrive.com/docs/api/v1"""
 
-    package: ClassVar[str] = "generated.pipedrive"
+    package: ClassVar[str] = "patchbay.connectors.pipedrive"
 
     def __init__(
         self,

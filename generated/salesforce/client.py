@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Unpack
 
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -55,7 +55,7 @@ class SalesforceVariables(Variables):
 class SalesforceClient(ClientBase):
     """Salesforce: 8 actions. Docs: https://developer.salesforce.com/docs/platform/api-rest/guide/intro-rest.html"""
 
-    package: ClassVar[str] = "generated.salesforce"
+    package: ClassVar[str] = "patchbay.connectors.salesforce"
 
     def __init__(
         self,
@@ -260,7 +260,7 @@ class SalesforceClient(ClientBase):
 class AsyncSalesforceClient(AsyncClientBase):
     """Salesforce (asyncio): 8 actions. Docs: https://developer.salesforce.com/docs/platform/api-rest/guide/intro-rest.html"""
 
-    package: ClassVar[str] = "generated.salesforce"
+    package: ClassVar[str] = "patchbay.connectors.salesforce"
 
     def __init__(
         self,

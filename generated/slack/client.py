@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -66,7 +65,7 @@ class SlackVariables(Variables):
 class SlackClient(ClientBase):
     """Slack: 10 actions. Docs: https://docs.slack.dev/apis/web-api"""
 
-    package: ClassVar[str] = "generated.slack"
+    package: ClassVar[str] = "patchbay.connectors.slack"
 
     def __init__(
         self,
@@ -396,7 +395,7 @@ class SlackClient(ClientBase):
 class AsyncSlackClient(AsyncClientBase):
     """Slack (asyncio): 10 actions. Docs: https://docs.slack.dev/apis/web-api"""
 
-    package: ClassVar[str] = "generated.slack"
+    package: ClassVar[str] = "patchbay.connectors.slack"
 
     def __init__(
         self,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, overload
 
-from runtime.facade import parse_as
-from runtime.polling import PollBatch, apoll, poll
-from runtime.webhook_events import EventRouter, Handler
+from patchbay.runtime.facade import parse_as
+from patchbay.runtime.polling import PollBatch, apoll, poll
+from patchbay.runtime.webhook_events import EventRouter, Handler
 
 from . import models as m
 from .client import AsyncSlackClient, SlackClient
@@ -54,7 +54,7 @@ class SlackEventsApiEvents(EventRouter):
 
     Event deliveries to the app's Request URL (configured in the app settings, not through the Web API)."""
 
-    package: ClassVar[str] = "generated.slack"
+    package: ClassVar[str] = "patchbay.connectors.slack"
     webhook: ClassVar[str] = "events_api"
     models: ClassVar[dict[str, Any]] = {
         "message": m.EventCallback,

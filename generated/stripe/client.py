@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import AnyUrl, SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import AnyUrl, SecretStr
 
 from . import models as m
 
@@ -67,7 +66,7 @@ class StripeVariables(Variables):
 class StripeClient(ClientBase):
     """Stripe: 16 actions. Docs: https://docs.stripe.com/api"""
 
-    package: ClassVar[str] = "generated.stripe"
+    package: ClassVar[str] = "patchbay.connectors.stripe"
 
     def __init__(
         self,
@@ -586,7 +585,7 @@ class StripeClient(ClientBase):
 class AsyncStripeClient(AsyncClientBase):
     """Stripe (asyncio): 16 actions. Docs: https://docs.stripe.com/api"""
 
-    package: ClassVar[str] = "generated.stripe"
+    package: ClassVar[str] = "patchbay.connectors.stripe"
 
     def __init__(
         self,

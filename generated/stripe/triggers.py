@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, overload
 
-from runtime.facade import parse_as
-from runtime.polling import PollBatch, apoll, poll
-from runtime.webhook_events import EventRouter, Handler
+from patchbay.runtime.facade import parse_as
+from patchbay.runtime.polling import PollBatch, apoll, poll
+from patchbay.runtime.webhook_events import EventRouter, Handler
 
 from . import models as m
 from .client import AsyncStripeClient, StripeClient
@@ -54,7 +54,7 @@ class StripeEventsEvents(EventRouter):
 
     Event deliveries to a webhook endpoint, signed with Stripe-Signature."""
 
-    package: ClassVar[str] = "generated.stripe"
+    package: ClassVar[str] = "patchbay.connectors.stripe"
     webhook: ClassVar[str] = "events"
     models: ClassVar[dict[str, Any]] = {
         "customer.created": m.Event,

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -70,7 +69,7 @@ class TrelloVariables(Variables):
 class TrelloClient(ClientBase):
     """Trello: 9 actions. Docs: https://developer.atlassian.com/cloud/trello/rest/"""
 
-    package: ClassVar[str] = "generated.trello"
+    package: ClassVar[str] = "patchbay.connectors.trello"
 
     def __init__(
         self,
@@ -349,7 +348,7 @@ class TrelloClient(ClientBase):
 class AsyncTrelloClient(AsyncClientBase):
     """Trello (asyncio): 9 actions. Docs: https://developer.atlassian.com/cloud/trello/rest/"""
 
-    package: ClassVar[str] = "generated.trello"
+    package: ClassVar[str] = "patchbay.connectors.trello"
 
     def __init__(
         self,

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Unpack
 
-from pydantic import SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import SecretStr
 
 from . import models as m
 
@@ -69,7 +68,7 @@ class TwilioVariables(Variables):
 class TwilioClient(ClientBase):
     """Twilio: 8 actions. Docs: https://www.twilio.com/docs/messaging/api/message-resource"""
 
-    package: ClassVar[str] = "generated.twilio"
+    package: ClassVar[str] = "patchbay.connectors.twilio"
 
     def __init__(
         self,
@@ -388,7 +387,7 @@ class TwilioClient(ClientBase):
 class AsyncTwilioClient(AsyncClientBase):
     """Twilio (asyncio): 8 actions. Docs: https://www.twilio.com/docs/messaging/api/message-resource"""
 
-    package: ClassVar[str] = "generated.twilio"
+    package: ClassVar[str] = "patchbay.connectors.twilio"
 
     def __init__(
         self,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.facade import parse_as
-from runtime.polling import PollBatch, apoll, poll
+from patchbay.runtime.facade import parse_as
+from patchbay.runtime.polling import PollBatch, apoll, poll
 
 from . import models as m
 from .client import AsyncTwilioClient, TwilioClient

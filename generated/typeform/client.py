@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Unpack
 
-from pydantic import AnyUrl, SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -21,6 +19,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import AnyUrl, SecretStr
 
 from . import models as m
 
@@ -59,7 +58,7 @@ class TypeformVariables(Variables):
 class TypeformClient(ClientBase):
     """Typeform: 5 actions. Docs: https://www.typeform.com/developers/"""
 
-    package: ClassVar[str] = "generated.typeform"
+    package: ClassVar[str] = "patchbay.connectors.typeform"
 
     def __init__(
         self,
@@ -228,7 +227,7 @@ class TypeformClient(ClientBase):
 class AsyncTypeformClient(AsyncClientBase):
     """Typeform (asyncio): 5 actions. Docs: https://www.typeform.com/developers/"""
 
-    package: ClassVar[str] = "generated.typeform"
+    package: ClassVar[str] = "patchbay.connectors.typeform"
 
     def __init__(
         self,

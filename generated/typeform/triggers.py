@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, overload
 
-from runtime.facade import parse_as
-from runtime.polling import PollBatch, apoll, poll
-from runtime.webhook_events import EventRouter, Handler
+from patchbay.runtime.facade import parse_as
+from patchbay.runtime.polling import PollBatch, apoll, poll
+from patchbay.runtime.webhook_events import EventRouter, Handler
 
 from . import models as m
 from .client import AsyncTypeformClient, TypeformClient
@@ -54,7 +54,7 @@ class TypeformFormResponsesEvents(EventRouter):
 
     Deliveries of a form's webhook. Typeform-Signature is sha256= and the standard base64 HMAC-SHA256 of the raw body (no timestamp): replays are caught by event_id."""
 
-    package: ClassVar[str] = "generated.typeform"
+    package: ClassVar[str] = "patchbay.connectors.typeform"
     webhook: ClassVar[str] = "form_responses"
     models: ClassVar[dict[str, Any]] = {
         "form_response": m.WebhookDelivery,

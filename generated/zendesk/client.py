@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Unpack
 
-from pydantic import AnyUrl, AwareDatetime, SecretStr
-
-from runtime.executor import CallOptions
-from runtime.facade import (
+from patchbay.runtime.executor import CallOptions
+from patchbay.runtime.facade import (
     AsyncClientBase,
     AsyncClientOptions,
     AsyncTypedPager,
@@ -22,6 +20,7 @@ from runtime.facade import (
     Variables,
     dump_input,
 )
+from pydantic import AnyUrl, AwareDatetime, SecretStr
 
 from . import models as m
 
@@ -71,7 +70,7 @@ class ZendeskVariables(Variables):
 class ZendeskClient(ClientBase):
     """Zendesk Support: 7 actions. Docs: https://developer.zendesk.com/api-reference/"""
 
-    package: ClassVar[str] = "generated.zendesk"
+    package: ClassVar[str] = "patchbay.connectors.zendesk"
 
     def __init__(
         self,
@@ -295,7 +294,7 @@ class ZendeskClient(ClientBase):
 class AsyncZendeskClient(AsyncClientBase):
     """Zendesk Support (asyncio): 7 actions. Docs: https://developer.zendesk.com/api-reference/"""
 
-    package: ClassVar[str] = "generated.zendesk"
+    package: ClassVar[str] = "patchbay.connectors.zendesk"
 
     def __init__(
         self,

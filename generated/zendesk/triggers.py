@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, overload
 
-from runtime.facade import parse_as
-from runtime.polling import PollBatch, apoll, poll
-from runtime.webhook_events import EventRouter, Handler
+from patchbay.runtime.facade import parse_as
+from patchbay.runtime.polling import PollBatch, apoll, poll
+from patchbay.runtime.webhook_events import EventRouter, Handler
 
 from . import models as m
 from .client import AsyncZendeskClient, ZendeskClient
@@ -54,7 +54,7 @@ class ZendeskEventsEvents(EventRouter):
 
     Deliveries of a Zendesk webhook. X-Zendesk-Webhook-Signature is the base64 HMAC-SHA256 of the timestamp header followed directly by the raw body (current docs: base64(HMACSHA256(TIMESTAMP + BODY)); an older page had the body first). The timestamp window is Patchbay's default (Zendesk documents none)."""
 
-    package: ClassVar[str] = "generated.zendesk"
+    package: ClassVar[str] = "patchbay.connectors.zendesk"
     webhook: ClassVar[str] = "events"
     models: ClassVar[dict[str, Any]] = {
         "zen:event-type:ticket.created": m.WebhookEvent,

@@ -8,7 +8,7 @@ returns each SDK's steps for ``patchbay conformance`` to print.
 
 from __future__ import annotations
 
-from ._runner import SDKS, run
-from .steps import Step, Steps
+from patchbay.mocks.conformance._runner import SDKS, run
+from patchbay.mocks.conformance.steps import Step, Steps
 
 __all__ = ["SDKS", "Step", "Steps", "run"]

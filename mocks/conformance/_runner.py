@@ -6,11 +6,10 @@ import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from runtime.registry import SpecRegistry
-
-from ..server import MockOptions, MockServer, MountedMocks, default_credentials
-from ..serving import serve
-from .steps import Step, Steps
+from patchbay.mocks.conformance.steps import Step, Steps
+from patchbay.mocks.server import MockOptions, MockServer, MountedMocks, default_credentials
+from patchbay.mocks.serving import serve
+from patchbay.runtime.registry import SpecRegistry
 
 # SDK name -> (connector it talks to, scenario module, Python package the SDK ships as)
 SDKS: dict[str, tuple[str, str, str]] = {

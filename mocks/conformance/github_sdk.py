@@ -6,7 +6,7 @@ PyGithub sends ``Authorization: token ...`` and follows the ``url`` fields of wh
 
 from __future__ import annotations
 
-from .steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, equal
 
 
 def run(base: str, credentials: dict[str, str]) -> Steps:

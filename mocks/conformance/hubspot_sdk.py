@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, equal
 
 TOKEN = "pat-na1-conformance-FAKE"  # any private app token of HubSpot's shape
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, equal
 
 CHANNEL = "C0CONFORM1"
 TOKEN = "xoxb-conformance-FAKE"  # any bot token of Slack's shape

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, equal
 
 
 def run(base: str, credentials: dict[str, str]) -> Steps:

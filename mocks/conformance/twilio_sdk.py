@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, equal
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 TO, FROM = "+15005550010", "+15005550006"

@@ -6,9 +6,9 @@ import importlib
 from types import ModuleType
 
 STANDIN_MODULES: dict[str, str] = {
-    "github": "mocks.vendors.github",
-    "slack": "mocks.vendors.slack",
-    "stripe": "mocks.vendors.stripe",
+    "github": "patchbay.mocks.vendors.github",
+    "slack": "patchbay.mocks.vendors.slack",
+    "stripe": "patchbay.mocks.vendors.stripe",
 }
 
 

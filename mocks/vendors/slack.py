@@ -28,8 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-
-from .base import StandIn
+from patchbay.mocks.vendors.base import StandIn
 
 BOT_TOKEN = "xoxb-FAKE-0000"
 SIGNING_SECRET = "FAKE_signing_secret_0000"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .salesforce import SalesforceClient
+from patchbay.runtime.bespoke.salesforce import SalesforceClient
 
 BESPOKE_CLIENTS = {"salesforce": SalesforceClient}
 

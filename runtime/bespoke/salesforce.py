@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ValidationFailed
-from ..executor import CallOptions, GenericExecutor
+from patchbay.runtime.errors import ValidationFailed
+from patchbay.runtime.executor import CallOptions, GenericExecutor
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
