@@ -120,6 +120,14 @@ class StoreBackend:
             kw["lock_timeout"] = timeout
         return PgWebhookStore(str(self.location), encryptor, **kw)
 
+    def raw_rows(self, table: str) -> list[tuple[Any, ...]]:
+        """Every row of ``table`` as stored (no decryption), read around the store."""
+        if self.kind == "sqlite":
+            with sqlite3.connect(self.location) as db:
+                return db.execute(f"SELECT * FROM {table}").fetchall()
+        with psycopg.connect(str(self.location)) as db:
+            return db.execute(f"SELECT * FROM {table}").fetchall()
+
     @contextmanager
     def write_locked(self) -> Iterator[None]:
         """Another connection holds the write lock (readers still read) during the block."""
@@ -149,10 +157,12 @@ PG_TABLES = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBackend]:
-    """The same store test on SQLite (a file) and on PostgreSQL (a fresh database)."""
-    if request.param == "sqlite":
+def open_backend(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StoreBackend]:
+    """A fresh location of ``kind``: a file in ``tmp_path``, or a new database in the session's
+    cluster (its pools closed after the test)."""
+    if kind == "sqlite":
         yield StoreBackend("sqlite", tmp_path / "store.db")
         return
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
@@ -162,3 +172,9 @@ def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
         yield StoreBackend("postgres", url)
     finally:
         close_pools()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBackend]:
+    """The same store test on SQLite (a file) and on PostgreSQL (a fresh database)."""
+    yield from open_backend(request.param, tmp_path, request)
