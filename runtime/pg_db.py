@@ -188,19 +188,27 @@ class PgDatabase:
         self.name = name
         self.lock_timeout = lock_timeout
         self.connect_timeout = connect_timeout
+        self.migrate()
         with self.guard():
             self._pool = _pool(url, lock_timeout, pool_size)
-            self.migrate()
 
     def __repr__(self) -> str:
         return f"PgDatabase({self.where!r})"
 
     def migrate(self) -> list[int]:
-        """Apply the migrations this database lacks; returns the versions applied."""
+        """Apply the migrations this database lacks; returns the versions applied.
+
+        Runs on a connection of its own (not the pool's), so a wrong URL or a server that is
+        down fails here at once with the server's own reason."""
         if self.url in _MIGRATED:
             return []
+        psycopg = _import("psycopg")
         applied: list[int] = []
-        with self.transaction() as db:
+        with (
+            self.guard(),
+            psycopg.connect(self.url, connect_timeout=max(1, int(self.connect_timeout))) as db,
+            db.transaction(),
+        ):
             db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             db.execute(
                 "CREATE TABLE IF NOT EXISTS patchbay_migrations (version INTEGER PRIMARY KEY, "
