@@ -17,6 +17,7 @@ lock, so processes starting together apply each migration exactly once.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import threading
 from collections.abc import Iterator
@@ -157,6 +158,9 @@ def _pool(url: str, lock_timeout: float, max_size: int) -> psycopg_pool.Connecti
                 name=f"patchbay {redact_url(url)}",
             )
             pool.open(wait=False)
+            if not _POOLS:
+                atexit.unregister(close_pools)  # registered once, whatever was closed before
+                atexit.register(close_pools)
             _POOLS[key] = pool
         return pool
 
