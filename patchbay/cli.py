@@ -416,18 +416,20 @@ def call(
     click.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
-def _store(path: Path | None) -> Any:
-    from patchbay.runtime.token_store import SQLiteTokenStore, default_store_path
+def _store(path: str | Path | None) -> Any:
+    from patchbay.runtime.stores import open_token_store
 
-    return SQLiteTokenStore(path or default_store_path())
+    return open_token_store(path)
 
 
 _STORE_OPTION = click.option(
     "--store",
     "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=str,
+    metavar="PATH|URL",
     default=None,
-    help="Connection store (default: $PATCHBAY_STORE or ~/.patchbay/connections.db).",
+    help="Connection store: a SQLite file or a postgresql:// URL "
+    "(default: $PATCHBAY_STORE or ~/.patchbay/connections.db).",
 )
 
 
@@ -450,7 +452,7 @@ def connect(
     no_browser: bool,
     base_url: str | None,
     timeout: float,
-    store_path: Path | None,
+    store_path: str | None,
 ) -> None:
     """Connect an account: OAuth2 in the browser, or API keys (flags, env or hidden prompts)."""
     import webbrowser
@@ -515,7 +517,7 @@ def connect(
 @_STORE_OPTION
 @click.pass_obj
 def test_connection_command(
-    registry: SpecRegistry, connection_id: str, base_url: str | None, store_path: Path | None
+    registry: SpecRegistry, connection_id: str, base_url: str | None, store_path: str | None
 ) -> None:
     """Check a stored connection: OK with its account label, or the error and what to do."""
     from patchbay.runtime.connect import check_stored_connection, hint_for
@@ -543,7 +545,7 @@ def connections() -> None:
 
 @connections.command("list")
 @_STORE_OPTION
-def connections_list(store_path: Path | None) -> None:
+def connections_list(store_path: str | None) -> None:
     try:
         rows = _store(store_path).list()
     except PatchbayError as exc:
@@ -558,7 +560,7 @@ def connections_list(store_path: Path | None) -> None:
 @connections.command("show")
 @click.argument("connection_id")
 @_STORE_OPTION
-def connections_show(connection_id: str, store_path: Path | None) -> None:
+def connections_show(connection_id: str, store_path: str | None) -> None:
     try:
         c = _store(store_path).get(connection_id)
     except PatchbayError as exc:
@@ -595,7 +597,7 @@ def connections_delete(
     keep_remote: bool,
     force: bool,
     oauth_base_url: str | None,
-    store_path: Path | None,
+    store_path: str | None,
 ) -> None:
     """Revoke the connection's grant at the vendor, then delete it from the store."""
     from patchbay.runtime.connect import OriginTransport, delete_connection
@@ -662,7 +664,7 @@ def triggers_add(
     interval: float | None,
     params: tuple[str, ...],
     backfill: int,
-    store_path: Path | None,
+    store_path: str | None,
 ) -> None:
     from patchbay.runtime.polling import trigger_of
     from patchbay.runtime.trigger_runner import Subscription
@@ -687,7 +689,7 @@ def triggers_add(
 
 @triggers.command("list")
 @_STORE_OPTION
-def triggers_list(store_path: Path | None) -> None:
+def triggers_list(store_path: str | None) -> None:
     click.echo(f"{'id':<14} {'trigger':<32} {'every':>6} {'status':<12} {'sent':>6}  message")
     for s in _subscriptions(store_path).list():
         name = f"{s.connector}.{s.trigger}"
@@ -698,7 +700,7 @@ def triggers_list(store_path: Path | None) -> None:
 @triggers.command("show")
 @click.argument("subscription_id")
 @_STORE_OPTION
-def triggers_show(subscription_id: str, store_path: Path | None) -> None:
+def triggers_show(subscription_id: str, store_path: str | None) -> None:
     try:
         sub = _subscriptions(store_path).get(subscription_id)
     except PatchbayError as exc:
@@ -710,7 +712,7 @@ def triggers_show(subscription_id: str, store_path: Path | None) -> None:
 @triggers.command("remove")
 @click.argument("subscription_id")
 @_STORE_OPTION
-def triggers_remove(subscription_id: str, store_path: Path | None) -> None:
+def triggers_remove(subscription_id: str, store_path: str | None) -> None:
     try:
         _subscriptions(store_path).remove(subscription_id)
     except PatchbayError as exc:
@@ -722,7 +724,7 @@ def triggers_remove(subscription_id: str, store_path: Path | None) -> None:
 @click.option("--seconds", type=float, default=None, help="Stop after this long (default: never).")
 @_STORE_OPTION
 @click.pass_obj
-def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: Path | None) -> None:
+def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: str | None) -> None:
     """Run every subscription; events are printed as JSON lines, with a status line per tick."""
     import asyncio
 
@@ -764,11 +766,10 @@ def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: Path
     asyncio.run(go())
 
 
-def _subscriptions(path: Path | None) -> Any:
-    from patchbay.runtime.token_store import default_store_path
-    from patchbay.runtime.trigger_runner import SubscriptionStore
+def _subscriptions(path: str | Path | None) -> Any:
+    from patchbay.runtime.stores import open_subscription_store
 
-    return SubscriptionStore(path or default_store_path())
+    return open_subscription_store(path)
 
 
 @main.group()

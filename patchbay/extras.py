@@ -14,6 +14,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "webhooks": ("starlette", "uvicorn"),
     "record": ("mitmproxy", "starlette"),
     "fuzz": ("schemathesis", "hypothesis", "starlette"),
+    "postgres": ("psycopg", "psycopg_pool"),
     "conformance": ("stripe", "slack_sdk", "github", "twilio", "hubspot"),
 }
 

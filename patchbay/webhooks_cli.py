@@ -40,11 +40,10 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     return out
 
 
-def _store(path: Path | None) -> Any:
-    from patchbay.runtime.token_store import default_store_path
-    from patchbay.runtime.webhooks import SQLiteWebhookStore
+def _store(path: str | Path | None) -> Any:
+    from patchbay.runtime.stores import open_webhook_store
 
-    return SQLiteWebhookStore(path or default_store_path())
+    return open_webhook_store(path)
 
 
 def _env_secret(spec: ConnectorSpec, webhook: str | None) -> str | None:
@@ -57,9 +56,11 @@ def _env_secret(spec: ConnectorSpec, webhook: str | None) -> str | None:
 _STORE = click.option(
     "--store",
     "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=str,
+    metavar="PATH|URL",
     default=None,
-    help="Store file (default: $PATCHBAY_STORE or ~/.patchbay/connections.db).",
+    help="Store: a SQLite file or a postgresql:// URL "
+    "(default: $PATCHBAY_STORE or ~/.patchbay/connections.db).",
 )
 _WEBHOOK = click.option("--webhook", default=None, help="Webhook name (default: the first).")
 _PUBLIC = click.option(
@@ -185,7 +186,7 @@ def serve(
     limit_concurrency: int,
     backlog: int,
     keep_alive: int,
-    store_path: Path | None,
+    store_path: str | None,
 ) -> None:
     """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event on
     stdout, and logs every refusal (one JSON line with its verdict) on stderr at INFO
@@ -240,7 +241,7 @@ def url(
     public_url: str,
     secrets: tuple[str, ...],
     webhook: str | None,
-    store_path: Path | None,
+    store_path: str | None,
 ) -> None:
     """Create a subscription for a webhook set up by hand (Slack: paste the printed URL as the
     app's Request URL) with its signing secret (--secret or PATCHBAY_<CONNECTOR>_<SECRET_FIELD>)."""
@@ -290,7 +291,7 @@ def register_command(
     fields: tuple[str, ...],
     variables: tuple[str, ...],
     base_url: str | None,
-    store_path: Path | None,
+    store_path: str | None,
 ) -> None:
     """Register an endpoint with the vendor through the connector's own action and store the
     signing secret (Stripe returns one; Patchbay makes one for GitHub and Typeform)."""
@@ -312,7 +313,7 @@ def register_command(
 
 @webhooks.command("list")
 @_STORE
-def list_command(store_path: Path | None) -> None:
+def list_command(store_path: str | None) -> None:
     """Subscriptions (never their secrets)."""
     try:
         rows = _store(store_path).list()
@@ -336,7 +337,7 @@ def unregister_command(
     fields: tuple[str, ...],
     variables: tuple[str, ...],
     base_url: str | None,
-    store_path: Path | None,
+    store_path: str | None,
 ) -> None:
     """Remove the vendor's endpoint (when the spec has a delete action) and the subscription."""
     from patchbay.runtime.webhooks import unregister

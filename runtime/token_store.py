@@ -19,6 +19,7 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -172,7 +173,66 @@ _UPDATE = (
 )
 
 
-class SQLiteTokenStore:
+class SealedConnections:
+    """Row (de)coding shared by the SQLite and PostgreSQL token stores: secrets sealed in one
+    encrypted blob, the rest in clear columns (in this order: id, connector, auth, status,
+    account_label, account_id, expires_at, version, created_at, updated_at, secret)."""
+
+    _encryptor: Encryptor
+
+    def _where(self) -> str:
+        raise NotImplementedError
+
+    def _seal(self, conn: StoredConnection) -> bytes:
+        payload = {
+            "variables": conn.variables,
+            "credentials": conn.credentials,
+            "tokens": _token_dict(conn.tokens),
+        }
+        return self._encryptor.encrypt(json.dumps(payload).encode())
+
+    def _row(self, row: Sequence[Any], *, open_secrets: bool = True) -> StoredConnection:
+        (
+            cid,
+            connector,
+            auth,
+            status,
+            label,
+            account_id,
+            _exp,
+            version,
+            created,
+            updated,
+            secret,
+        ) = row
+        secrets: dict[str, Any] = {"variables": {}, "credentials": {}, "tokens": None}
+        try:
+            if open_secrets:
+                secrets = json.loads(
+                    self._encryptor.decrypt(bytes(secret), what=f"connection {cid}")
+                )
+            return StoredConnection(
+                id=cid,
+                connector=connector,
+                auth=auth,
+                status=status,
+                account_label=label,
+                account_id=account_id,
+                variables=secrets["variables"],
+                credentials=secrets["credentials"],
+                tokens=_tokens(secrets["tokens"]),
+                version=version,
+                created_at=created,
+                updated_at=updated,
+            )
+        except (ValueError, KeyError, TypeError):  # it decrypted, yet is not what we wrote
+            raise StoreError(
+                f"connection {cid} in {self._where()} holds secrets in an unexpected shape",
+                details={"path": self._where()},
+            ) from None
+
+
+class SQLiteTokenStore(SealedConnections):
     """The default store: one SQLite file (path configurable), safe across processes."""
 
     def __init__(
@@ -198,55 +258,8 @@ class SQLiteTokenStore:
     def _connect(self) -> sqlite3.Connection:
         return self._connections.get()
 
-    # ------------------------------------------------------------------------- (de)coding
-
-    def _seal(self, conn: StoredConnection) -> bytes:
-        payload = {
-            "variables": conn.variables,
-            "credentials": conn.credentials,
-            "tokens": _token_dict(conn.tokens),
-        }
-        return self._encryptor.encrypt(json.dumps(payload).encode())
-
-    def _row(
-        self, row: sqlite3.Row | tuple[Any, ...], *, open_secrets: bool = True
-    ) -> StoredConnection:
-        (
-            cid,
-            connector,
-            auth,
-            status,
-            label,
-            account_id,
-            _exp,
-            version,
-            created,
-            updated,
-            secret,
-        ) = row
-        secrets: dict[str, Any] = {"variables": {}, "credentials": {}, "tokens": None}
-        try:
-            if open_secrets:
-                secrets = json.loads(self._encryptor.decrypt(secret, what=f"connection {cid}"))
-            return StoredConnection(
-                id=cid,
-                connector=connector,
-                auth=auth,
-                status=status,
-                account_label=label,
-                account_id=account_id,
-                variables=secrets["variables"],
-                credentials=secrets["credentials"],
-                tokens=_tokens(secrets["tokens"]),
-                version=version,
-                created_at=created,
-                updated_at=updated,
-            )
-        except (ValueError, KeyError, TypeError):  # it decrypted, yet is not what we wrote
-            raise StoreError(
-                f"connection {cid} in {self.path} holds secrets in an unexpected shape",
-                details={"path": str(self.path)},
-            ) from None
+    def _where(self) -> str:
+        return str(self.path)
 
     # ---------------------------------------------------------------------------- access
 

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -80,6 +80,20 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     data TEXT NOT NULL
 )
 """
+
+
+class SubscriptionBackend(Protocol):
+    """What the runner needs of a subscription store (SQLite or PostgreSQL)."""
+
+    def add(self, sub: Subscription) -> Subscription: ...
+
+    def save(self, sub: Subscription) -> None: ...
+
+    def get(self, sub_id: str) -> Subscription: ...
+
+    def list(self) -> list[Subscription]: ...
+
+    def remove(self, sub_id: str) -> None: ...
 
 
 class SubscriptionStore:
@@ -159,7 +173,7 @@ class TriggerRunner:
 
     def __init__(
         self,
-        store: SubscriptionStore,
+        store: SubscriptionBackend,
         executors: ExecutorFactory,
         handler: Handler,
         *,

@@ -337,7 +337,73 @@ _SCHEMA = (
 )
 
 
-class SQLiteWebhookStore:
+class WebhookStore(Protocol):
+    """What the webhook manager needs of a store (SQLite or PostgreSQL)."""
+
+    def create(self, sub: WebhookSubscription) -> WebhookSubscription: ...
+
+    def get(self, subscription_id: str) -> WebhookSubscription: ...
+
+    def list(self) -> list[WebhookSubscription]: ...
+
+    def set_secrets(self, subscription_id: str, secrets: Sequence[str]) -> WebhookSubscription: ...
+
+    def add_secret(self, subscription_id: str, secret: str) -> WebhookSubscription: ...
+
+    def remove_secret(self, subscription_id: str, secret: str) -> WebhookSubscription: ...
+
+    def delete(self, subscription_id: str) -> None: ...
+
+    def claim(self, subscription_id: str, delivery_id: str, now: float | None = None) -> bool: ...
+
+    def release(self, subscription_id: str, delivery_id: str) -> None: ...
+
+    def prune(self, now: float | None = None) -> int: ...
+
+    def delivery_count(self, subscription_id: str | None = None) -> int: ...
+
+
+class SealedWebhookRows:
+    """Row decoding shared by the SQLite and PostgreSQL webhook stores (opened secrets are
+    cached per subscription version)."""
+
+    _encryptor: Encryptor
+    _cache: dict[tuple[str, int], tuple[str, ...]]
+
+    def _row(self, row: Sequence[Any]) -> WebhookSubscription:
+        sid, connector, webhook, registration, version, created, updated, sealed = row
+        cached = self._cache.get((sid, version))
+        if cached is None:
+            opened = self._encryptor.decrypt(bytes(sealed), what=f"webhook subscription {sid}")
+            cached = tuple(json.loads(opened))
+            self._cache[(sid, version)] = cached
+        return WebhookSubscription(
+            id=sid,
+            connector=connector,
+            webhook=webhook,
+            secrets=cached,
+            registration=json.loads(registration),
+            version=version,
+            created_at=created,
+            updated_at=updated,
+        )
+
+    def add_secret(self, subscription_id: str, secret: str) -> WebhookSubscription:
+        current = self.get(subscription_id).secrets
+        return self.set_secrets(subscription_id, [secret, *(s for s in current if s != secret)])
+
+    def remove_secret(self, subscription_id: str, secret: str) -> WebhookSubscription:
+        current = self.get(subscription_id).secrets
+        return self.set_secrets(subscription_id, [s for s in current if s != secret])
+
+    def get(self, subscription_id: str) -> WebhookSubscription:
+        raise NotImplementedError
+
+    def set_secrets(self, subscription_id: str, secrets: Sequence[str]) -> WebhookSubscription:
+        raise NotImplementedError
+
+
+class SQLiteWebhookStore(SealedWebhookRows):
     """Subscriptions (secrets Fernet-encrypted) and seen delivery ids, in one SQLite file
     (by default the token store's). Delivery ids older than ``retention`` are pruned and at
     most ``max_deliveries`` are kept, so the table stays bounded."""
@@ -372,24 +438,6 @@ class SQLiteWebhookStore:
 
     def _connect(self) -> sqlite3.Connection:
         return self._connections.get()
-
-    def _row(self, row: tuple[Any, ...]) -> WebhookSubscription:
-        sid, connector, webhook, registration, version, created, updated, sealed = row
-        cached = self._cache.get((sid, version))
-        if cached is None:
-            opened = self._encryptor.decrypt(sealed, what=f"webhook subscription {sid}")
-            cached = tuple(json.loads(opened))
-            self._cache[(sid, version)] = cached
-        return WebhookSubscription(
-            id=sid,
-            connector=connector,
-            webhook=webhook,
-            secrets=cached,
-            registration=json.loads(registration),
-            version=version,
-            created_at=created,
-            updated_at=updated,
-        )
 
     @guarded
     def create(self, sub: WebhookSubscription) -> WebhookSubscription:
@@ -463,14 +511,6 @@ class SQLiteWebhookStore:
         if cur.rowcount != 1:
             raise NotFound(f"no webhook subscription {subscription_id!r}")
         return self.get(subscription_id)
-
-    def add_secret(self, subscription_id: str, secret: str) -> WebhookSubscription:
-        current = self.get(subscription_id).secrets
-        return self.set_secrets(subscription_id, [secret, *(s for s in current if s != secret)])
-
-    def remove_secret(self, subscription_id: str, secret: str) -> WebhookSubscription:
-        current = self.get(subscription_id).secrets
-        return self.set_secrets(subscription_id, [s for s in current if s != secret])
 
     @guarded
     def delete(self, subscription_id: str) -> None:
@@ -647,7 +687,7 @@ class WebhookManager:
     def __init__(
         self,
         specs: SpecSource,
-        store: SQLiteWebhookStore,
+        store: WebhookStore,
         *,
         clock: Callable[[], float] = time.time,
         metrics_registry: CollectorRegistry | None = None,
@@ -1004,7 +1044,7 @@ def _lookup(scope: Mapping[str, Any], missing: Callable[[str], Exception]) -> Ca
 def register(
     spec: ConnectorSpec,
     executor: ActionCaller,
-    store: SQLiteWebhookStore,
+    store: WebhookStore,
     public_base: str,
     *,
     webhook: str | None = None,
@@ -1073,7 +1113,7 @@ def _delete_input(call: WebhookCall, info: Mapping[str, Any]) -> Any:
 
 
 def unregister(
-    spec: ConnectorSpec, executor: ActionCaller | None, store: SQLiteWebhookStore, sub_id: str
+    spec: ConnectorSpec, executor: ActionCaller | None, store: WebhookStore, sub_id: str
 ) -> bool:
     """Remove the vendor's endpoint when the spec has a delete call and ``register`` made it
     (returns True), then the subscription. Otherwise (set up by hand) only the local record."""

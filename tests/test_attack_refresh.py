@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from attack_support import Origin, Seen, origin
+from conftest import StoreBackend
 
 from patchbay.mocks.oauth_provider import MockOAuthProvider
 from patchbay.mocks.webhook_sender import build_delivery
@@ -36,6 +37,7 @@ from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.errors import Timeout
 from patchbay.runtime.oauth import OAuthClient, oauth_variant, read_token_response
 from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.stores import open_token_store
 from patchbay.runtime.token_provider import StoredTokenProvider
 from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
 from patchbay.runtime.trigger_runner import SubscriptionStore
@@ -314,27 +316,29 @@ def test_waiting_for_another_callers_refresh_never_blocks_the_event_loop(tmp_pat
     assert threads and on_loop == 0  # every store call of the waiter ran off the loop
 
 
-def _die_while_refreshing(store_path: str, key: str, connection_id: str, url: str, ca: str) -> None:
+def _die_while_refreshing(location: str, key: str, connection_id: str, url: str, ca: str) -> None:
     """A process that takes the lease and is killed while the vendor holds its refresh."""
     vendor = Origin(url, cert_path=Path(ca))
-    store = SQLiteTokenStore(store_path, Encryptor([key]))
+    store = open_token_store(location, Encryptor([key]))
     spec = load_spec(SLACK_PATH)
     StoredTokenProvider(
         store, connection_id, spec, CLIENT, transport=ToVendor(vendor), lease_seconds=2.0
     ).get_token()
 
 
-def test_a_lease_whose_owner_was_killed_is_taken_over(tmp_path: Path) -> None:
+def test_a_lease_whose_owner_was_killed_is_taken_over(
+    tmp_path: Path, store_backend: StoreBackend
+) -> None:
     """A process killed mid-refresh leaves its lease row behind: the next caller waits for it to
     expire (the killed process's 2 s lease), takes it over and refreshes, exactly once."""
     provider = MockOAuthProvider(SLACK, VARIANT)
     endpoint = TokenEndpoint(provider)
-    store = SQLiteTokenStore(tmp_path / "tokens.db", Encryptor([KEY]))
+    store = store_backend.token_store(Encryptor([KEY]))
     conn = expired(store, provider)
     gate = endpoint.hold(conn.tokens.refresh_token if conn.tokens else None)
     ctx = multiprocessing.get_context("spawn")
     with origin(endpoint.respond, tls_folder=tmp_path) as vendor:
-        args = (str(store.path), KEY, conn.id, vendor.url, str(vendor.cert_path))
+        args = (str(store_backend.location), KEY, conn.id, vendor.url, str(vendor.cert_path))
         child = ctx.Process(target=_die_while_refreshing, args=args)
         child.start()
         try:
@@ -358,9 +362,11 @@ def test_a_lease_whose_owner_was_killed_is_taken_over(tmp_path: Path) -> None:
     assert store.get(conn.id).tokens.access_token == token  # type: ignore[union-attr]
 
 
-def test_an_expired_lease_row_is_taken_over_and_a_live_one_is_not(tmp_path: Path) -> None:
+def test_an_expired_lease_row_is_taken_over_and_a_live_one_is_not(
+    store_backend: StoreBackend,
+) -> None:
     provider = MockOAuthProvider(SLACK, VARIANT)
-    store = SQLiteTokenStore(tmp_path / "tokens.db", Encryptor([KEY]))
+    store = store_backend.token_store(Encryptor([KEY]))
     conn = expired(store, provider)
     assert store.claim_refresh(conn.id, "gone:1:dead", ttl=-1.0)  # expired already
     p = StoredTokenProvider(store, conn.id, SLACK, CLIENT, transport=provider.transport())

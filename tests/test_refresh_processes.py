@@ -1,7 +1,8 @@
-"""Single-flight refresh across real processes sharing one SQLite store (BEGIN IMMEDIATE).
+"""Single-flight refresh across real processes sharing one store, on SQLite and PostgreSQL.
 
-Six spawned processes, four threads each, start together on a connection whose access token
-has expired. The mock OAuth provider runs once, in this process, behind a loopback uvicorn
+Four spawned processes, 25 threads each, start together on a connection whose access token
+has expired; the token endpoint is slowed down (every caller arrives while the refresh is in
+flight). The mock OAuth provider runs once, in this process, behind a loopback uvicorn
 server, so every refresh request from every process lands in one count. Slack rotates refresh
 tokens: a second refresh with the old one would be refused (invalid_grant) and mark the
 connection needs_reauth, so anything but single flight shows.
@@ -17,30 +18,36 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+import httpx
+from conftest import StoreBackend
+
 from patchbay.mocks.oauth_provider import MockOAuthProvider
 from patchbay.mocks.serving import HandlerApp, serve
 from patchbay.runtime import load_spec
 from patchbay.runtime.connect import OriginTransport
 from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.oauth import OAuthClient, oauth_variant, read_token_response
+from patchbay.runtime.pg_db import close_pools
+from patchbay.runtime.stores import open_token_store
 from patchbay.runtime.token_provider import StoredTokenProvider
-from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.token_store import StoredConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK = ROOT / "specs/slack.json"
 CLIENT = OAuthClient("client_FAKE_id", "client_FAKE_secret")
-PROCESSES = 6
-THREADS = 4
+PROCESSES = 4
+THREADS = 25
+SLOW = 0.5  # seconds the token endpoint takes to answer a refresh
 Outcome = tuple[list[str], list[str]]  # tokens got, errors seen
 
 
 def _worker(
-    store_path: str, key: str, connection_id: str, origin: str, start: Barrier, out: Queue[Outcome]
+    location: str, key: str, connection_id: str, origin: str, start: Barrier, out: Queue[Outcome]
 ) -> None:
-    """One process: its own store handle and provider; four threads ask for a token at once."""
+    """One process: its own store handle and provider; its threads ask for a token at once."""
     try:
         spec = load_spec(SLACK)
-        store = SQLiteTokenStore(store_path, Encryptor([key]))
+        store = open_token_store(location, Encryptor([key]))
         provider = StoredTokenProvider(
             store, connection_id, spec, CLIENT, transport=OriginTransport(origin)
         )
@@ -62,9 +69,11 @@ def _worker(
         out.put((tokens, errors))
     except Exception as exc:
         out.put(([], [repr(exc)]))
+    finally:
+        close_pools()
 
 
-def test_one_refresh_for_six_processes_sharing_the_store(tmp_path: Path) -> None:
+def test_one_refresh_for_four_processes_sharing_the_store(store_backend: StoreBackend) -> None:
     spec = load_spec(SLACK)
     variant = oauth_variant(spec)
     assert variant.refresh.rotates_refresh_token
@@ -72,7 +81,7 @@ def test_one_refresh_for_six_processes_sharing_the_store(tmp_path: Path) -> None
     fresh = read_token_response(spec, variant, provider.issue_tokens())
     assert fresh.refresh_token is not None
     key = new_key()
-    store = SQLiteTokenStore(tmp_path / "shared.db", Encryptor([key]))
+    store = store_backend.token_store(Encryptor([key]))
     expired = StoredConnection(
         "",
         "slack",
@@ -84,9 +93,18 @@ def test_one_refresh_for_six_processes_sharing_the_store(tmp_path: Path) -> None
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(PROCESSES)
     out: Queue[Outcome] = ctx.Queue()
-    with serve(HandlerApp(provider.handler)) as origin:
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        request.read()
+        if b"grant_type=refresh_token" in request.content:
+            time.sleep(SLOW)  # the server's loop stalls too: nothing else is served meanwhile
+        return provider.handler(request)
+
+    with serve(HandlerApp(slow)) as origin:
         workers = [
-            ctx.Process(target=_worker, args=(str(store.path), key, conn.id, origin, start, out))
+            ctx.Process(
+                target=_worker, args=(str(store_backend.location), key, conn.id, origin, start, out)
+            )
             for _ in range(PROCESSES)
         ]
         for w in workers:

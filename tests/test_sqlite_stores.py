@@ -1,19 +1,19 @@
-"""SQLite failures in the three local stores reach callers as Patchbay errors, never raw.
+"""Store failures in the three stores reach callers as Patchbay errors, never raw; the same
+tests run on SQLite and on PostgreSQL (the ``store_backend`` fixture).
 
-A second sqlite3 connection holds the write lock (``BEGIN IMMEDIATE``) while a store with a tiny
-busy timeout tries to write: the store must raise the retryable ``StoreLocked`` naming its
-file, and what was stored before must be intact and writable again once the lock is gone.
+Another connection holds the write lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``LOCK TABLE
+… IN EXCLUSIVE MODE``, readers still read) while a store with a tiny busy/lock timeout tries to
+write: the store must raise the retryable ``StoreLocked`` naming its file or URL, and what was
+stored before must be intact and writable again once the lock is gone.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import StoreBackend
 
 from patchbay.runtime import Conflict, PatchbayError, StoreError, StoreLocked
 from patchbay.runtime.encryption import Encryptor, new_key
@@ -26,37 +26,26 @@ KEY = new_key()
 TINY = 0.01  # seconds a store waits for the lock; the lock is never released meanwhile
 
 
-@contextmanager
-def write_locked(path: Path) -> Iterator[None]:
-    """Another connection holds the file's write lock for the duration of the block."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
-
-
-def assert_locked(error: pytest.ExceptionInfo[StoreLocked], path: Path, store: str) -> None:
+def assert_locked(error: pytest.ExceptionInfo[StoreLocked], where: str, store: str) -> None:
     exc = error.value
     assert exc.code == "timeout" and exc.retryable
-    assert store in exc.message and str(path) in exc.message
+    assert store in exc.message and where in exc.message
     assert "write lock" in exc.message and "retry" in exc.message
     assert exc.__cause__ is None and exc.__suppress_context__  # no raw sqlite3 chained
 
 
-def test_a_locked_token_store_raises_store_locked_and_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.db"
-    store = SQLiteTokenStore(path, Encryptor([KEY]), busy_timeout=TINY)
+def test_a_locked_token_store_raises_store_locked_and_loses_nothing(
+    store_backend: StoreBackend,
+) -> None:
+    store = store_backend.token_store(Encryptor([KEY]), TINY)
     kept = store.create(
         StoredConnection("", "stripe", "api_key", credentials={"api_key": "sk_test_FAKE"})
     )
     changed = replace(kept, credentials={"api_key": "sk_test_FAKE_NEW"}, account_label="new")
-    with write_locked(path):
+    with store_backend.write_locked():
         with pytest.raises(StoreLocked) as error:
             store.save(changed)
-        assert_locked(error, path, "token store")
+        assert_locked(error, store_backend.where, "token store")
         with pytest.raises(StoreLocked):
             store.create(StoredConnection("", "stripe", "api_key", credentials={"api_key": "x"}))
         with pytest.raises(StoreLocked):
@@ -67,7 +56,7 @@ def test_a_locked_token_store_raises_store_locked_and_loses_nothing(tmp_path: Pa
             store.commit_refresh(kept.id, "owner", status="needs_reauth")
         with pytest.raises(StoreLocked):
             store.claim_refresh(kept.id, "owner", 60.0)
-        assert store.get(kept.id) == kept  # readers are not blocked (WAL)
+        assert store.get(kept.id) == kept  # readers are not blocked (WAL, MVCC)
     assert store.get(kept.id) == kept
     assert [c.id for c in store.list()] == [kept.id]
     saved = store.save(changed)  # the connection is usable again, no transaction left open
@@ -75,15 +64,14 @@ def test_a_locked_token_store_raises_store_locked_and_loses_nothing(tmp_path: Pa
 
 
 def test_a_locked_subscription_store_raises_store_locked_and_loses_nothing(
-    tmp_path: Path,
+    store_backend: StoreBackend,
 ) -> None:
-    path = tmp_path / "subs.db"
-    store = SubscriptionStore(path, busy_timeout=TINY)
+    store = store_backend.subscription_store(TINY)
     kept = store.add(Subscription("", "conn1", "stripe", "new_charge", 60.0, cursor="c1"))
-    with write_locked(path):
+    with store_backend.write_locked():
         with pytest.raises(StoreLocked) as error:
             store.save(replace(kept, cursor="c2", delivered=5))
-        assert_locked(error, path, "subscription store")
+        assert_locked(error, store_backend.where, "subscription store")
         with pytest.raises(StoreLocked):
             store.add(Subscription("", "conn1", "stripe", "new_charge", 60.0))
         with pytest.raises(StoreLocked):
@@ -93,15 +81,16 @@ def test_a_locked_subscription_store_raises_store_locked_and_loses_nothing(
     assert store.get(kept.id).cursor == "c2"
 
 
-def test_a_locked_webhook_store_raises_store_locked_and_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "hooks.db"
-    store = SQLiteWebhookStore(path, Encryptor([KEY]), busy_timeout=TINY)
+def test_a_locked_webhook_store_raises_store_locked_and_loses_nothing(
+    store_backend: StoreBackend,
+) -> None:
+    store = store_backend.webhook_store(Encryptor([KEY]), TINY)
     kept = store.create(WebhookSubscription("", "stripe", "events", secrets=("whsec_FAKE",)))
     assert store.claim(kept.id, "evt_1")
-    with write_locked(path):
+    with store_backend.write_locked():
         with pytest.raises(StoreLocked) as error:
             store.claim(kept.id, "evt_2")
-        assert_locked(error, path, "webhook store")
+        assert_locked(error, store_backend.where, "webhook store")
         with pytest.raises(StoreLocked):
             store.set_secrets(kept.id, ["whsec_FAKE_NEW"])
         with pytest.raises(StoreLocked):
@@ -128,28 +117,27 @@ def test_a_file_that_is_not_a_store_is_a_store_error_naming_it(tmp_path: Path) -
         assert str(path) in error.value.message and "not a database" in error.value.message
 
 
-def test_a_duplicate_id_is_a_conflict_not_an_integrity_error(tmp_path: Path) -> None:
-    store = SQLiteTokenStore(tmp_path / "tokens.db", Encryptor([KEY]))
+def test_a_duplicate_id_is_a_conflict_not_an_integrity_error(store_backend: StoreBackend) -> None:
+    store = store_backend.token_store(Encryptor([KEY]))
     first = store.create(StoredConnection("dup", "stripe", "api_key", credentials={"api_key": "a"}))
-    with pytest.raises(Conflict, match="UNIQUE"):
+    with pytest.raises(Conflict, match=r"(?i)unique"):
         store.create(StoredConnection("dup", "stripe", "api_key", credentials={"api_key": "b"}))
     assert store.get("dup") == first
 
 
-def test_an_error_inside_a_transaction_rolls_back_everything(tmp_path: Path) -> None:
+def test_an_error_inside_a_transaction_rolls_back_everything(store_backend: StoreBackend) -> None:
     """Key rotation re-encrypts every row in one transaction: a row no key opens undoes it all."""
-    path = tmp_path / "tokens.db"
-    kept = SQLiteTokenStore(path, Encryptor([KEY])).create(
+    kept = store_backend.token_store(Encryptor([KEY])).create(
         StoredConnection("", "stripe", "api_key", credentials={"api_key": "a"})
     )
     other_key = new_key()
-    SQLiteTokenStore(path, Encryptor([other_key])).create(
+    store_backend.token_store(Encryptor([other_key])).create(
         StoredConnection("", "stripe", "api_key", credentials={"api_key": "b"})
     )
-    rotating = SQLiteTokenStore(path, Encryptor([new_key(), KEY]))
+    rotating = store_backend.token_store(Encryptor([new_key(), KEY]))
     with pytest.raises(PatchbayError, match="cannot re-encrypt"):
         rotating.rotate_key()
-    assert SQLiteTokenStore(path, Encryptor([KEY])).get(kept.id) == kept  # still under KEY
+    assert store_backend.token_store(Encryptor([KEY])).get(kept.id) == kept  # still under KEY
     rotating.save(replace(kept, account_label="after"))  # no transaction was left open
 
 

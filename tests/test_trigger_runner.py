@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import spec_doc
+from conftest import open_backend, spec_doc
 from prometheus_client import CollectorRegistry
 
 from patchbay.mocks.server import MockOptions, MockServer
@@ -62,8 +63,19 @@ class Collector:
 
 
 @pytest.fixture
-def subs(tmp_path: Path) -> SubscriptionStore:
-    return SubscriptionStore(tmp_path / "subs.db")
+def store_kind() -> str:
+    """SQLite unless a test is parametrized over both backends with ``BOTH``."""
+    return "sqlite"
+
+
+#: Runs a test on SQLite and on PostgreSQL (overrides the ``store_kind`` fixture).
+BOTH = pytest.mark.parametrize("store_kind", ["sqlite", "postgres"])
+
+
+@pytest.fixture
+def subs(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    for backend in open_backend(store_kind, tmp_path, request):
+        yield backend.subscription_store()
 
 
 def github_reading() -> ConnectorSpec:
@@ -92,6 +104,7 @@ def github_setup(
     return server, runner, handler, sub
 
 
+@BOTH
 def test_first_run_starts_from_now_then_new_records_arrive_exactly_once(
     subs: SubscriptionStore,
 ) -> None:
@@ -114,6 +127,7 @@ def test_first_run_starts_from_now_then_new_records_arrive_exactly_once(
     assert stored.delivered == 1 and stored.status == "active" and stored.cursor is not None
 
 
+@BOTH
 def test_backfill_delivers_the_newest_items_on_the_first_run(subs: SubscriptionStore) -> None:
     _server, runner, handler, sub = github_setup(subs)
     subs.save(Subscription(**{**sub.__dict__, "backfill": 2}))

@@ -9,7 +9,6 @@ import hmac
 import json
 import logging
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner
+from conftest import StoreBackend, open_backend
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
@@ -78,8 +78,24 @@ def key() -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path, key: str) -> SQLiteWebhookStore:
-    return SQLiteWebhookStore(tmp_path / "store.db", Encryptor([key]), prune_every=2)
+def store_kind() -> str:
+    """SQLite unless a test is parametrized over both backends with ``BOTH``."""
+    return "sqlite"
+
+
+#: Runs a test on SQLite and on PostgreSQL (overrides the ``store_kind`` fixture).
+BOTH = pytest.mark.parametrize("store_kind", ["sqlite", "postgres"])
+
+
+@pytest.fixture
+def backend(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from open_backend(store_kind, tmp_path, request)
+
+
+@pytest.fixture
+def store(backend: StoreBackend, key: str) -> SQLiteWebhookStore:
+    made: SQLiteWebhookStore = backend.webhook_store(Encryptor([key]), prune_every=2)
+    return made
 
 
 @pytest.fixture
@@ -319,6 +335,7 @@ def test_stale_and_future_timestamps_are_rejected(
     assert len(received) == 1
 
 
+@BOTH
 @pytest.mark.parametrize("connector", list(EVENTS))
 def test_replayed_delivery_is_acknowledged_and_processed_once(
     connector: str, store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
@@ -339,6 +356,7 @@ def test_replayed_delivery_is_acknowledged_and_processed_once(
     assert late == []
 
 
+@BOTH
 @pytest.mark.parametrize("connector", list(EVENTS))
 def test_rotated_secrets_are_all_accepted_until_removed(
     connector: str, store: SQLiteWebhookStore, manager: tuple[WebhookManager, list[TriggerEvent]]
@@ -397,20 +415,21 @@ def test_unknown_subscription_is_404_and_logged_without_body_or_signature(
     assert received == []
 
 
+@BOTH
 def test_secrets_are_encrypted_at_rest_and_never_in_reprs(
-    store: SQLiteWebhookStore, tmp_path: Path
+    store: SQLiteWebhookStore, backend: StoreBackend
 ) -> None:
     sub = subscribe(store, "github", (SECRET, NEW_SECRET))
     assert SECRET not in repr(sub) and NEW_SECRET not in repr(sub)
-    raw = sqlite3.connect(tmp_path / "store.db").execute("SELECT * FROM webhook_subscriptions")
-    dumped = repr(raw.fetchall())
+    dumped = repr(backend.raw_rows("webhook_subscriptions"))
     assert SECRET not in dumped and "secret_0001" not in dumped
     assert store.get(sub.id).secrets == (SECRET, NEW_SECRET)
     assert store.list()[0].secrets == ()  # listing leaves secrets sealed
     with pytest.raises(Exception, match="cannot decrypt"):
-        SQLiteWebhookStore(tmp_path / "store.db", Encryptor([new_key()])).get(sub.id)
+        backend.webhook_store(Encryptor([new_key()])).get(sub.id)
 
 
+@BOTH
 def test_seen_delivery_ids_are_pruned_and_bounded(store: SQLiteWebhookStore) -> None:
     store.max_deliveries = 3
     for i in range(6):
@@ -921,6 +940,7 @@ def live_server(
     thread.join(5)
 
 
+@BOTH
 def test_app_over_loopback_dedupes_and_caps_the_body(
     store: SQLiteWebhookStore, live_server: tuple[str, list[TriggerEvent]]
 ) -> None:
