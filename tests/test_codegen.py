@@ -54,7 +54,8 @@ def test_template_output_snapshot(
 def test_awkward_names_become_valid_deterministic_identifiers(awkward_out: Path) -> None:
     client = (awkward_out / "awkward/client.py").read_text()
     models = (awkward_out / "awkward/models.py").read_text()
-    assert "def import_(" in client and "class_: str," in client and "self_: str | NotGiven" in client
+    assert "def import_(" in client and "class_: str," in client
+    assert "self_: str | NotGiven" in client
     assert "request_options_: str | NotGiven" in client
     assert '{"request_options_": "request_options", "self_": "self"}' in client
     assert "from_: str | NotGiven = NOT_GIVEN" in client and "field_2nd: bool | NotGiven" in client
