@@ -60,7 +60,7 @@ def sha256(data: bytes) -> str:
 # Parts of codegen/ that never shape generated output: the importer writes specs and the
 # `patchbay new` skeleton writes a starting spec, so editing them must not make generated/ drift.
 OPENAPI_IMPORT = ROOT / "codegen" / "openapi_import"
-NOT_INPUTS = frozenset({"scaffold.py"})
+NOT_INPUTS = frozenset({"scaffold.py", "spec_reference.py"})
 
 
 @cache

@@ -63,3 +63,23 @@ def test_a_contract_body_mismatch_names_the_differing_fields(tmp_path: Path) -> 
     problem = next(p for p in result.problems if p.startswith("the mock did not answer"))
     assert 'body field \'state_reason\': sent "completed", fixture has "not_planned"' in problem
     assert "body field 'milestone': not sent, fixture has 3" in problem
+
+
+def test_every_property_of_the_published_schema_is_described() -> None:
+    schema = json.loads((ROOT / "specs/connector.schema.json").read_text())
+    missing = [
+        f"{model}.{key}"
+        for model, body in [("ConnectorSpec", schema), *schema["$defs"].items()]
+        for key, prop in (body.get("properties") or {}).items()
+        if not prop.get("description")
+    ]
+    assert missing == []
+
+
+def test_the_spec_reference_is_in_sync_and_lists_every_field() -> None:
+    from patchbay.codegen.spec_reference import REFERENCE, main, render_reference
+
+    assert main(["--check"]) == 0, "run python -m patchbay.codegen.spec_reference"
+    text = REFERENCE.read_text()
+    assert text == render_reference()
+    assert "## CursorPagination" in text and "| `cursor_param` | string | yes |" in text
