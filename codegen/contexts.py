@@ -27,6 +27,7 @@ class Arg:
     field: str
     annotation: str
     required: bool
+    description: str = ""
 
 
 @dataclass
@@ -39,6 +40,15 @@ class MethodContext:
     paged: bool
     own_page_size: bool
     args: list[Arg] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        """The module-level constant binding the method to its action."""
+        return f"_{self.method.upper()}"
+
+    @property
+    def renames(self) -> dict[str, str]:
+        return {a.kwarg: a.field for a in self.args if a.kwarg != a.field}
 
 
 def client_name(spec: ConnectorSpec) -> str:
@@ -57,17 +67,75 @@ def _without_metadata(annotation: ast.expr) -> ast.expr:
     return annotation
 
 
-def _args(info: ModelsInfo, raw: dict[str, ast.expr], input_class: str) -> list[Arg]:
+def _allows_null(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    if schema.get("nullable") is True or ("const" in schema and schema["const"] is None):
+        return True
+    if isinstance(schema.get("enum"), list) and None in schema["enum"]:
+        return True
+    return any(
+        _allows_null(branch) for key in ("anyOf", "oneOf") for branch in schema.get(key) or []
+    )
+
+
+def _without_none(annotation: ast.expr) -> ast.expr:
+    """``str | int | None`` -> ``str | int`` (an optional argument's ``None`` comes from
+    datamodel-code-generator's default, not from the schema)."""
+    parts: list[ast.expr] = []
+
+    def flatten(node: ast.expr) -> None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            flatten(node.left)
+            flatten(node.right)
+        else:
+            parts.append(node)
+
+    flatten(annotation)
+    kept = [p for p in parts if not (isinstance(p, ast.Constant) and p.value is None)]
+    if not kept:
+        return annotation
+    out = kept[0]
+    for part in kept[1:]:
+        out = ast.BinOp(out, ast.BitOr(), part)
+    return out
+
+
+def _args(
+    info: ModelsInfo, raw: dict[str, ast.expr], input_class: str, schema: dict[str, Any]
+) -> list[Arg]:
     args: list[Arg] = []
     taken: set[str] = set()
+    properties = schema.get("properties") or {}
     # Required arguments first reads best; the signature is keyword-only either way.
     fields = sorted(info.classes.get(input_class, []), key=lambda f: not f.required)
     for f in fields:
         kwarg = f.name if f.name not in RESERVED_KWARGS else f"{f.name}_"
         kwarg = unique(kwarg, taken)
-        annotation = info.qualify(_without_metadata(raw[f"{input_class}.{f.name}"]))
-        args.append(Arg(kwarg, f.name, annotation, f.required))
+        prop = properties.get(f.alias or f.name, {})
+        annotation = info.accepting_dicts(_without_metadata(raw[f"{input_class}.{f.name}"]))
+        text = info.qualify(annotation)
+        if not f.required:
+            # ``None`` last, and only where the schema allows null.
+            text = info.qualify(_without_none(annotation)) + " | NotGiven"
+            text += " | None" if _allows_null(prop) else ""
+        description = prop.get("description") if isinstance(prop, dict) else None
+        args.append(
+            Arg(
+                kwarg, f.name, text, f.required, description if isinstance(description, str) else ""
+            )
+        )
     return args
+
+
+def _args_doc(args: list[Arg]) -> str:
+    lines = [
+        f"    {a.kwarg}: " + " ".join(a.description.split()) for a in args if a.description.strip()
+    ]
+    return "Args:\n" + "\n".join(lines) if lines else ""
 
 
 def method_contexts(
@@ -77,7 +145,7 @@ def method_contexts(
     taken = {"call", "test_connection", "close", "aclose", "executor", "package"}
     for action in spec.actions:
         input_class = plan.inputs[action.name]
-        args = _args(info, raw, input_class)
+        args = _args(info, raw, input_class, plan.defs.get(input_class, {}))
         size_param = (
             action.pagination.page_size.param
             if action.pagination and action.pagination.page_size
@@ -91,6 +159,7 @@ def method_contexts(
                     action.title or action.name,
                     action.description,
                     f"``{action.method} {action.path}``",
+                    _args_doc(args),
                 ),
                 input_class=input_class,
                 kind=kind_for(info, plan.results[action.name], action.output.format),

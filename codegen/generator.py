@@ -29,7 +29,7 @@ from patchbay.codegen.contexts import (
     trigger_contexts,
     variable_contexts,
 )
-from patchbay.codegen.models import plan_models, read_models, render_models
+from patchbay.codegen.models import add_input_dicts, plan_models, read_models, render_models
 from patchbay.codegen.naming import pascal
 from patchbay.runtime.registry import spec_files
 from patchbay.runtime.spec import ConnectorSpec
@@ -60,7 +60,7 @@ def sha256(data: bytes) -> str:
 # Parts of codegen/ that never shape generated output: the importer writes specs and the
 # `patchbay new` skeleton writes a starting spec, so editing them must not make generated/ drift.
 OPENAPI_IMPORT = ROOT / "codegen" / "openapi_import"
-NOT_INPUTS = frozenset({"scaffold.py"})
+NOT_INPUTS = frozenset({"scaffold.py", "spec_reference.py"})
 
 
 @cache
@@ -116,6 +116,7 @@ def render_connector(
     plan = plan_models(spec)
     models_source = render_models(spec, plan)
     info, raw = read_models(models_source)
+    models_source = add_input_dicts(models_source, info, raw, list(plan.inputs.values()))
     methods = method_contexts(spec, plan, info, raw)
     credentials = credential_contexts(spec)
     variables = variable_contexts(spec)

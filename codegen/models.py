@@ -103,6 +103,10 @@ def plan_models(spec: ConnectorSpec) -> ModelPlan:
                 target = unique(f"{pascal(hook.name)}{pascal(event)}Event", taken)
                 plan.defs[target] = copy.deepcopy(schema)
             plan.events[(hook.name, event)] = target
+    _hoist_inline_objects(plan.defs, taken)
+    # Definitions nothing reaches (e.g. list envelopes of paged actions) are not emitted.
+    used = set(_reachable(plan.defs, [*plan.inputs.values(), *_result_names(plan)]))
+    plan.defs = {name: schema for name, schema in plan.defs.items() if name in used}
     # Everything the vendor sends keeps undeclared fields; what only the caller sends does not.
     received = [n for n in plan.results.values() if n is not None] + list(plan.events.values())
     sent_only = set(_reachable(plan.defs, list(plan.inputs.values())))
@@ -110,6 +114,76 @@ def plan_models(spec: ConnectorSpec) -> ModelPlan:
     for name in sorted(set(plan.defs) - sent_only):
         _keep_extra_fields(plan.defs[name])
     return plan
+
+
+def _result_names(plan: ModelPlan) -> list[str]:
+    return [n for n in plan.results.values() if n is not None] + list(plan.events.values())
+
+
+def _is_inline_object(schema: object) -> bool:
+    return (
+        isinstance(schema, dict)
+        and isinstance(schema.get("properties"), dict)
+        and bool(schema["properties"])
+        and "$ref" not in schema
+    )
+
+
+def _hoist_inline_objects(defs: dict[str, JsonSchema], taken: set[str]) -> None:
+    """Give every nested object schema a definition of its own, named after where it sits.
+
+    datamodel-code-generator names an inline object after its field alone, so two ``parent``
+    objects become ``Parent`` and ``Parent1``, and the numbers move when a spec gains another.
+    Here ``CreatePageInput.parent`` becomes ``CreatePageInputParent``, the items of
+    ``Issue.labels`` ``IssueLabelsItem`` and the second object branch of an ``anyOf``
+    ``<Owner><Field>Option2``: names that depend only on the path."""
+    todo = list(defs)
+    while todo:
+        name = todo.pop(0)
+        defs[name] = _hoist(defs[name], name, defs, taken, todo, top=True)
+
+
+def _hoist(
+    schema: Any,
+    base: str,
+    defs: dict[str, JsonSchema],
+    taken: set[str],
+    todo: list[str],
+    *,
+    top: bool = False,
+) -> Any:
+    if not isinstance(schema, dict):
+        return schema
+    if not top and _is_inline_object(schema):
+        name = unique(base, taken)
+        defs[name] = schema
+        todo.append(name)
+        ref: dict[str, Any] = {"$ref": _REF_PREFIX + name}
+        if isinstance(schema.get("description"), str):
+            ref["description"] = schema["description"]
+        return ref
+    out = dict(schema)
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        out["properties"] = {
+            key: _hoist(value, base + pascal(key), defs, taken, todo)
+            for key, value in props.items()
+        }
+    if isinstance(schema.get("items"), dict):
+        out["items"] = _hoist(schema["items"], f"{base}Item", defs, taken, todo)
+    if isinstance(schema.get("additionalProperties"), dict):
+        out["additionalProperties"] = _hoist(
+            schema["additionalProperties"], f"{base}Value", defs, taken, todo
+        )
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list):
+            objects = [b for b in branches if _is_inline_object(b)]
+            out[key] = [
+                _hoist(b, base if len(objects) < 2 else f"{base}Option{i + 1}", defs, taken, todo)
+                for i, b in enumerate(branches)
+            ]
+    return out
 
 
 def _reachable(defs: dict[str, JsonSchema], roots: list[str]) -> list[str]:
@@ -254,6 +328,7 @@ class FieldInfo:
     name: str
     annotation: str
     required: bool
+    alias: str | None = None
 
 
 @dataclass
@@ -262,14 +337,47 @@ class ModelsInfo:
 
     classes: dict[str, list[FieldInfo]] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)
+    root_exprs: dict[str, ast.expr] = field(default_factory=dict)
     imports: dict[str, str] = field(default_factory=dict)  # name -> module
+    dicts: dict[str, str] = field(default_factory=dict)  # model class -> its TypedDict
+    aliases: set[str] = field(default_factory=set)  # ``type X = ...`` statements
+
+    def accepting_dicts(self, annotation: ast.expr) -> ast.expr:
+        """An input annotation that also takes plain dicts: ``Model`` -> ``Model | ModelDict``,
+        a RootModel by its root type as well; ``Annotated`` constraints are dropped (the
+        model checks them)."""
+        info = self
+
+        class Widen(ast.NodeTransformer):
+            def visit_Subscript(inner, node: ast.Subscript) -> ast.AST:
+                if (
+                    isinstance(node.value, ast.Name)
+                    and node.value.id == "Annotated"
+                    and isinstance(node.slice, ast.Tuple)
+                ):
+                    first: ast.AST = inner.visit(node.slice.elts[0])
+                    return first
+                inner.generic_visit(node)
+                return node
+
+            def visit_Name(inner, node: ast.Name) -> ast.AST:
+                if node.id in info.dicts:
+                    return ast.BinOp(node, ast.BitOr(), ast.Name(info.dicts[node.id], ast.Load()))
+                if node.id in info.roots and node.id in info.root_exprs:
+                    root = inner.visit(copy.deepcopy(info.root_exprs[node.id]))
+                    return ast.BinOp(node, ast.BitOr(), root)
+                return node
+
+        widened: ast.expr = Widen().visit(copy.deepcopy(annotation))
+        return widened
 
     def qualify(self, annotation: ast.expr) -> str:
         """Render an annotation for client.py: model classes as ``m.X``."""
+        known = set(self.dicts.values()) | self.aliases
 
         class Qualify(ast.NodeTransformer):
             def visit_Name(inner, node: ast.Name) -> ast.AST:
-                if node.id in self.classes or node.id in self.roots:
+                if node.id in self.classes or node.id in self.roots or node.id in known:
                     return ast.copy_location(
                         ast.Attribute(
                             value=ast.Name("m", ast.Load()), attr=node.id, ctx=ast.Load()
@@ -303,6 +411,69 @@ def _required(value: ast.expr | None) -> bool:
     return False
 
 
+def _alias(value: ast.expr | None) -> str | None:
+    if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "Field":
+        for k in value.keywords:
+            if k.arg == "alias" and isinstance(k.value, ast.Constant):
+                return str(k.value.value)
+    return None
+
+
+def _names(annotation: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(annotation) if isinstance(n, ast.Name)}
+
+
+def add_input_dicts(
+    source: str, info: ModelsInfo, raw: dict[str, ast.expr], inputs: list[str]
+) -> str:
+    """Append a ``TypedDict`` twin (``<Model>Dict``) of every model an action's input nests,
+    so callers may pass plain dicts that type-check; the models are still accepted."""
+    nested: list[str] = []
+    todo = [n for f_name in inputs for n in _field_refs(info, raw, f_name)]
+    while todo:
+        name = todo.pop(0)
+        if name in nested or name in inputs:
+            continue
+        if name in info.classes:
+            nested.append(name)
+            todo += _field_refs(info, raw, name)
+        elif name in info.root_exprs:
+            todo += [
+                n for n in _names(info.root_exprs[name]) if n in info.classes or n in info.roots
+            ]
+    taken = set(info.classes) | set(info.roots)
+    for name in sorted(nested):
+        info.dicts[name] = unique(f"{name}Dict", taken)
+    if not info.dicts:
+        return source
+    blocks = []
+    for name in sorted(nested):
+        lines = [
+            f"class {info.dicts[name]}(TypedDict, total=False):",
+            f'    """``{name}`` as a plain dict (Python field names)."""',
+        ]
+        for f in info.classes[name]:
+            annotation = ast.unparse(info.accepting_dicts(raw[f"{name}.{f.name}"]))
+            lines.append(f"    {f.name}: {f'Required[{annotation}]' if f.required else annotation}")
+        blocks.append("\n".join(lines))
+    header = "from typing import Required, TypedDict\n"
+    marker = "from __future__ import annotations\n"
+    if marker in source:
+        source = source.replace(marker, marker + "\n" + header, 1)
+    else:
+        source = header + source
+    return source.rstrip("\n") + "\n\n\n" + "\n\n\n".join(blocks) + "\n"
+
+
+def _field_refs(info: ModelsInfo, raw: dict[str, ast.expr], name: str) -> list[str]:
+    found: list[str] = []
+    for f in info.classes.get(name, []):
+        found += sorted(
+            n for n in _names(raw[f"{name}.{f.name}"]) if n in info.classes or n in info.roots
+        )
+    return found
+
+
 def read_models(source: str) -> tuple[ModelsInfo, dict[str, ast.expr]]:
     """Fields of every class, root types of RootModels, and imported names."""
     tree = ast.parse(source)
@@ -312,6 +483,12 @@ def read_models(source: str) -> tuple[ModelsInfo, dict[str, ast.expr]]:
         if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
             for alias in node.names:
                 info.imports[alias.asname or alias.name] = node.module
+        if isinstance(node, ast.TypeAlias) and isinstance(node.name, ast.Name):
+            info.aliases.add(node.name.id)
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            info.aliases.add(node.target.id)  # ``X: TypeAlias = ...``
+        if isinstance(node, ast.Assign):
+            info.aliases.update(t.id for t in node.targets if isinstance(t, ast.Name))
         if not isinstance(node, ast.ClassDef):
             continue
         bases = [ast.unparse(b) for b in node.bases]
@@ -319,13 +496,19 @@ def read_models(source: str) -> tuple[ModelsInfo, dict[str, ast.expr]]:
             for stmt in node.body:
                 if isinstance(stmt, ast.AnnAssign) and getattr(stmt.target, "id", "") == "root":
                     raw[node.name] = stmt.annotation
+                    info.root_exprs[node.name] = stmt.annotation
             info.roots[node.name] = ""
             continue
         fields = []
         for stmt in node.body:
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
                 fields.append(
-                    FieldInfo(stmt.target.id, ast.unparse(stmt.annotation), _required(stmt.value))
+                    FieldInfo(
+                        stmt.target.id,
+                        ast.unparse(stmt.annotation),
+                        _required(stmt.value),
+                        _alias(stmt.value),
+                    )
                 )
                 raw[f"{node.name}.{stmt.target.id}"] = stmt.annotation
         info.classes[node.name] = fields

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, SecretStr
 
 from patchbay.codegen.contexts import RESERVED_KWARGS
-from patchbay.mocks.golden import GOLDEN_DIR, Fixture, all_fixtures
+from patchbay.mocks.golden import GOLDEN_DIR, Fixture, all_fixtures, decode_body, multi
 from patchbay.mocks.routing import Router
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials, default_variables
 from patchbay.mocks.wire import multipart_fields
@@ -223,8 +223,12 @@ def run_case(
                 f"request went to {first.method} {first.path}, fixture has {req.method} {req.path}"
             )
     if first is not None and server.fixture_hits == 0:
+        differences = request_differences(
+            fixture, first.method, first.path, first.query, first.body, first.headers
+        )
         result.problems.append(
             "the mock did not answer from the fixture (its request never matched)"
+            + (": " + "; ".join(differences) if differences else "")
         )
     expected_error = fixture.response.status >= 400 or _is_body_error(spec, fixture)
     if expected_error and "error" not in outcome:
@@ -258,6 +262,50 @@ def _is_body_error(spec: ConnectorSpec, fixture: Fixture) -> bool:
         match_holds(rule.when, fixture.response.status, headers, fixture.response.body)
         for rule in spec.errors.rules
     )
+
+
+_ABSENT = object()
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def request_differences(
+    fixture: Fixture,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    body: bytes,
+    headers: dict[str, str],
+) -> list[str]:
+    """Why a sent request does not match the fixture's, field by field (what the mock's
+    fixture lookup compares: method, path, each query key and each body field it names)."""
+    req = fixture.request
+    out: list[str] = []
+    if (method, path) != (req.method, req.path):
+        out.append(f"sent {method} {path}, fixture has {req.method} {req.path}")
+    sent_query = multi(query)
+    for key, want in sorted(req.query.items()):
+        got = sent_query.get(key)
+        if got != want:
+            shown = "not sent" if got is None else f"sent {_shown(got)}"
+            out.append(f"query {key!r}: {shown}, fixture has {_shown(want)}")
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    sent_body = decode_body(body, content_type)
+    if isinstance(req.body, dict):
+        if not isinstance(sent_body, dict):
+            out.append(f"body: sent {_shown(sent_body)}, fixture has an object")
+        else:
+            for key, want in sorted(req.body.items()):
+                got = sent_body.get(key, _ABSENT)
+                if got != want:
+                    shown = "not sent" if got is _ABSENT else f"sent {_shown(got)}"
+                    out.append(f"body field {key!r}: {shown}, fixture has {_shown(want)}")
+    elif req.body is not None and req.body != sent_body:
+        out.append(f"body: sent {_shown(sent_body)}, fixture has {_shown(req.body)}")
+    return out
 
 
 def _decoded(body: bytes, headers: dict[str, str]) -> Any:

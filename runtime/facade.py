@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, ClassVar, Self, TypedDict
+from typing import Any, ClassVar, Final, Self, TypedDict, cast
 
 import httpx
 from pydantic import BaseModel, ConfigDict, RootModel, SecretStr, TypeAdapter, ValidationError
 
 from patchbay.runtime.connection import Connection, TokenProvider
-from patchbay.runtime.errors import BadResponse, PatchbayError, ValidationFailed
+from patchbay.runtime.errors import BadResponse, ConfigError, PatchbayError, ValidationFailed
 from patchbay.runtime.executor import (
     AsyncGenericExecutor,
     AsyncPager,
@@ -29,6 +32,9 @@ from patchbay.runtime.executor import (
     Page,
     Pager,
 )
+from patchbay.runtime.flow import Flow, run_async, run_sync
+from patchbay.runtime.paths import get_path
+from patchbay.runtime.request_builder import RequestParts
 from patchbay.runtime.spec import ConnectorSpec
 
 _NO_OPTIONS = CallOptions()
@@ -80,16 +86,156 @@ def parse_as[T](kind: type[T] | Any, data: Any) -> T:
     raise error  # outside the ``except``: pydantic's error quotes the values
 
 
+class NotGiven:
+    """The default of every optional argument of a generated method: the field is not sent.
+
+    ``None`` is a value (JSON ``null``) where the action's schema allows it, e.g. GitHub's
+    ``update_issue(milestone=None)`` removes the milestone; ``NOT_GIVEN`` leaves it alone."""
+
+    _instance: ClassVar[NotGiven | None] = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven()
+
+#: Keyword arguments of a generated method that are not fields of the action's input.
+_CONTROL = frozenset({"self", "request_options", "max_pages", "max_items", "page_size"})
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint[T]:
+    """One action as a generated method sees it: the input model, how to parse the result
+    (``T`` is what the method returns) and keyword arguments renamed from their field."""
+
+    action: str
+    input: type[BaseModel]
+    kind: Any
+    renames: Mapping[str, str] = field(default_factory=dict)
+
+    def build(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """A method's ``locals()`` -> the action's wire-named input dict.
+
+        Shared by the sync and async clients. Arguments left at ``NOT_GIVEN`` are not sent;
+        ``None`` given explicitly is sent as ``null`` (the executor's schema check refuses it
+        where the vendor does not allow null)."""
+        given = {
+            self.renames.get(key, key): value
+            for key, value in arguments.items()
+            if key not in _CONTROL and value is not NOT_GIVEN
+        }
+        return dump_input(self.input, given)
+
+
 def dump_input(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments -> the action's wire-named input dict (``None`` means 'not given')."""
-    given = {k: v for k, v in values.items() if v is not None}
+    """Python-named values (models or plain dicts inside) -> the action's wire-named input dict;
+    only what was given is sent (``NOT_GIVEN`` values are dropped)."""
+    given = {k: v for k, v in values.items() if v is not NOT_GIVEN}
     try:
         validated = model.model_validate(given)
     except ValidationError as exc:
         error = _problems(exc, ValidationFailed, "invalid input")
     else:
-        return validated.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
     raise error
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call options of a generated method (``request_options={...}``); a
+    :class:`~patchbay.runtime.executor.CallOptions` is accepted as well."""
+
+    timeout: float | httpx.Timeout
+    """Seconds (or an ``httpx.Timeout``) for each HTTP request of this call."""
+    retries: int
+    """Retries of a retryable failure for this call (replaces the client's policy count)."""
+    idempotency_key: str
+    """Sent in the spec's idempotency header; makes a non-idempotent call safe to retry."""
+    extra_headers: Mapping[str, str]
+    """Headers added to every request of this call."""
+    deadline: float
+    """Seconds the whole call (all its retries and waits) may take."""
+
+
+_OPTION_KEYS: Final = frozenset(RequestOptions.__annotations__)
+
+
+def call_options(options: RequestOptions | CallOptions | None) -> CallOptions:
+    """``request_options`` as the executor takes it; anything else is a clear ``config``
+    error rather than an ``AttributeError`` deep inside the executor."""
+    if options is None:
+        return _NO_OPTIONS
+    if isinstance(options, CallOptions):
+        return options
+    if not isinstance(options, Mapping):
+        raise ConfigError(
+            "request_options must be a dict of RequestOptions or a CallOptions, "
+            f"not {type(options).__name__}",
+            retryable=False,
+        )
+    unknown = sorted(str(k) for k in options if k not in _OPTION_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown request option(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(_OPTION_KEYS))}",
+            retryable=False,
+        )
+    return CallOptions(**options)
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """The HTTP response behind a call: status, headers and the decoded body."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: Any
+
+
+class ResponseLog:
+    """The raw responses of the calls made inside :meth:`ClientBase.raw_responses`."""
+
+    def __init__(self) -> None:
+        self.responses: list[RawResponse] = []
+
+    @property
+    def last(self) -> RawResponse:
+        if not self.responses:
+            raise ConfigError("no call has answered inside raw_responses() yet", retryable=False)
+        return self.responses[-1]
+
+
+_RAW_LOG: ContextVar[ResponseLog | None] = ContextVar("patchbay_raw_log", default=None)
+
+
+@contextmanager
+def _capture() -> Iterator[ResponseLog]:
+    log = ResponseLog()
+    token = _RAW_LOG.set(log)
+    try:
+        yield log
+    finally:
+        _RAW_LOG.reset(token)
+
+
+def _result_flow(core: Any, plan: Any, parts: RequestParts, opts: CallOptions) -> Flow[Any]:
+    """The executor's call flow, keeping the response for :meth:`raw_responses`."""
+    response, body = yield from core.exchange(plan, parts, opts)
+    log = _RAW_LOG.get()
+    if log is not None:
+        log.responses.append(RawResponse(response.status_code, response.headers, body))
+    return get_path(body, plan.action.output.result_path, None)
 
 
 class Credentials(BaseModel):
@@ -242,30 +388,51 @@ class ClientBase:
     def test_connection(self) -> ConnectionCheck:
         return self.executor.test_connection()
 
-    def _call(
-        self, action: str, data: dict[str, Any], kind: Any, options: CallOptions | None
-    ) -> Any:
-        return parse_as(kind, self.executor.call(action, data, options or _NO_OPTIONS))
+    def raw_responses(self) -> AbstractContextManager[ResponseLog]:
+        """Collect the HTTP status, headers and body of every call made inside the block:
+        ``with client.raw_responses() as raw: ...; raw.last.headers["request-id"]``."""
+        return _capture()
 
-    def _paginate(
+    def _call[T](
         self,
-        action: str,
-        data: dict[str, Any],
-        kind: Any,
-        options: CallOptions | None,
-        max_pages: int | None,
-        max_items: int | None,
-        page_size: int | None,
-    ) -> TypedPager[Any]:
+        endpoint: Endpoint[T],
+        arguments: Mapping[str, Any],
+        *,
+        options: RequestOptions | CallOptions | None = None,
+    ) -> T:
+        data = endpoint.build(arguments)
+        opts = call_options(options)
+        executor = self.executor
+        core = executor.core
+        try:
+            plan, parts = core.prepare(endpoint.action, data, opts)
+            flow = _result_flow(core, plan, parts, opts)
+            body = run_sync(flow, executor._client, executor._sleep)
+        except Exception as exc:
+            error = core.surface(exc, endpoint.action)
+        else:
+            return cast(T, parse_as(endpoint.kind, body))
+        raise error  # outside the ``except``: the original is not attached
+
+    def _paginate[T](
+        self,
+        endpoint: Endpoint[T],
+        arguments: Mapping[str, Any],
+        *,
+        options: RequestOptions | CallOptions | None = None,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+        page_size: int | None = None,
+    ) -> TypedPager[T]:
         pager = self.executor.paginate(
-            action,
-            data,
-            options or _NO_OPTIONS,
+            endpoint.action,
+            endpoint.build(arguments),
+            call_options(options),
             max_pages=max_pages,
             max_items=max_items,
             page_size=page_size,
         )
-        return TypedPager(pager, kind)
+        return TypedPager(pager, endpoint.kind)
 
     def close(self) -> None:
         self.executor.close()
@@ -315,30 +482,50 @@ class AsyncClientBase:
     async def test_connection(self) -> ConnectionCheck:
         return await self.executor.test_connection()
 
-    async def _call(
-        self, action: str, data: dict[str, Any], kind: Any, options: CallOptions | None
-    ) -> Any:
-        return parse_as(kind, await self.executor.call(action, data, options or _NO_OPTIONS))
+    def raw_responses(self) -> AbstractContextManager[ResponseLog]:
+        """As :meth:`ClientBase.raw_responses` (the log follows the asyncio task)."""
+        return _capture()
 
-    def _paginate(
+    async def _call[T](
         self,
-        action: str,
-        data: dict[str, Any],
-        kind: Any,
-        options: CallOptions | None,
-        max_pages: int | None,
-        max_items: int | None,
-        page_size: int | None,
-    ) -> AsyncTypedPager[Any]:
+        endpoint: Endpoint[T],
+        arguments: Mapping[str, Any],
+        *,
+        options: RequestOptions | CallOptions | None = None,
+    ) -> T:
+        data = endpoint.build(arguments)
+        opts = call_options(options)
+        executor = self.executor
+        core = executor.core
+        try:
+            plan, parts = core.prepare(endpoint.action, data, opts)
+            flow = _result_flow(core, plan, parts, opts)
+            body = await run_async(flow, executor._client, executor._sleep)
+        except Exception as exc:
+            error = core.surface(exc, endpoint.action)
+        else:
+            return cast(T, parse_as(endpoint.kind, body))
+        raise error
+
+    def _paginate[T](
+        self,
+        endpoint: Endpoint[T],
+        arguments: Mapping[str, Any],
+        *,
+        options: RequestOptions | CallOptions | None = None,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+        page_size: int | None = None,
+    ) -> AsyncTypedPager[T]:
         pager = self.executor.paginate(
-            action,
-            data,
-            options or _NO_OPTIONS,
+            endpoint.action,
+            endpoint.build(arguments),
+            call_options(options),
             max_pages=max_pages,
             max_items=max_items,
             page_size=page_size,
         )
-        return AsyncTypedPager(pager, kind)
+        return AsyncTypedPager(pager, endpoint.kind)
 
     async def aclose(self) -> None:
         await self.executor.aclose()

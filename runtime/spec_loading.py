@@ -6,6 +6,7 @@ file are collected before anything fails, so an author fixes a spec in one pass.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -63,26 +64,72 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _schema_problems(data: Any, source: str) -> list[SpecProblem]:
+def _plausible(error: SchemaValidationError) -> list[SchemaValidationError]:
+    """The failures of the branches of a oneOf/anyOf that could be what the author meant:
+    not those whose discriminator (``"type"``, ``"style"``) is a ``const`` mismatch, nor a bare
+    type mismatch (``… is not of type 'null'``) when another branch got further."""
+    branches: dict[Any, list[SchemaValidationError]] = {}
+    for sub in error.context or []:
+        branches.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
+    kept = {
+        key: subs for key, subs in branches.items() if not any(s.validator == "const" for s in subs)
+    }
+    deeper = {
+        key: subs
+        for key, subs in kept.items()
+        if not all(s.validator == "type" and s.absolute_path == error.absolute_path for s in subs)
+    }
+    chosen = deeper or kept
+    return [sub for subs in chosen.values() for sub in subs] or list(error.context or [])
+
+
+def _closest(error: SchemaValidationError) -> SchemaValidationError:
+    """Descend nested unions to the failure of the branch that came closest."""
     from jsonschema.exceptions import best_match
 
+    while error.context:
+        plausible = _plausible(error)
+        # An unknown key usually explains the missing required one: report it first.
+        unknown = [e for e in plausible if e.validator == "additionalProperties"]
+        found = best_match(unknown or plausible)
+        if found is None:
+            break
+        error = found
+    return error
+
+
+def _message(error: SchemaValidationError) -> str:
+    """The jsonschema message, or for an unknown key: where, in which style, and the closest
+    known key (``pagination (style 'cursor'): unknown key 'cursor_parm', did you mean
+    'cursor_param'?``)."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return str(error.message)
+    known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+    unknown = [k for k in error.instance if k not in known]
+    if not unknown:
+        return str(error.message)
+    names = [p for p in error.absolute_path if isinstance(p, str)]
+    where = names[-1] if names else "the spec"
+    for tag in ("style", "type", "in", "encoding"):
+        if isinstance(error.instance.get(tag), str):
+            where += f" ({tag} {error.instance[tag]!r})"
+            break
+    parts = []
+    for key in unknown:
+        text = f"unknown key {key!r}"
+        guess = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        if guess:
+            text += f", did you mean {guess[0]!r}?"
+        parts.append(text)
+    return f"{where}: " + "; ".join(parts)
+
+
+def _schema_problems(data: Any, source: str) -> list[SpecProblem]:
     problems = []
     for error in sorted(_schema_validator().iter_errors(data), key=lambda e: list(e.absolute_path)):
-        shown: SchemaValidationError = error
-        if error.context:
-            # oneOf/anyOf: name the branch that came closest instead of "not valid under any",
-            # ignoring branches whose discriminator ("type", "style") does not even match.
-            branches: dict[Any, list[SchemaValidationError]] = {}
-            for sub in error.context:
-                branches.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
-            plausible = [
-                sub
-                for subs in branches.values()
-                if not any(s.validator == "const" for s in subs)
-                for sub in subs
-            ]
-            shown = best_match(plausible or error.context) or error
-        problems.append(SpecProblem(source, _pointer(shown.absolute_path), shown.message))
+        # oneOf/anyOf: name the branch that came closest instead of "not valid under any".
+        shown = _closest(error)
+        problems.append(SpecProblem(source, _pointer(shown.absolute_path), _message(shown)))
     return problems
 
 

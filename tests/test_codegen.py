@@ -54,11 +54,11 @@ def test_template_output_snapshot(
 def test_awkward_names_become_valid_deterministic_identifiers(awkward_out: Path) -> None:
     client = (awkward_out / "awkward/client.py").read_text()
     models = (awkward_out / "awkward/models.py").read_text()
-    assert "def import_(" in client and "class_: str," in client and "self_: str | None" in client
-    assert (
-        "request_options_: str | None" in client and '"request_options": request_options_' in client
-    )
-    assert "from_: str | None = None" in client and "field_2nd: bool | None" in client
+    assert "def import_(" in client and "class_: str," in client
+    assert "self_: str | NotGiven" in client
+    assert "request_options_: str | NotGiven" in client
+    assert '{"request_options_": "request_options", "self_": "self"}' in client
+    assert "from_: str | NotGiven = NOT_GIVEN" in client and "field_2nd: bool | NotGiven" in client
     assert 'from_: Annotated[str | None, Field(alias="from")] = None' in models
     assert 'created_at: Annotated[AwareDatetime | None, Field(alias="created.at")]' in models
     assert 'x_key: SecretStr = Field(alias="X-Key")' in client
