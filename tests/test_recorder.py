@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from patchbay.cli.record import record
 from patchbay.mocks.contract import ContractCase, run_case
 from patchbay.mocks.golden import GOLDEN_DIR, load_fixture
 from patchbay.mocks.recorder import (
@@ -46,7 +47,6 @@ from patchbay.mocks.replay import (
     patchbay_replay,  # noqa: F401  (a pytest fixture: requested by name)
 )
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
-from patchbay.record_cli import record
 from patchbay.runtime import Connection, GenericExecutor
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.registry import SpecRegistry

@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import httpx
 
+from patchbay.cli._common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    JSON_OPTION,
+    emit_json,
+    fail,
+    open_webhook_store,
+    pairs,
+)
 from patchbay.extras import need_extra
 from patchbay.runtime import GenericExecutor, PatchbayError
 from patchbay.runtime.connection import connection_from_sources
@@ -25,25 +35,15 @@ from patchbay.runtime.spec import ConnectorSpec
 
 
 def _fail(error: Exception) -> NoReturn:
-    click.echo(f"error: {error}", err=True)
-    sys.exit(1)
+    """A Patchbay error with its exit code; a bad value (ValueError) is an input error (3),
+    a transport failure (httpx) a failed operation (1)."""
+    if isinstance(error, PatchbayError):
+        fail(error)
+    fail(str(error), EXIT_FAILED if isinstance(error, httpx.HTTPError) else EXIT_CONFIG)
 
 
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected name=value, got {item!r}", param_hint=what)
-        out[key] = value
-    return out
-
-
-def _store(path: Path | None) -> Any:
-    from patchbay.runtime.token_store import default_store_path
-    from patchbay.runtime.webhooks import SQLiteWebhookStore
-
-    return SQLiteWebhookStore(path or default_store_path())
+_pairs = pairs
+_store = open_webhook_store
 
 
 def _env_secret(spec: ConnectorSpec, webhook: str | None) -> str | None:
@@ -307,12 +307,26 @@ def register_command(
 
 @webhooks.command("list")
 @_STORE
-def list_command(store_path: Path | None) -> None:
+@JSON_OPTION
+def list_command(store_path: Path | None, as_json: bool = False) -> None:
     """Subscriptions (never their secrets)."""
     try:
         rows = _store(store_path).list()
     except PatchbayError as exc:
         _fail(exc)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": s.id,
+                    "connector": s.connector,
+                    "webhook": s.webhook,
+                    "registration": s.registration,
+                }
+                for s in rows
+            ]
+        )
+        return
     click.echo(f"{'id':<18} {'connector':<12} {'webhook':<20} registration")
     for sub in rows:
         info = json.dumps(sub.registration, sort_keys=True)
@@ -369,8 +383,6 @@ def send_command(
     webhook: str | None,
 ) -> None:
     """Send one EVENT signed exactly as CONNECTOR's vendor signs it; prints the answer."""
-    import httpx
-
     from patchbay.mocks.webhook_sender import send
 
     try:
@@ -384,4 +396,4 @@ def send_command(
         _fail(exc)
     click.echo(f"{response.status_code} {response.text}")
     if response.status_code >= 400:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
