@@ -380,3 +380,15 @@ def test_progress_only_on_a_terminal_for_several_items(
     with ctx:
         assert common.progress_shown(count) is shown
         assert list(common.progress(list(range(count)), "x")) == list(range(count))
+
+
+def test_webhooks_list_json(tmp_path: Path) -> None:
+    env = {"PATCHBAY_SECRET_KEY": KEY}
+    store = str(tmp_path / "store.db")
+    assert json.loads(invoke("webhooks", "list", "--store", store, "--json", env=env).stdout) == []
+    url = ["--public-url", "https://hooks.example.test", "--secret", "whsec_FAKE"]
+    made = invoke("webhooks", "url", "github", *url, "--store", store, env=env)
+    assert made.exit_code == 0, made.output
+    listed = json.loads(invoke("webhooks", "list", "--store", store, "--json", env=env).stdout)
+    assert [s["connector"] for s in listed] == ["github"]
+    assert "whsec_FAKE" not in json.dumps(listed)

@@ -42,10 +42,6 @@ def _fail(error: Exception) -> NoReturn:
     fail(str(error), EXIT_FAILED if isinstance(error, httpx.HTTPError) else EXIT_CONFIG)
 
 
-_pairs = pairs
-_store = open_webhook_store
-
-
 def _env_secret(spec: ConnectorSpec, webhook: str | None) -> str | None:
     hook = next((h for h in spec.triggers.webhooks if webhook in (None, h.name)), None)
     if hook is None:
@@ -78,8 +74,8 @@ def _executor(
     connection = connection_from_sources(
         spec,
         auth=auth,
-        fields=_pairs(fields, "--field"),
-        variables=_pairs(variables, "--var"),
+        fields=pairs(fields, "--field"),
+        variables=pairs(variables, "--var"),
         environ=dict(os.environ),
     )
     return GenericExecutor(spec, connection, base_url=base_url)
@@ -197,7 +193,7 @@ def serve(
     from patchbay.runtime.webhooks import WebhookManager
 
     try:
-        manager = WebhookManager(registry, _store(store_path))
+        manager = WebhookManager(registry, open_webhook_store(store_path))
     except PatchbayError as exc:
         _fail(exc)
 
@@ -249,7 +245,7 @@ def url(
             raise click.UsageError(
                 f"give --secret or set PATCHBAY_{spec.name.upper()}_{hook.secret_field.upper()}"
             )
-        sub = _store(store_path).create(
+        sub = open_webhook_store(store_path).create(
             WebhookSubscription(
                 id="",
                 connector=spec.name,
@@ -293,10 +289,10 @@ def register_command(
 
     try:
         spec = registry.get(connector)
-        values: dict[str, Any] = dict(_pairs(params, "--param"))
+        values: dict[str, Any] = dict(pairs(params, "--param"))
         if events:
             values["events"] = list(events)
-        store = _store(store_path)
+        store = open_webhook_store(store_path)
         with _executor(spec, auth_variant, fields, variables, base_url) as executor:
             sub = register(spec, executor, store, public_url, webhook=webhook, params=values)
     except PatchbayError as exc:
@@ -311,7 +307,7 @@ def register_command(
 def list_command(store_path: Path | None, as_json: bool = False) -> None:
     """Subscriptions (never their secrets)."""
     try:
-        rows = _store(store_path).list()
+        rows = open_webhook_store(store_path).list()
     except PatchbayError as exc:
         _fail(exc)
     if as_json:
@@ -351,7 +347,7 @@ def unregister_command(
     from patchbay.runtime.webhooks import unregister
 
     try:
-        store = _store(store_path)
+        store = open_webhook_store(store_path)
         spec = registry.get(store.get(subscription_id).connector)
         remote = bool(store.get(subscription_id).registration.get("action"))
         if remote:
