@@ -68,67 +68,67 @@ NOWHERE = "http://127.0.0.1:9/v1"  # nothing listens; no row gets as far as send
 
 # (id, args with {placeholders} from the workspace, extra env, exit code, expected text)
 ROWS: list[tuple[str, list[str], dict[str, str], int, str]] = [
-    ("contract-unknown", ["contract", "nosuch"], {}, 1, "error: [config] unknown connector"),
-    ("call-unknown", ["call", "nosuch", "x", *FIELD], {}, 1, "error: [config] unknown connector"),
-    ("connect-unknown", ["connect", "nosuch", *FIELD], {}, 1, "error: [config] unknown connector"),
+    ("contract-unknown", ["contract", "nosuch"], {}, 3, "error: [config] unknown connector"),
+    ("call-unknown", ["call", "nosuch", "x", *FIELD], {}, 3, "error: [config] unknown connector"),
+    ("connect-unknown", ["connect", "nosuch", *FIELD], {}, 3, "error: [config] unknown connector"),
     (
         "triggers-add-unknown",
         ["triggers", "add", "c1", "nosuch", "t"],
         {},
-        1,
+        3,
         "error: [config] unknown connector",
     ),
-    ("mock-unknown", ["mock", "serve", "nosuch"], {}, 1, "error: [config] unknown connector"),
-    ("fuzz-unknown", ["fuzz", "nosuch"], {}, 1, "error: [config] unknown connector"),
-    ("record-unknown", ["record", "nosuch"], {}, 1, "error: [config] unknown connector"),
+    ("mock-unknown", ["mock", "serve", "nosuch"], {}, 3, "error: [config] unknown connector"),
+    ("fuzz-unknown", ["fuzz", "nosuch"], {}, 3, "error: [config] unknown connector"),
+    ("record-unknown", ["record", "nosuch"], {}, 3, "error: [config] unknown connector"),
     (
         "webhooks-unknown",
         ["webhooks", "register", "nosuch", "--public-url", "https://hooks.example.test"],
         {},
-        1,
+        3,
         "error: [config] unknown connector",
     ),
     (
         "base-url-invalid-port",
         ["call", "stripe", "list_customers", "--base-url", "http://[::1", *FIELD],
         {},
-        1,
+        3,
         "error: [config] --base-url is not a usable http(s) URL",
     ),
     (
         "base-url-crlf",
         ["call", "stripe", "list_customers", "--base-url", f"{NOWHERE}\r\nX-Evil: 1", *FIELD],
         {},
-        1,
+        3,
         "error: [config] --base-url is not a usable http(s) URL",
     ),
     (
         "base-url-connect",
         ["connect", "stripe", "--base-url", "http://[::1", *FIELD],
         {"PATCHBAY_SECRET_KEY": "{key}"},
-        1,
+        3,
         "error: [config] --base-url is not a usable http(s) URL",
     ),
     (
         "oauth-base-url-invalid",
         ["connections", "delete", "c1", "--oauth-base-url", "http://[::1"],
         {"PATCHBAY_SECRET_KEY": "{key}"},
-        1,
+        3,
         "error: [config] --oauth-base-url is not a usable http(s) URL",
     ),
     (
         "input-not-json",
         ["call", "stripe", "list_customers", "--base-url", NOWHERE, "--input", "{nope"],
         {},
-        2,
-        "Invalid value for --input: not JSON",
+        3,
+        "error: [config] --input is not JSON",
     ),
     (
         "input-too-deep",
         ["call", "stripe", "list_customers", "--base-url", NOWHERE, "--input", DEEP],
         {},
-        2,
-        "Invalid value for --input: not JSON: JSON nests deeper than",
+        3,
+        "--input is not JSON: JSON nests deeper than",
     ),
     (
         "field-without-equals",
@@ -141,14 +141,14 @@ ROWS: list[tuple[str, list[str], dict[str, str], int, str]] = [
         "spec-does-not-parse",
         ["--specs-dir", "{broken}", "contract", "stripe"],
         {},
-        1,
+        3,
         "error: [config] invalid connector spec",
     ),
     (
         "spec-does-not-exist",
         ["--specs-dir", "{empty}", "call", "stripey", "list_customers", *FIELD],
         {},
-        1,
+        3,
         "error: [config] unknown connector 'stripey'; did you mean 'stripe'?",
     ),
     ("spec-too-deep", ["validate", "{deep_spec}"], {}, 1, "nests deeper than"),
@@ -156,60 +156,60 @@ ROWS: list[tuple[str, list[str], dict[str, str], int, str]] = [
         "secret-key-missing-list",
         ["connections", "list"],
         {},
-        1,
+        3,
         "error: [config] PATCHBAY_SECRET_KEY is not set",
     ),
     (
         "secret-key-missing-connect",
         ["connect", "stripe", *FIELD, "--base-url", NOWHERE],
         {},
-        1,
+        3,
         "error: [config] PATCHBAY_SECRET_KEY is not set",
     ),
     (
         "secret-key-missing-test",
         ["test-connection", "c1"],
         {},
-        1,
+        3,
         "error: [config] PATCHBAY_SECRET_KEY is not set",
     ),
     (
         "secret-key-is-the-secret",
         ["connections", "list"],
         {"PATCHBAY_SECRET_KEY": PLANTED},
-        1,
+        3,
         "error: [config] PATCHBAY_SECRET_KEY: key #1 is not a valid Fernet key",
     ),
     (
         "store-under-a-file",
         ["connections", "list", "--store", "{under_a_file}"],
         {"PATCHBAY_SECRET_KEY": "{key}"},
-        1,
+        3,
         "error: [config]",
     ),
     (
         "store-not-a-database",
         ["triggers", "list", "--store", "{garbage}"],
         {},
-        1,
+        3,
         "error: [config] subscription store",
     ),
-    ("har-too-deep", ["record", "import", "{har}"], {}, 1, "error: [config] HAR file"),
+    ("har-too-deep", ["record", "import", "{har}"], {}, 3, "error: [config] HAR file"),
     (
         "credential-not-ascii",
         ["call", "stripe", "list_customers", "--base-url", NOWHERE,
          "--field", f"api_key={PLANTED}é"],
         {},
-        1,
-        "error: [",
+        3,
+        "error: [config]",
     ),
     (
         "input-lone-surrogate",
         ["call", "stripe", "list_customers", "--base-url", NOWHERE, *FIELD,
          "--input", '{"email": "\\ud800"}'],
         {},
-        1,
-        "error: [",
+        3,
+        "error: [config]",
     ),
     (
         "variable-crlf",
@@ -219,8 +219,8 @@ ROWS: list[tuple[str, list[str], dict[str, str], int, str]] = [
             "--var", "subdomain=acme\r\nX-Evil: 1",
         ],
         {},
-        1,
-        "error: [",
+        3,
+        "error: [config]",
     ),
 ]  # fmt: skip
 
@@ -329,11 +329,11 @@ def run(tmp_path: Path) -> Run:
 
 def test_real_process_stderr_has_no_traceback_and_no_secret(run: Run) -> None:
     done = run("contract", "nosuch")
-    assert (done.returncode, done.stdout) == (1, "")
+    assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr.startswith("error: [config] unknown connector 'nosuch'"), done.stderr
     assert "Traceback" not in done.stderr
     done = run("call", "stripe", "list_customers", "--base-url", "http://[::1", *FIELD)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.returncode == 3 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: [config] --base-url"), done.stderr
     assert_not_in_text(done.stdout + done.stderr, PLANTED, CLIENT_SECRET)
 
@@ -344,7 +344,7 @@ def test_unexpected_errors_name_their_type_and_debug_shows_a_redacted_traceback(
     """A bug (here: a command whose code raises an arbitrary exception carrying the planted
     secret in its message) still answers one line, ``error: [internal] Type: …`` with a hint;
     ``PATCHBAY_DEBUG=1`` adds the traceback, scrubbed like everything else."""
-    import patchbay.cli as cli
+    import patchbay.cli.call as cli
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"internal failure near {PLANTED}")

@@ -189,7 +189,7 @@ def test_cli_call_refuses_a_hostile_subdomain(
         ],
     )
     assert_never_received(attacker, SECRET)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     assert result.output.startswith("error: [config]") and "subdomain" in result.output
     assert SECRET not in result.output
 
@@ -217,7 +217,7 @@ def test_cli_connect_stores_nothing_and_sends_nothing_for_a_hostile_company(
         ],
     )
     assert_never_received(attacker, SECRET)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     assert "company" in result.output and SECRET not in result.output
     assert SQLiteTokenStore(db, Encryptor([KEY])).list() == []
 
@@ -812,7 +812,7 @@ def test_cli_reports_a_bad_base_url_without_a_traceback(bad: str) -> None:
             f"token={SECRET}",
         ],
     )
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.exit_code == 3 and isinstance(result.exception, SystemExit)
     assert result.output.startswith("error: [config]") and (
         "base URL" in result.output or "--base-url" in result.output
     )

@@ -35,6 +35,7 @@ import pytest
 from attack_support import free_port
 from prometheus_client import CollectorRegistry
 
+from patchbay.cli.webhooks import FD_RESERVE
 from patchbay.mocks.webhook_sender import build_delivery, sample_event, sign
 from patchbay.project import event_routers
 from patchbay.runtime.encryption import Encryptor, new_key
@@ -47,7 +48,6 @@ from patchbay.runtime.webhooks import (
     WebhookManager,
     WebhookSubscription,
 )
-from patchbay.webhooks_cli import FD_RESERVE
 
 REGISTRY = SpecRegistry()
 NOW = 1_767_225_600.0

@@ -134,19 +134,19 @@ def test_call_rejects_bad_input_and_unknown_names(sink_specs: Path) -> None:
     common = ["--auth", "key", "--field", "api_key=k_FAKE", "--base-url", "http://127.0.0.1:9"]
     result = invoke(*base, "kitchen_sink", "list_records", *common, "--input", '{"sinse": "x"}')
     assert (
-        result.exit_code == 1
+        result.exit_code == 3
         and "[validation]" in result.output
         and "did you mean 'since'" in result.output
     )
     result = invoke(*base, "kitchen_sink", "list_record", *common)
-    assert result.exit_code == 1 and "did you mean 'list_records'" in result.output
+    assert result.exit_code == 3 and "did you mean 'list_records'" in result.output
     result = invoke(*base, "kitchen_sinc", "list_records", *common)
-    assert result.exit_code == 1 and "did you mean 'kitchen_sink'" in result.output
+    assert result.exit_code == 3 and "did you mean 'kitchen_sink'" in result.output
     result = invoke(
         *base, "kitchen_sink", "list_records", "--auth", "key", "--base-url", "http://127.0.0.1:9"
     )
     assert (
-        result.exit_code == 1
+        result.exit_code == 3
         and "[config]" in result.output
         and "'api_key' is missing" in result.output
     )

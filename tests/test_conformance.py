@@ -82,7 +82,7 @@ def test_conformance_command_against_a_running_mock_serve() -> None:
 
 def test_conformance_command_names_unknown_sdks() -> None:
     result = CliRunner().invoke(main, ["--specs-dir", str(ROOT / "specs"), "conformance", "nope"])
-    assert result.exit_code == 1 and "error: [config] unknown SDK nope" in result.output
+    assert result.exit_code == 3 and "error: [config] unknown SDK nope" in result.output
 
 
 def _variables() -> dict[str, str]:

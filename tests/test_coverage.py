@@ -397,5 +397,5 @@ def test_cli_table_exits_zero_and_names_unknown_connectors() -> None:
     assert result.stdout.splitlines()[0].startswith("connector")
     assert "trello" in result.stdout
     unknown = runner.invoke(main, ["coverage", "nope"])
-    assert unknown.exit_code == 1 and "error: [config]" in unknown.output
+    assert unknown.exit_code == 3 and "error: [config]" in unknown.output
     assert "Traceback" not in unknown.output

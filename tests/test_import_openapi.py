@@ -763,7 +763,7 @@ def test_cli_errors_are_normalized_without_traceback(tmp_path: Path) -> None:
     for doc, extra in ((bad, []), (SHOP, ["--operations", "nope"])):
         args = ["--specs-dir", str(tmp_path), "import", "openapi", str(doc), "--connector", "x"]
         result = runner.invoke(main, [*args, *extra])
-        assert result.exit_code == 1
+        assert result.exit_code == 3
         assert result.output.startswith("error: [config] ") and "Traceback" not in result.output
     assert not (tmp_path / "x.json").exists()
 

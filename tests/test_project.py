@@ -107,7 +107,7 @@ def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cli_reports_a_missing_extra_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(patchbay.extras.EXTRAS, "fuzz", ("no_such_module_xyz",))
     result = CliRunner().invoke(main, ["fuzz", "stripe"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "pip install 'patchbay[fuzz]'" in result.output
     assert "Traceback" not in result.output
 

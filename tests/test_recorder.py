@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from patchbay.cli.record import record
 from patchbay.mocks.contract import ContractCase, run_case
 from patchbay.mocks.golden import GOLDEN_DIR, load_fixture
 from patchbay.mocks.recorder import (
@@ -46,7 +47,6 @@ from patchbay.mocks.replay import (
     patchbay_replay,  # noqa: F401  (a pytest fixture: requested by name)
 )
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
-from patchbay.record_cli import record
 from patchbay.runtime import Connection, GenericExecutor
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.registry import SpecRegistry
@@ -470,7 +470,7 @@ def test_har_import_writes_the_same_redacted_fixtures(tmp_path: Path) -> None:
     bad = tmp_path / "bad.har"
     bad.write_text('{"log": {"entries": [{"request": {}}]}}')
     result = CliRunner().invoke(record, ["import", str(bad), "--out", str(out)], obj=REGISTRY)
-    assert result.exit_code == 1 and str(bad) in result.output
+    assert result.exit_code == 3 and str(bad) in result.output
 
 
 def test_cli_record_refuses_unknown_variant_and_mode_none(tmp_path: Path) -> None:
@@ -478,7 +478,7 @@ def test_cli_record_refuses_unknown_variant_and_mode_none(tmp_path: Path) -> Non
     result = runner.invoke(
         record, ["stripe", "--auth", "nope", "--out", str(tmp_path)], obj=REGISTRY
     )
-    assert result.exit_code == 1 and "no auth variant 'nope'" in result.output
+    assert result.exit_code == 3 and "no auth variant 'nope'" in result.output
     result = runner.invoke(record, ["stripe", "--mode", "none"], obj=REGISTRY)
     assert result.exit_code == 2  # not a recording mode
     assert "import" in runner.invoke(record, ["--help"], obj=REGISTRY).output

@@ -142,10 +142,10 @@ def test_cli_writes_prints_next_steps_and_refuses_a_second_time(tmp_path: Path) 
     for step in ("validate", "generate acme_cli", "contract acme_cli", "coverage acme_cli"):
         assert step in result.output
     again = runner.invoke(main, args)
-    assert again.exit_code == 1 and "error: [config]" in again.output
+    assert again.exit_code == 3 and "error: [config]" in again.output
     assert "Traceback" not in again.output
     bad = runner.invoke(main, ["new", "Bad", "--auth", "bearer", "--into", str(tmp_path)])
-    assert bad.exit_code == 1 and "error: [config]" in bad.output
+    assert bad.exit_code == 3 and "error: [config]" in bad.output
     wrong_kind = runner.invoke(main, ["new", "acme2", "--auth", "magic", "--into", str(tmp_path)])
     assert wrong_kind.exit_code == 2
 

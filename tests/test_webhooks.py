@@ -23,6 +23,7 @@ from conftest import StoreBackend, open_backend
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
+from patchbay.cli.webhooks import webhooks
 from patchbay.mocks.server import MockOptions, MockServer
 from patchbay.mocks.webhook_sender import build_delivery, sign
 from patchbay.project import event_routers
@@ -44,7 +45,6 @@ from patchbay.runtime.webhooks import (
     unregister,
     verify_signature,
 )
-from patchbay.webhooks_cli import webhooks
 
 REGISTRY = SpecRegistry()
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -3,11 +3,11 @@ print the next steps. Wiring only; the skeleton is built in :mod:`codegen.scaffo
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from patchbay.cli._common import fail
 from patchbay.codegen.scaffold import AUTH_KINDS, AuthKind, write_scaffold
 from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
@@ -37,8 +37,7 @@ def new(
             name, auth, specs_dir=specs_dir, golden_root=golden_root, base_url=base_url
         )
     except PatchbayError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail(exc)
     click.echo(f"wrote {made.spec_path} and {made.golden_dir}/")
     click.echo("next steps:")
     for number, step in enumerate(made.next_steps(), 1):

@@ -12,11 +12,21 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import httpx
 
+from patchbay.cli._common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    JSON_OPTION,
+    STORE_OPTION,
+    emit_json,
+    fail,
+    open_webhook_store,
+    pairs,
+)
 from patchbay.extras import need_extra
 from patchbay.project import current_project
 from patchbay.runtime import GenericExecutor, PatchbayError
@@ -26,24 +36,11 @@ from patchbay.runtime.spec import ConnectorSpec
 
 
 def _fail(error: Exception) -> NoReturn:
-    click.echo(f"error: {error}", err=True)
-    sys.exit(1)
-
-
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected name=value, got {item!r}", param_hint=what)
-        out[key] = value
-    return out
-
-
-def _store(path: str | Path | None) -> Any:
-    from patchbay.runtime.stores import open_webhook_store
-
-    return open_webhook_store(path)
+    """A Patchbay error with its exit code; a bad value (ValueError) is an input error (3),
+    a transport failure (httpx) a failed operation (1)."""
+    if isinstance(error, PatchbayError):
+        fail(error)
+    fail(str(error), EXIT_FAILED if isinstance(error, httpx.HTTPError) else EXIT_CONFIG)
 
 
 def _env_secret(spec: ConnectorSpec, webhook: str | None) -> str | None:
@@ -53,15 +50,7 @@ def _env_secret(spec: ConnectorSpec, webhook: str | None) -> str | None:
     return os.environ.get(f"PATCHBAY_{spec.name.upper()}_{hook.secret_field.upper()}")
 
 
-_STORE = click.option(
-    "--store",
-    "store_path",
-    type=str,
-    metavar="PATH|URL",
-    default=None,
-    help="Store: a SQLite file or a postgresql:// URL "
-    "(default: $PATCHBAY_STORE or ~/.patchbay/connections.db).",
-)
+_STORE = STORE_OPTION
 _WEBHOOK = click.option("--webhook", default=None, help="Webhook name (default: the first).")
 _PUBLIC = click.option(
     "--public-url",
@@ -80,8 +69,8 @@ def _executor(
     connection = connection_from_sources(
         spec,
         auth=auth,
-        fields=_pairs(fields, "--field"),
-        variables=_pairs(variables, "--var"),
+        fields=pairs(fields, "--field"),
+        variables=pairs(variables, "--var"),
         environ=dict(os.environ),
     )
     return GenericExecutor(spec, connection, base_url=base_url)
@@ -202,7 +191,9 @@ def serve(
         project = current_project()
         hooked = [n for n in registry.all_names() if registry.get(n).triggers.webhooks]
         manager = WebhookManager(
-            registry, _store(store_path), routers=project.event_routers(registry, hooked)
+            registry,
+            open_webhook_store(store_path),
+            routers=project.event_routers(registry, hooked),
         )
     except PatchbayError as exc:
         _fail(exc)
@@ -255,7 +246,7 @@ def url(
             raise click.UsageError(
                 f"give --secret or set PATCHBAY_{spec.name.upper()}_{hook.secret_field.upper()}"
             )
-        sub = _store(store_path).create(
+        sub = open_webhook_store(store_path).create(
             WebhookSubscription(
                 id="",
                 connector=spec.name,
@@ -299,10 +290,10 @@ def register_command(
 
     try:
         spec = registry.get(connector)
-        values: dict[str, Any] = dict(_pairs(params, "--param"))
+        values: dict[str, Any] = dict(pairs(params, "--param"))
         if events:
             values["events"] = list(events)
-        store = _store(store_path)
+        store = open_webhook_store(store_path)
         with _executor(spec, auth_variant, fields, variables, base_url) as executor:
             sub = register(spec, executor, store, public_url, webhook=webhook, params=values)
     except PatchbayError as exc:
@@ -313,12 +304,26 @@ def register_command(
 
 @webhooks.command("list")
 @_STORE
-def list_command(store_path: str | None) -> None:
+@JSON_OPTION
+def list_command(store_path: str | None, as_json: bool = False) -> None:
     """Subscriptions (never their secrets)."""
     try:
-        rows = _store(store_path).list()
+        rows = open_webhook_store(store_path).list()
     except PatchbayError as exc:
         _fail(exc)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": s.id,
+                    "connector": s.connector,
+                    "webhook": s.webhook,
+                    "registration": s.registration,
+                }
+                for s in rows
+            ]
+        )
+        return
     click.echo(f"{'id':<18} {'connector':<12} {'webhook':<20} registration")
     for sub in rows:
         info = json.dumps(sub.registration, sort_keys=True)
@@ -343,7 +348,7 @@ def unregister_command(
     from patchbay.runtime.webhooks import unregister
 
     try:
-        store = _store(store_path)
+        store = open_webhook_store(store_path)
         spec = registry.get(store.get(subscription_id).connector)
         remote = bool(store.get(subscription_id).registration.get("action"))
         if remote:
@@ -375,8 +380,6 @@ def send_command(
     webhook: str | None,
 ) -> None:
     """Send one EVENT signed exactly as CONNECTOR's vendor signs it; prints the answer."""
-    import httpx
-
     from patchbay.mocks.webhook_sender import send
 
     try:
@@ -390,4 +393,4 @@ def send_command(
         _fail(exc)
     click.echo(f"{response.status_code} {response.text}")
     if response.status_code >= 400:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)

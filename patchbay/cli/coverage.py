@@ -1,16 +1,16 @@
 """``patchbay coverage``: the level each connector really reaches (DESIGN.md §7), computed by
 exercising every criterion against the spec-driven mock. Wiring only; the logic is in
-:mod:`mocks.coverage`. A report: it exits 0 whatever the levels are (1 only for bad input).
+:mod:`mocks.coverage`. A report: it exits 0 whatever the levels are (3 for bad input).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import click
 
+from patchbay.cli._common import fail, note
 from patchbay.extras import need_extra
 from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
@@ -53,12 +53,11 @@ def coverage(
             )
         ]
     except PatchbayError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail(exc)
     seconds = time.perf_counter() - started
     if as_json:
         data = {"connectors": [c.as_json() for c in report], "seconds": round(seconds, 3)}
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(coverage_table(report))
-    click.echo(f"\n{len(report)} connector(s) in {seconds:.1f} s", err=True)
+    note(f"\n{len(report)} connector(s) in {seconds:.1f} s")

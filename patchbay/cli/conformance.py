@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from patchbay.cli._common import EXIT_FAILED, JSON_OPTION, emit_json, fail, verdict
 from patchbay.extras import need_extra
 from patchbay.runtime.registry import SpecRegistry
 
@@ -21,8 +22,11 @@ from patchbay.runtime.registry import SpecRegistry
     default=None,
     help="A running `patchbay mock serve` (e.g. http://127.0.0.1:8765); default: serve here.",
 )
+@JSON_OPTION
 @click.pass_obj
-def conformance(registry: SpecRegistry, sdks: tuple[str, ...], origin: str | None) -> None:
+def conformance(
+    registry: SpecRegistry, sdks: tuple[str, ...], origin: str | None, as_json: bool = False
+) -> None:
     """Run each vendor SDK's scenario against the mocks; a table per SDK, exit 1 on a failure."""
     need_extra("conformance")
     from patchbay.mocks.conformance import SDKS, run
@@ -30,18 +34,24 @@ def conformance(registry: SpecRegistry, sdks: tuple[str, ...], origin: str | Non
     try:
         results = run(registry, list(sdks) or None, origin)
     except KeyError as exc:
-        click.echo(
-            f"error: [config] unknown SDK {exc.args[0]} (known: {', '.join(SDKS)})", err=True
+        fail(f"[config] unknown SDK {exc.args[0]} (known: {', '.join(SDKS)})")
+    failed = sum(len(steps.failed) for steps in results.values())
+    if as_json:
+        emit_json(
+            {
+                "ok": not failed,
+                "sdks": {
+                    name: [{"step": s.name, "ok": s.ok, "reason": s.reason} for s in steps.done]
+                    for name, steps in results.items()
+                },
+            }
         )
-        sys.exit(1)
-    failed = 0
+        sys.exit(EXIT_FAILED if failed else 0)
     for name, steps in results.items():
         bad = steps.failed
-        failed += len(bad)
         click.echo(f"{name}: {len(steps.done)} calls, {steps.passed} passed, {len(bad)} failed")
         width = max((len(s.name) for s in steps.done), default=10)
         for step in steps.done:
-            verdict = "ok" if step.ok else "FAIL"
             reason = f"  {step.reason}" if step.reason else ""
-            click.echo(f"  {step.name:<{width}}  {verdict}{reason}")
-    sys.exit(1 if failed else 0)
+            click.echo(f"  {step.name:<{width}}  {verdict(step.ok)}{reason}")
+    sys.exit(EXIT_FAILED if failed else 0)

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
+from patchbay.cli._common import EXIT_FAILED, fail
 from patchbay.extras import need_extra
 from patchbay.mocks.recorder import (
     MODES,
@@ -69,10 +70,7 @@ def _print_report(report: RecordReport) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    from patchbay.cli import echo_error  # the root group's redacting printer
-
-    echo_error(f"error: {message}")
-    sys.exit(1)
+    fail(message)  # an input or configuration problem: exit 3
 
 
 @click.group("record", cls=_RecordGroup)
@@ -168,7 +166,7 @@ def _check(registry: SpecRegistry, names: list[str], root: Path) -> None:
             click.echo(f"{item.line(name)}  ({item.fixture})")
             findings += 1
     if findings:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     click.echo("recordings match the output schemas")
 
 

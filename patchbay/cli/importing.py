@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from patchbay.cli._common import fail
 from patchbay.extras import need_extra
 from patchbay.project import current_project
 from patchbay.runtime import PatchbayError
@@ -124,11 +124,9 @@ def openapi(
             spec = result.spec
             changes = [f"+ {target} ({len(spec['actions'])} actions)"]
     except PatchbayError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail(exc)
     except (OSError, ValueError) as exc:
-        click.echo(f"error: [config] {exc}", err=True)
-        sys.exit(1)
+        fail(f"[config] {exc}")
     fixture_files = {
         golden_root / connector / action / f"{stem}.json": fixture
         for action, found in sorted(result.fixtures.items())
