@@ -72,6 +72,8 @@ MODES: tuple[Mode, ...] = ("none", "once", "new", "all")
 RECORDED_PREFIX = "recorded-"
 #: Placeholder inside URL paths: brackets would be percent-encoded by clients.
 PATH_REDACTED = "REDACTED"
+#: Where URLs of a local stand-in point in a recording (the origin synthesized URLs carry).
+STAND_IN_ORIGIN = "https://example.test"
 
 #: Default value patterns: (name, regex, replacement). Replacements are obviously fake and
 #: stable, so a replayed request redacted the same way still matches its fixture.
@@ -580,14 +582,14 @@ class Recorder:
         res_type = _content_type(ex.response_headers)
         res_body, res_encoding = encode_response(ex.response_body, res_type)
         if res_encoding == "json":
-            res_body = red.data(res_body)
+            res_body = self._neutral(red.data(res_body))
         elif res_encoding == "text":
-            res_body = red.text(res_body)
+            res_body = self._neutral(red.text(res_body))
         else:  # raw bytes: secrets are scrubbed byte for byte (latin-1 maps bytes 1:1)
             raw = base64.b64decode(res_body).decode("latin-1")
             res_body = base64.b64encode(red.text(raw).encode("latin-1")).decode()
         res_headers = {
-            k: (REDACTED if k.lower() in self.rules.headers else red.text(v))
+            k: (REDACTED if k.lower() in self.rules.headers else self._neutral(red.text(v)))
             for k, v in ex.response_headers
             if self._relevant_response_header(k)
         }
@@ -612,6 +614,20 @@ class Recorder:
                 },
             }
         )
+
+    def _neutral(self, value: Any) -> Any:
+        """URLs of a local stand-in (the mock behind the proxy, the proxy itself) answered in a
+        recording point at ``STAND_IN_ORIGIN`` instead: its port means nothing after the run."""
+        if isinstance(value, str):
+            for host in self.matcher.stand_ins:
+                for scheme in ("http://", "https://"):
+                    value = value.replace(scheme + host, STAND_IN_ORIGIN)
+            return value
+        if isinstance(value, dict):
+            return {k: self._neutral(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._neutral(v) for v in value]
+        return value
 
     def _relevant_response_header(self, name: str) -> bool:
         low = name.lower()
