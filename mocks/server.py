@@ -167,7 +167,9 @@ class MockServer:
         if self.options.fixtures is None and self.options.golden_root is not None:
             for action in spec.actions:
                 found = fixtures_for(spec.name, action.name, self.options.golden_root)
-                self._fixtures[action.name] = [f for _, f in found]
+                # Recorded sets replay through the contract suite (`fixtures=`) and replay.py;
+                # served here they would answer a live client with another run's ids and pages.
+                self._fixtures[action.name] = [f for _, f in found if f.source != "recorded"]
 
     # ------------------------------------------------------------------------------- replies
 

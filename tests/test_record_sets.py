@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from patchbay.mocks.contract import run_suite
 from patchbay.mocks.conformance.record_sets import CLIENTS, clear_recordings, record_set
+from patchbay.mocks.contract import run_suite
 from patchbay.mocks.golden import GOLDEN_DIR, all_fixtures, load_fixture
 from patchbay.mocks.recorder import Exchange, Recorder
 from patchbay.mocks.server import default_credentials
