@@ -41,7 +41,14 @@ from patchbay.runtime import (
 )
 from patchbay.runtime.polling import poll
 from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import Action, AuthVariant, ConnectorSpec, OAuth2Auth, Webhook
+from patchbay.runtime.spec import (
+    Action,
+    AuthVariant,
+    ConnectorSpec,
+    ManualRegistration,
+    OAuth2Auth,
+    Webhook,
+)
 from patchbay.runtime.validation import input_schema
 
 Level = Literal["none", "bronze", "silver", "gold"]
@@ -503,8 +510,12 @@ def check_webhooks(spec: ConnectorSpec) -> Criterion:
     problems = [f"{hook.name}: {p}" for hook in hooks for p in _webhook_problems(spec, hook)]
     if problems:
         return Criterion("webhooks", "silver", title, False, "; ".join(problems))
-    names = ", ".join(h.name for h in hooks)
-    return Criterion("webhooks", "silver", title, True, f"{names}: registered and verified")
+    how = {True: "declared manual", False: "registered"}
+    done = [
+        f"{h.name}: {how[isinstance(h.registration, ManualRegistration)]} and verified"
+        for h in hooks
+    ]
+    return Criterion("webhooks", "silver", title, True, "; ".join(done))
 
 
 def _webhook_problems(spec: ConnectorSpec, hook: Webhook) -> list[str]:
@@ -516,6 +527,7 @@ def _webhook_problems(spec: ConnectorSpec, hook: Webhook) -> list[str]:
         WebhookManager,
         WebhookSubscription,
         caller_params,
+        new_secret,
         register,
     )
 
@@ -529,12 +541,28 @@ def _webhook_problems(spec: ConnectorSpec, hook: Webhook) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="patchbay-coverage-") as tmp:
         store = SQLiteWebhookStore(Path(tmp) / "webhooks.db", Encryptor([new_key()]))
         try:
-            reg = hook.registration
-            params = {p: f"mock_{p}" for p in caller_params(reg) if p not in reg.defaults}
-            with _executor(spec, server, variables) as ex:
-                sub: WebhookSubscription = register(
-                    spec, ex, store, "https://hooks.example.test", webhook=hook.name, params=params
+            reg = hook.api_registration
+            if reg is None:  # declared manual: stored as `patchbay webhooks url` stores it
+                sub = store.create(
+                    WebhookSubscription(
+                        id="",
+                        connector=spec.name,
+                        webhook=hook.name,
+                        secrets=(new_secret(),),
+                        registration={"manual": True},
+                    )
                 )
+            else:
+                params = {p: f"mock_{p}" for p in caller_params(reg) if p not in reg.defaults}
+                with _executor(spec, server, variables) as ex:
+                    sub = register(
+                        spec,
+                        ex,
+                        store,
+                        "https://hooks.example.test",
+                        webhook=hook.name,
+                        params=params,
+                    )
             secret = store.get(sub.id).secrets[0]
             manager = WebhookManager(_Specs(spec), store)
             signed = build_delivery(spec, hook, event, secret)

@@ -39,7 +39,8 @@ from patchbay.mocks.golden import (
     multi,
 )
 from patchbay.mocks.routing import RouteMatch, Router
-from patchbay.mocks.wire import decode_input
+from patchbay.mocks.server import _as_pairs  # the mock's own reading of such bodies
+from patchbay.mocks.wire import decode_input, form_as_object
 from patchbay.runtime.errors import ConfigError, ValidationFailed
 from patchbay.runtime.limits import loads_json
 from patchbay.runtime.redaction import (
@@ -71,6 +72,8 @@ MODES: tuple[Mode, ...] = ("none", "once", "new", "all")
 RECORDED_PREFIX = "recorded-"
 #: Placeholder inside URL paths: brackets would be percent-encoded by clients.
 PATH_REDACTED = "REDACTED"
+#: Where URLs of a local stand-in point in a recording (the origin synthesized URLs carry).
+STAND_IN_ORIGIN = "https://example.test"
 
 #: Default value patterns: (name, regex, replacement). Replacements are obviously fake and
 #: stable, so a replayed request redacted the same way still matches its fixture.
@@ -255,6 +258,17 @@ def _path_tokens(path: str) -> list[str]:
     return [t for t in re.split(r"\.|\[|\]", path) if t != ""]
 
 
+def _blanked(value: Any) -> Any:
+    """A sensitive field's value redacted whole: a scalar becomes the placeholder; an object or
+    a list keeps its keys and length with every leaf replaced, so the recording still has the
+    shape the output schema describes (Zendesk's ``signing_secret: {algorithm, secret}``)."""
+    if isinstance(value, dict):
+        return {k: _blanked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blanked(v) for v in value]
+    return value if value is None else REDACTED
+
+
 class FixtureRedactor:
     """Applies :class:`RedactionRules` to one connector's traffic; learns secret values from
     auth carriers so they are scrubbed wherever they reappear (echoed bodies, URLs, cookies)."""
@@ -354,7 +368,7 @@ class FixtureRedactor:
         if isinstance(value, dict):
             return {
                 k: (
-                    REDACTED
+                    _blanked(v)
                     if str(k).lower() in self.rules.fields and v not in (None, "")
                     else self.data(v, (*at, str(k)))
                 )
@@ -467,6 +481,41 @@ class RecordReport:
         return out
 
 
+def _canonical(
+    spec: ConnectorSpec,
+    action: Action,
+    method: str,
+    query: list[tuple[str, str]],
+    body: bytes,
+    content_type: str,
+) -> tuple[str, list[tuple[str, str]], bytes, str, str]:
+    """A request in the form the mock matches fixtures on, where the spec's ``mock`` block says
+    the vendor reads other forms alike (Slack: GET or POST, query, form or JSON): input sent in
+    the body of an action without one becomes the action's method with those fields as query
+    pairs; a form body of a JSON action becomes the JSON object. The mock applies the same
+    equivalence to every request, so a recording of an SDK's form POST replays for a client
+    sending the canonical request. Returns (method, query, body, content type, note)."""
+    mock = action.mock
+    if mock is None or not mock.encodings or not body:
+        return method, query, body, content_type, ""
+    known = {action.method, *mock.methods}
+    if action.body is None and method in known:
+        extra = _as_pairs(body, content_type, mock.encodings)
+        if extra:
+            note = f" Kept as the equivalent {action.method} with its body fields as the query."
+            return action.method, [*query, *extra], b"", "", note
+    elif (
+        action.body is not None
+        and action.body.encoding == "json"
+        and "form" in mock.encodings
+        and "application/x-www-form-urlencoded" in content_type
+    ):
+        data = form_as_object(body, action.body.schema_, spec.defs)
+        note = " Its form body is kept as the equivalent JSON object."
+        return method, query, json.dumps(data).encode(), "application/json", note
+    return method, query, body, content_type, ""
+
+
 class Recorder:
     """Turns exchanges into redacted fixture files for one connector.
 
@@ -513,9 +562,16 @@ class Recorder:
         red.learn(ex)
         parts = urlsplit(ex.url)
         path = red.path(unquote(parts.path))
-        query = red.query(parse_qsl(parts.query, keep_blank_values=True))
-        req_type = _content_type(ex.request_headers)
-        req_body = red.data(decode_body(ex.request_body, req_type))
+        method, pairs, raw_body, req_type, canonical = _canonical(
+            spec,
+            action,
+            ex.method.upper(),
+            parse_qsl(parts.query, keep_blank_values=True),
+            ex.request_body,
+            _content_type(ex.request_headers),
+        )
+        query = red.query(pairs)
+        req_body = red.data(decode_body(raw_body, req_type))
         keep = {p.name.lower() for p in action.parameters if p.in_ == "header"}
         keep |= {h.lower() for h in (*action.headers, *spec.connection.headers)}
         keep -= self.rules.headers
@@ -526,25 +582,25 @@ class Recorder:
         res_type = _content_type(ex.response_headers)
         res_body, res_encoding = encode_response(ex.response_body, res_type)
         if res_encoding == "json":
-            res_body = red.data(res_body)
+            res_body = self._neutral(red.data(res_body))
         elif res_encoding == "text":
-            res_body = red.text(res_body)
+            res_body = self._neutral(red.text(res_body))
         else:  # raw bytes: secrets are scrubbed byte for byte (latin-1 maps bytes 1:1)
             raw = base64.b64decode(res_body).decode("latin-1")
             res_body = base64.b64encode(red.text(raw).encode("latin-1")).decode()
         res_headers = {
-            k: (REDACTED if k.lower() in self.rules.headers else red.text(v))
+            k: (REDACTED if k.lower() in self.rules.headers else self._neutral(red.text(v)))
             for k, v in ex.response_headers
             if self._relevant_response_header(k)
         }
-        description = f"Recorded {ex.method} {path} -> {ex.status}." + note
+        description = f"Recorded {ex.method} {path} -> {ex.status}." + canonical + note
         return Fixture.model_validate(
             {
                 "description": description,
                 "source": "recorded",
                 "input": input_data,
                 "request": {
-                    "method": ex.method.upper(),
+                    "method": method,
                     "path": path,
                     "query": multi(query),
                     "headers": headers,
@@ -558,6 +614,20 @@ class Recorder:
                 },
             }
         )
+
+    def _neutral(self, value: Any) -> Any:
+        """URLs of a local stand-in (the mock behind the proxy, the proxy itself) answered in a
+        recording point at ``STAND_IN_ORIGIN`` instead: its port means nothing after the run."""
+        if isinstance(value, str):
+            for host in self.matcher.stand_ins:
+                for scheme in ("http://", "https://"):
+                    value = value.replace(scheme + host, STAND_IN_ORIGIN)
+            return value
+        if isinstance(value, dict):
+            return {k: self._neutral(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._neutral(v) for v in value]
+        return value
 
     def _relevant_response_header(self, name: str) -> bool:
         low = name.lower()
@@ -913,10 +983,15 @@ def start_proxy(
     upstream_ca: Path | None = None,
     insecure: bool = False,
     timeout: float = 15.0,
+    reverse_to: str | None = None,
 ) -> RunningProxy:
     """Run mitmproxy (``DumpMaster``: mitmdump without its console output) with a
     :class:`RecorderAddon`. ``port=0`` picks a free port. ``upstream_ca`` is the CA the proxy
-    trusts for the vendor side (a self-signed stand-in); ``insecure`` skips that check."""
+    trusts for the vendor side (a self-signed stand-in); ``insecure`` skips that check.
+    ``reverse_to`` (an origin, ``http://127.0.0.1:8765``) runs it as a reverse proxy in front
+    of that server: a client is pointed at the proxy's URL as its base address instead of
+    being configured to use a proxy (what an SDK that only takes a base URL needs); the
+    recorder then sees the proxy's own host, so list it among its stand-ins."""
     import asyncio
 
     from mitmproxy import options
@@ -943,6 +1018,10 @@ def start_proxy(
             if upstream_ca is not None:
                 opts.update(ssl_verify_upstream_trusted_ca=str(upstream_ca))
             master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+            if reverse_to is not None:  # (keep_host_header exists once the addons are loaded)
+                # The client's Host reaches the server, so the absolute URLs it answers with
+                # (next links, resource urls) point back through the proxy.
+                opts.update(mode=[f"reverse:{reverse_to}"], keep_host_header=True)
             master.addons.add(RecorderAddon(recorder), _Ready())
             state["master"] = master
             await master.run()

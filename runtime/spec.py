@@ -773,6 +773,21 @@ class WebhookRegistration(_Model):
         return self
 
 
+class ManualRegistration(_Model):
+    """A webhook endpoint the user sets up in the vendor's own settings, because the vendor has
+    no API for it (Slack's Events API Request URL lives in the app configuration). Patchbay
+    registers nothing: ``patchbay webhooks url`` prints the URL to paste, and ``register``
+    answers with these instructions."""
+
+    manual: Literal[True] = Field(description="Registered by the user, not through an API.")
+    instructions: str = Field(
+        min_length=1, description="What the user does in the vendor's settings (short)."
+    )
+    settings_url: str | None = Field(
+        default=None, description="Where in the vendor's console the endpoint is set."
+    )
+
+
 class Webhook(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     title: str = ""
@@ -784,10 +799,10 @@ class Webhook(_Model):
     delivery_id_header: str | None = None
     delivery_id_path: str | None = None
     retry_header: str | None = Field(default=None, description="Header marking a redelivery.")
-    registration: WebhookRegistration | None = Field(
+    registration: WebhookRegistration | ManualRegistration | None = Field(
         default=None,
-        description="How Patchbay registers the endpoint with the vendor; unset: by hand "
-        "(`patchbay webhooks url`).",
+        description="How Patchbay registers the endpoint with the vendor, or {manual: true, "
+        "instructions} where the vendor has no API for it; unset: undeclared (by hand).",
     )
     ack_only_events: list[str] = Field(
         default_factory=list,
@@ -801,7 +816,14 @@ class Webhook(_Model):
     @property
     def registration_action(self) -> str | None:
         """The action that creates the endpoint, if Patchbay registers it."""
-        return self.registration.create.action if self.registration is not None else None
+        reg = self.registration
+        return reg.create.action if isinstance(reg, WebhookRegistration) else None
+
+    @property
+    def api_registration(self) -> WebhookRegistration | None:
+        """The registration block when Patchbay registers through an API call, else None."""
+        reg = self.registration
+        return reg if isinstance(reg, WebhookRegistration) else None
 
 
 class Triggers(_Model):

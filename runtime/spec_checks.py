@@ -468,8 +468,8 @@ def _check_triggers(spec: ConnectorSpec) -> list[Problem]:
         out += _check_polling_trigger(spec, trig, action, actions, where)
     for i, hook in enumerate(spec.triggers.webhooks):
         where = f"/triggers/webhooks/{i}"
-        if hook.registration is not None:
-            out += _check_registration(spec, hook.registration, f"{where}/registration")
+        if hook.api_registration is not None:
+            out += _check_registration(spec, hook.api_registration, f"{where}/registration")
         for j, event in enumerate(hook.ack_only_events):
             if hook.events and event not in hook.events:
                 msg = f"ack-only event {event!r} is not one of this webhook's events"

@@ -57,6 +57,7 @@ from patchbay.runtime.redaction import REDACTED
 from patchbay.runtime.spec import (
     NAME_PATTERN,
     ConnectorSpec,
+    ManualRegistration,
     Webhook,
     WebhookCall,
     WebhookRegistration,
@@ -1054,7 +1055,14 @@ def register(
     store the subscription with its signing secret. Nothing is stored when a vendor call fails;
     a created webhook whose secret cannot be obtained is deleted again (best effort)."""
     hook = webhook_of(spec, webhook) if webhook else spec.triggers.webhooks[0]
-    reg = hook.registration
+    reg = hook.api_registration
+    if isinstance(hook.registration, ManualRegistration):
+        raise ConfigError(
+            f"{spec.name} {hook.name} is registered in the vendor's settings, not through an "
+            f"API: print the URL with `patchbay webhooks url {spec.name}`. "
+            f"{hook.registration.instructions}",
+            connector=spec.name,
+        )
     if reg is None:
         raise ConfigError(
             f"{spec.name} webhooks are registered by hand: print the URL with "
@@ -1119,7 +1127,8 @@ def unregister(
     (returns True), then the subscription. Otherwise (set up by hand) only the local record."""
     sub = store.get(sub_id)
     hook = next((h for h in spec.triggers.webhooks if h.name == sub.webhook), None)
-    delete = hook.registration.delete if hook is not None and hook.registration else None
+    reg = hook.api_registration if hook is not None else None
+    delete = reg.delete if reg is not None else None
     removed = False
     if executor is not None and delete is not None and "action" in sub.registration:
         executor.call(delete.action, _delete_input(delete, sub.registration))

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,9 +42,14 @@ def test_conformance_command_against_a_running_mock_serve() -> None:
     connectors = sorted({SDKS[n][0] for n in SDKS})
     variables = [f"--var={k}={v}" for k, v in _variables().items()]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The mock's own behaviour: the recorded sets are these very SDK requests from another run
+    # (other ids, other pages) and replay through the contract suite, not to a live SDK.
+    no_fixtures = tempfile.mkdtemp(prefix="patchbay-no-golden-")
     served = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "patchbay"),
+            "--golden-dir",
+            no_fixtures,
             "mock",
             "serve",
             *connectors,

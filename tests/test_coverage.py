@@ -49,8 +49,11 @@ def spec_with(name: str, change: Callable[[dict[str, Any]], None] | None = None)
 
 
 def golden_copy(tmp_path: Path, name: str) -> Path:
+    """The committed fixtures of ``name`` without its recorded set (tests add what they need)."""
     root = tmp_path / "golden"
-    shutil.copytree(GOLDEN_DIR / name, root / name)
+    shutil.copytree(
+        GOLDEN_DIR / name, root / name, ignore=shutil.ignore_patterns("recorded-*.json")
+    )
     return root
 
 
