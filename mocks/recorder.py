@@ -39,7 +39,6 @@ from patchbay.mocks.golden import (
     multi,
 )
 from patchbay.mocks.routing import RouteMatch, Router
-from patchbay.mocks.server import _as_pairs  # the mock's own reading of such bodies
 from patchbay.mocks.wire import decode_input, form_as_object
 from patchbay.runtime.errors import ConfigError, ValidationFailed
 from patchbay.runtime.limits import loads_json
@@ -495,6 +494,8 @@ def _canonical(
     pairs; a form body of a JSON action becomes the JSON object. The mock applies the same
     equivalence to every request, so a recording of an SDK's form POST replays for a client
     sending the canonical request. Returns (method, query, body, content type, note)."""
+    from patchbay.mocks.server import _as_pairs  # the mock's own reading (needs [mock])
+
     mock = action.mock
     if mock is None or not mock.encodings or not body:
         return method, query, body, content_type, ""
