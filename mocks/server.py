@@ -433,9 +433,11 @@ class MockServer:
         # Fixtures keep the vendor's path; under ``mock serve`` the request path also carries
         # the connector's mount ("/stripe/v1/..."), which the vendor never sees.
         vendor_path = self._vendor_path(url)
+        form_or_json = decode_body(body, content_type)
         for fixture in self._fixtures.get(action.name, []):
-            form_or_json = decode_body(body, content_type)
-            if matches(fixture, route.method, vendor_path, multi(query), form_or_json):
+            if matches(
+                fixture, route.method, vendor_path, multi(query), form_or_json
+            ) and _same_position(fixture, action, multi(query), form_or_json):
                 self.fixture_hits += 1
                 res = fixture.response
                 return Reply(res.status, *res.wire())
@@ -1294,6 +1296,41 @@ def _pager_params(action: Action) -> list[str]:
     if action.mock is not None and action.mock.page_param:
         names.append(action.mock.page_param)
     return [n for n in names if n not in declared]
+
+
+def _same_position(
+    fixture: Fixture, action: Action, query: dict[str, list[str]], body: Any
+) -> bool:
+    """Whether ``fixture`` answers the same page: a recorded first page (no cursor) must not
+    answer a request for a later one, or an SDK's auto-pager would be handed page one forever."""
+    pag = action.pagination
+    if pag is None:
+        return True
+    names = {_PAGE_PARAM}
+    if isinstance(pag, CursorPagination):
+        names.add(pag.cursor_param)
+    if isinstance(pag, OffsetPagination):
+        names.add(pag.offset_param)
+    if isinstance(pag, PagePagination):
+        names.add(pag.page_param)
+    if action.mock is not None and action.mock.page_param:
+        names.add(action.mock.page_param)
+    req = fixture.request
+    fixture_body = req.body if isinstance(req.body, dict) else {}
+    sent_body = body if isinstance(body, dict) else {}
+    for name in names:
+        if _as_values(req.query.get(name)) != _as_values(query.get(name)):
+            return False
+        if _as_values(fixture_body.get(name)) != _as_values(sent_body.get(name)):
+            return False
+    return True
+
+
+def _as_values(value: Any) -> list[str]:
+    """A query or body value as the list of strings it was sent as (absent: none)."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _body_fields(body: bytes, content_type: str) -> dict[str, Any]:

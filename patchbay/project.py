@@ -131,8 +131,11 @@ class Project:
             sys.path.insert(0, root)
 
     def golden_for(self, registry: SpecRegistry, connector: str) -> Path:
-        """The project's fixtures, or the bundled ones for a bundled connector."""
-        return BUNDLED_GOLDEN_DIR if registry.is_bundled(connector) else self.golden
+        """The project's fixtures; for a bundled connector, the bundled ones unless the project
+        keeps its own folder for it (project first, as with specs)."""
+        if registry.is_bundled(connector) and not (self.golden / connector).is_dir():
+            return BUNDLED_GOLDEN_DIR
+        return self.golden
 
     def package_for(self, registry: SpecRegistry, connector: str) -> str:
         """The package holding ``connector``'s generated client."""

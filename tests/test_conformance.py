@@ -44,14 +44,13 @@ def test_conformance_command_against_a_running_mock_serve() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # The mock's own behaviour: the recorded sets are these very SDK requests from another run
     # (other ids, other pages) and replay through the contract suite, not to a live SDK.
-    no_fixtures = tempfile.mkdtemp(prefix="patchbay-no-golden-")
+    log = tempfile.TemporaryFile()  # a pipe nobody reads would stall the server once full
     served = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "patchbay"),
-            "--golden-dir",
-            no_fixtures,
             "mock",
             "serve",
+            "--no-fixtures",
             *connectors,
             "--port",
             str(port),
@@ -61,7 +60,7 @@ def test_conformance_command_against_a_running_mock_serve() -> None:
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -81,7 +80,10 @@ def test_conformance_command_against_a_running_mock_serve() -> None:
     finally:
         served.terminate()
         served.wait(timeout=10)
-    assert result.exit_code == 0, result.output
+        log.seek(0)
+        server_output = log.read().decode(errors="replace")
+        log.close()
+    assert result.exit_code == 0, result.output + "\n-- mock serve:\n" + server_output
     for sdk in SDKS:
         assert f"{sdk}: " in result.output and " 0 failed" in result.output
 

@@ -6,7 +6,7 @@ PyGithub sends ``Authorization: token ...`` and follows the ``url`` fields of wh
 
 from __future__ import annotations
 
-from patchbay.mocks.conformance.steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, bounded, equal
 
 
 def run(base: str, credentials: dict[str, str]) -> Steps:
@@ -47,7 +47,7 @@ def run(base: str, credentials: dict[str, str]) -> Steps:
     )
     steps.check(
         "issue.get_comments lists it",
-        lambda: [c.id for c in repo.get_issue(number).get_comments()],
+        lambda: [c.id for c in bounded(repo.get_issue(number).get_comments())],
         lambda ids: None if comment is not None and comment.id in ids else f"ids {ids}",
     )
     steps.check(
@@ -81,5 +81,5 @@ def _paged(repo: object) -> tuple[int, int, list[int]]:
     # totalCount first: once iterated, PyGithub counts with the first URL alone (state dropped,
     # so GitHub's default, open issues only, would be counted, against GitHub as here).
     total = listing.totalCount
-    numbers = [i.number for i in listing]
+    numbers = [i.number for i in bounded(listing)]
     return len(numbers), total, numbers

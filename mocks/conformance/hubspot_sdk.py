@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchbay.mocks.conformance.steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, bounded, equal
 
 TOKEN = "pat-na1-conformance-FAKE"  # any private app token of HubSpot's shape
 
@@ -57,7 +57,7 @@ def run(base: str, credentials: dict[str, str]) -> Steps:
     )
     steps.check(
         "get_all (the SDK's own pager)",
-        lambda: [c.id for c in api.get_all()],
+        lambda: [c.id for c in bounded(api.get_all())],
         lambda ids: None if cid in ids and len(ids) >= 5 else f"{len(ids)} contacts",
     )
     steps.check("basic_api.archive", lambda: api.basic_api.archive(cid), equal(None))
@@ -76,6 +76,7 @@ def _pages(basic: Any) -> tuple[int, list[str]]:
         page = basic.get_page(limit=2, after=after)
         pages += 1
         ids += [c.id for c in page.results]
+        bounded(ids)
         if page.paging is None or page.paging.next is None:
             return pages, ids
         after = page.paging.next.after

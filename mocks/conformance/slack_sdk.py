@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from patchbay.mocks.conformance.steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, bounded, equal
 
 CHANNEL = "C0CONFORM1"
 TOKEN = "xoxb-conformance-FAKE"  # any bot token of Slack's shape
@@ -42,7 +42,9 @@ def run(base: str, credentials: dict[str, str]) -> Steps:
     steps.check(
         "conversations_history pages (limit 2)",
         # The SDK's response iterates by turning itself into the next page: read each as it comes.
-        lambda: _pages([_ts(p) for p in client.conversations_history(channel=CHANNEL, limit=2)]),
+        lambda: _pages(
+            bounded(_ts(p) for p in client.conversations_history(channel=CHANNEL, limit=2))
+        ),
         lambda r: (
             None if r[0] >= 3 and ts in r[1] else f"{r[0]} pages, posted listed: {ts in r[1]}"
         ),
@@ -106,6 +108,7 @@ async def _async_scenario(base: str) -> Steps:
     try:
         async for page in await client.conversations_history(channel=CHANNEL, limit=2):
             pages.append(_ts(page))
+            bounded(pages)
         results["pages"] = pages
     except Exception as exc:
         results["pages"] = exc

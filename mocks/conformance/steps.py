@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+# A mock whose pager never ends (a canned page answering every cursor) must fail the step, not
+# hang the run: the SDKs' own auto-pagers follow ``has_more`` forever.
+MAX_PAGED_ITEMS = 500
+
+
+def bounded[T](items: Iterable[T], limit: int = MAX_PAGED_ITEMS) -> list[T]:
+    """The items an SDK pager yields, refusing to walk past ``limit`` of them."""
+    out: list[T] = []
+    for item in items:
+        if len(out) >= limit:
+            raise AssertionError(f"the pager did not end after {limit} items")
+        out.append(item)
+    return out
 
 
 @dataclass(frozen=True)

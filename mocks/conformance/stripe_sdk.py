@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchbay.mocks.conformance.steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, bounded, equal
 
 
 def run(base: str, credentials: dict[str, str]) -> Steps:
@@ -116,6 +116,6 @@ def run(base: str, credentials: dict[str, str]) -> Steps:
 
 def _pages(listing: Any) -> tuple[int, list[str]]:
     """(pages fetched, ids seen) walking the SDK's own auto-pager."""
-    ids = [c.id for c in listing.auto_paging_iter()]
+    ids = [c.id for c in bounded(listing.auto_paging_iter())]
     pages = -(-len(ids) // 2)
     return pages, ids

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchbay.mocks.conformance.steps import Steps, equal
+from patchbay.mocks.conformance.steps import Steps, bounded, equal
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 TO, FROM = "+15005550010", "+15005550006"
@@ -57,7 +57,7 @@ def run(base: str, credentials: dict[str, str]) -> Steps:
     )
     steps.check(
         "messages.list page_size 2 (SDK paging)",
-        lambda: [m.sid for m in client.messages.list(page_size=2)],
+        lambda: [m.sid for m in bounded(client.messages.list(page_size=2))],
         lambda sids: None if len(sids) >= 5 and sid in sids else f"{len(sids)} messages",
     )
     steps.check(

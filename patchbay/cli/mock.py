@@ -31,6 +31,14 @@ def mock() -> None:
     show_default=True,
     help="Synthetic records per collection.",
 )
+@click.option(
+    "--fixtures/--no-fixtures",
+    default=True,
+    show_default=True,
+    help="Answer a request a golden fixture matches with that fixture; --no-fixtures answers "
+    "every request from the mock's own state (what a live client such as a vendor SDK needs: "
+    "a fixture recorded in another run carries other ids).",
+)
 @JSON_OPTION
 @click.pass_obj
 def mock_serve(
@@ -41,6 +49,7 @@ def mock_serve(
     seed: int,
     records: int,
     variables: tuple[str, ...],
+    fixtures: bool = True,
     as_json: bool = False,
 ) -> None:
     """Serve mocks of CONNECTORS (default: the project's), each under /<connector>, until
@@ -61,7 +70,7 @@ def mock_serve(
             MockServer(
                 spec,
                 MockOptions(
-                    golden_root=project.golden_for(registry, spec.name),
+                    golden_root=project.golden_for(registry, spec.name) if fixtures else None,
                     seed=seed,
                     records=records,
                     mount=f"/{spec.name}",
