@@ -44,45 +44,45 @@ def test_conformance_command_against_a_running_mock_serve() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # The mock's own behaviour: the recorded sets are these very SDK requests from another run
     # (other ids, other pages) and replay through the contract suite, not to a live SDK.
-    log = tempfile.TemporaryFile()  # a pipe nobody reads would stall the server once full
-    served = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "patchbay"),
-            "mock",
-            "serve",
-            "--no-fixtures",
-            *connectors,
-            "--port",
-            str(port),
-            "--records",
-            "5",
-            *variables,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        origin = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(origin + "/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or served.poll() is not None:
-                    raise AssertionError("mock serve did not start") from None
-                time.sleep(0.1)
-        result = CliRunner().invoke(
-            main, ["--specs-dir", str(ROOT / "specs"), "conformance", "--origin", origin]
+    # A pipe nobody reads would stall the server once full: its output goes to a file.
+    with tempfile.TemporaryFile() as log:
+        served = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "patchbay"),
+                "mock",
+                "serve",
+                "--no-fixtures",
+                *connectors,
+                "--port",
+                str(port),
+                "--records",
+                "5",
+                *variables,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    finally:
-        served.terminate()
-        served.wait(timeout=10)
-        log.seek(0)
-        server_output = log.read().decode(errors="replace")
-        log.close()
+        try:
+            origin = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(origin + "/", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or served.poll() is not None:
+                        raise AssertionError("mock serve did not start") from None
+                    time.sleep(0.1)
+            result = CliRunner().invoke(
+                main, ["--specs-dir", str(ROOT / "specs"), "conformance", "--origin", origin]
+            )
+        finally:
+            served.terminate()
+            served.wait(timeout=10)
+            log.seek(0)
+            server_output = log.read().decode(errors="replace")
     assert result.exit_code == 0, result.output + "\n-- mock serve:\n" + server_output
     for sdk in SDKS:
         assert f"{sdk}: " in result.output and " 0 failed" in result.output
