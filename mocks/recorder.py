@@ -162,6 +162,8 @@ def rules_for(spec: ConnectorSpec) -> RedactionRules:
         params={p.lower() for p in SENSITIVE_PARAMS},
         fields={f.lower() for f in SENSITIVE_FIELDS},
     )
+    # The spec's own webhook signature headers (a vendor's names come from its spec).
+    rules.headers |= {w.verification.signature_header.lower() for w in spec.triggers.webhooks}
     for variant in spec.auth:
         rules.fields |= {name.lower() for name, f in variant.fields.items() if f.secret}
         if isinstance(variant, BearerAuth | OAuth2Auth):

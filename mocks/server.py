@@ -1302,27 +1302,33 @@ def _same_position(
     fixture: Fixture, action: Action, query: dict[str, list[str]], body: Any
 ) -> bool:
     """Whether ``fixture`` answers the same page: a recorded first page (no cursor) must not
-    answer a request for a later one, or an SDK's auto-pager would be handed page one forever."""
+    answer a request for a later one, or an SDK's auto-pager would be handed page one forever.
+    A position the fixture leaves out is the first page (no cursor, the offset or page start),
+    which a client may also send explicitly."""
     pag = action.pagination
     if pag is None:
         return True
-    names = {_PAGE_PARAM}
+    first: dict[str, list[str]] = {_PAGE_PARAM: []}
     if isinstance(pag, CursorPagination):
-        names.add(pag.cursor_param)
+        first[pag.cursor_param] = []
     if isinstance(pag, OffsetPagination):
-        names.add(pag.offset_param)
+        first[pag.offset_param] = [str(pag.start)]
     if isinstance(pag, PagePagination):
-        names.add(pag.page_param)
+        first[pag.page_param] = [str(pag.start)]
     if action.mock is not None and action.mock.page_param:
-        names.add(action.mock.page_param)
+        first.setdefault(action.mock.page_param, [])
     req = fixture.request
     fixture_body = req.body if isinstance(req.body, dict) else {}
     sent_body = body if isinstance(body, dict) else {}
-    for name in names:
-        if _as_values(req.query.get(name)) != _as_values(query.get(name)):
-            return False
-        if _as_values(fixture_body.get(name)) != _as_values(sent_body.get(name)):
-            return False
+    for name, start in first.items():
+        for recorded, sent in (
+            (req.query.get(name), query.get(name)),
+            (fixture_body.get(name), sent_body.get(name)),
+        ):
+            want = _as_values(recorded)
+            got = _as_values(sent)
+            if want != got and not (not want and got in ([], [""], start)):
+                return False
     return True
 
 

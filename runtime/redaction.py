@@ -56,15 +56,13 @@ SENSITIVE_HEADERS: frozenset[str] = frozenset(
         "x-api-token",
         "api-key",
         "x-auth-token",
-        "stripe-signature",
-        "x-hub-signature",
-        "x-hub-signature-256",
-        "x-slack-signature",
-        "typeform-signature",
-        "x-zendesk-webhook-signature",
-        "webhook-signature",
     }
 )
+
+#: Any name ending so (after dropping case, "-", "_" and trailing digits) is sensitive: the
+#: vendors' webhook signature headers (Stripe-Signature, X-Hub-Signature-256,
+#: X-Slack-Signature, webhook-signature, ...) without naming a vendor here.
+_SIGNATURE = "signature"
 
 SENSITIVE_FIELDS: frozenset[str] = frozenset(
     {
@@ -197,6 +195,11 @@ def _normal(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
+def _sensitive(normal: str, names: frozenset[str]) -> bool:
+    """Whether a normalized name is in ``names`` or names a signature (see ``_SIGNATURE``)."""
+    return normal in names or normal.rstrip("0123456789").endswith(_SIGNATURE)
+
+
 class Redactor:
     """Scrubs known secret values (in all their encodings) and sensitive names.
 
@@ -296,7 +299,7 @@ class Redactor:
             start = end
             while start > 0 and value[start - 1] in _NAME_CHARS:
                 start -= 1
-            if start == end or _normal(value[start:end]) not in names:
+            if start == end or not _sensitive(_normal(value[start:end]), names):
                 continue
             if start > 0 and value[start - 1] == ".":
                 continue  # obj.key=…: an attribute path, not a parameter
@@ -308,7 +311,7 @@ class Redactor:
         return "".join(out)
 
     def _quoted(self, m: re.Match[str]) -> str:
-        if _normal(m["n"]) not in self._text_names:
+        if not _sensitive(_normal(m["n"]), self._text_names):
             return m[0]
         return f"{m['q']}{m['n']}{m['q']}{m['s']}{m['v']}{REDACTED}{m['v']}"
 
@@ -329,7 +332,10 @@ class Redactor:
     def headers(self, headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
         """Headers with sensitive ones replaced by name and secrets scrubbed from the rest."""
         names = self._header_names
-        return {k: (REDACTED if _normal(k) in names else self.text(v)) for k, v in headers.items()}
+        return {
+            k: (REDACTED if _sensitive(_normal(k), names) else self.text(v))
+            for k, v in headers.items()
+        }
 
     def url(self, url: httpx.URL | str) -> str:
         """A URL with sensitive query parameters replaced by name and secrets scrubbed."""
@@ -342,7 +348,8 @@ class Redactor:
         if url.query:
             names = self._param_names
             params = [
-                (k, REDACTED if _normal(k) in names else v) for k, v in url.params.multi_items()
+                (k, REDACTED if _sensitive(_normal(k), names) else v)
+                for k, v in url.params.multi_items()
             ]
             url = url.copy_with(params=params)
         return self.text(str(url))
@@ -355,7 +362,7 @@ class Redactor:
     def _data(self, value: Any, names: frozenset[str]) -> Any:
         if isinstance(value, dict):
             return {
-                k: (REDACTED if _normal(str(k)) in names else self._data(v, names))
+                k: (REDACTED if _sensitive(_normal(str(k)), names) else self._data(v, names))
                 for k, v in value.items()
             }
         if isinstance(value, list):

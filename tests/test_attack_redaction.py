@@ -33,10 +33,13 @@ from patchbay.runtime import (
 )
 from patchbay.runtime.observability import JsonFormatter
 from patchbay.runtime.redaction import REDACTED, Redactor
+from patchbay.runtime.registry import SpecRegistry
 
 BEARER = "a+b/c=d%e&f_PLANTED_bearer"
 QUERY_KEY = "q+r/s=t%u&v PLANTED_query"
 USER, PASSWORD = "someone", "p+w/d=x%y&z_PLANTED_pass"
+
+REGISTRY_FOR_SIGNATURES = SpecRegistry(Path(__file__).resolve().parent.parent / "specs")
 
 ACTIONS: list[dict[str, Any]] = [
     {
@@ -245,3 +248,33 @@ def test_any_secret_in_any_form_is_scrubbed(secret: str, form: int) -> None:
     out = Redactor([secret]).text(text)
     assert REDACTED in out
     assert_not_in_text(out, secret)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # Every Batch 1 signature header, by the spec's own name, and ones no spec declares.
+        *sorted(
+            {
+                w.verification.signature_header
+                for s in REGISTRY_FOR_SIGNATURES.names()
+                for w in REGISTRY_FOR_SIGNATURES.get(s).triggers.webhooks
+            }
+        ),
+        "X-Hub-Signature",
+        "X-Acme-Signature-512",
+    ],
+)
+def test_signature_headers_are_redacted_without_naming_a_vendor(header: str) -> None:
+    signed = "t=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"
+    redactor = Redactor()
+    assert redactor.headers({header: signed, "Content-Type": "application/json"}) == {
+        header: REDACTED,
+        "Content-Type": "application/json",
+    }
+    assert signed not in redactor.text(f"{header}: {signed}")
+    assert signed not in json.dumps(redactor.data({header.lower(): signed}))
+
+
+def test_a_header_merely_mentioning_signatures_elsewhere_is_kept() -> None:
+    assert Redactor().headers({"X-Signature-Count": "3"}) == {"X-Signature-Count": "3"}

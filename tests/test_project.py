@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import patchbay.extras
 from patchbay.cli import main
 from patchbay.extras import need_extra
-from patchbay.project import Project, package_for
+from patchbay.project import BUNDLED_GOLDEN_DIR, Project, package_for
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.registry import BUNDLED_SPECS_DIR, SpecRegistry
 
@@ -88,6 +88,17 @@ def test_a_project_spec_shadows_the_bundled_one_and_bundled_ones_load_by_name(
     assert {"github", "stripe", "slack"} <= set(registry.all_names())
     with pytest.raises(ConfigError, match="unknown connector"):
         SpecRegistry(specs, bundled=False).get("github")
+
+
+def test_fixtures_of_a_bundled_connector_are_the_projects_when_it_keeps_a_folder(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "specs").mkdir()
+    project = Project.discover(tmp_path)
+    registry = SpecRegistry(tmp_path / "specs")
+    assert project.golden_for(registry, "github") == BUNDLED_GOLDEN_DIR
+    (tmp_path / "golden" / "github").mkdir(parents=True)
+    assert project.golden_for(registry, "github") == tmp_path / "golden"
 
 
 @pytest.mark.parametrize(
