@@ -38,7 +38,7 @@ class _Model(BaseModel):
 
 
 # ------------------------------------------------------------- mock fidelity (vendor behaviour)
-# How the vendor behaves beyond what a client sends: read only by the mock (mocks/server.py),
+# How the vendor behaves beyond what a client sends: read only by the mock (mocks/server/),
 # so a mock of the spec answers the vendors' own SDKs the way the vendor does.
 
 MockSituation = Literal["auth_invalid", "not_found", "idempotency_conflict", "validation"]
