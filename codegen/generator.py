@@ -252,6 +252,18 @@ def _read_manifest(out_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"generator": "", "connectors": {}}
 
 
+def _index_current(out_dir: Path, manifest: dict[str, Any], names: list[str], package: str) -> bool:
+    """Whether ``<out>/__init__.py`` and the manifest already list exactly ``names``."""
+    index = out_dir / "__init__.py"
+    return (
+        index.is_file()
+        and manifest.get("package", DEFAULT_PACKAGE) == package
+        and manifest.get("index_inputs") == _index_inputs(names, package)
+        and manifest.get("index_sha256") == sha256(index.read_bytes())
+        and set(manifest.get("connectors", {})) == set(names)
+    )
+
+
 def _up_to_date(
     out_dir: Path, manifest: dict[str, Any], item: Loaded, package: str = DEFAULT_PACKAGE
 ) -> list[str]:
@@ -379,6 +391,8 @@ def generate(
     ]
     result.skipped = sorted(i.name for i in everything if i.name in wanted and i not in todo)
     all_names = sorted(i.name for i in everything)
+    if not todo and _index_current(out_dir, manifest, all_names, package):
+        return result  # nothing to render: no staging, no formatter run
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
         for item in todo:

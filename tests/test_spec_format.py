@@ -245,6 +245,21 @@ SEMANTIC_CASES: dict[str, tuple[Mutation, str, str]] = {
         "/actions/0/parameters/0/schema/type",
         "invalid JSON Schema",
     ),
+    # jsonschema-rs accepts \\p{L}; Python's re (what the metaschema's regex format means to
+    # the checker of record) does not: the fast path must not let it through.
+    "pattern Python cannot compile": (
+        _set("actions/0/parameters/0/schema", {"type": "string", "pattern": "^\\p{L}+$"}),
+        "/actions/0/parameters/0/schema/pattern",
+        "invalid JSON Schema",
+    ),
+    "bad JSON Schema deep inside": (
+        _set(
+            "actions/0/parameters/0/schema",
+            {"type": "object", "properties": {"a": {"type": "array", "items": {"minItems": -1}}}},
+        ),
+        "/actions/0/parameters/0/schema/properties/a/items/minItems",
+        "invalid JSON Schema",
+    ),
     "trigger action missing": (
         _set("triggers/polling/0/action", "list_nothing"),
         "/triggers/polling/0/action",
