@@ -1,35 +1,18 @@
-"""The GenericExecutor: runs any action of any spec, sync or async, over one request flow.
-
-:class:`ExecutorCore` compiles a spec for one connection (auth rendered, validators and request
-builders built once per action) and produces *flows* (see :mod:`runtime.flow`): generators that
-decide everything. :class:`GenericExecutor` and :class:`AsyncGenericExecutor` only drive them.
-
-Hostile responses are bounded: every call has a total deadline, every body a decoded-size cap and
-every JSON document a depth limit (see :class:`ExecutorOptions`), and nothing but a redacted
-:class:`~runtime.errors.PatchbayError` leaves the public methods.
-"""
+"""The spec compiled for one connection: plans, and the flows both executors drive."""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
 import time
 import uuid
 from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
     Callable,
-    Generator,
-    Iterator,
     Mapping,
 )
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from prometheus_client import CollectorRegistry
 
 from patchbay.runtime.auth import AuthInjector, build_auth
 from patchbay.runtime.budget import RequestBudget
@@ -51,6 +34,16 @@ from patchbay.runtime.errors import (
     ValidationFailed,
     describe_unexpected,
 )
+from patchbay.runtime.executor._options import (
+    NO_OPTIONS,
+    USER_AGENT,
+    CallOptions,
+    ConnectionCheck,
+    ExecutorOptions,
+    Page,
+    timeout_table,
+)
+from patchbay.runtime.executor._plan import ActionPlan
 from patchbay.runtime.flow import (
     AcquireToken,
     Cut,
@@ -58,15 +51,8 @@ from patchbay.runtime.flow import (
     Flow,
     Send,
     Sleep,
-    iterate_async,
-    iterate_sync,
-    run_async,
-    run_sync,
 )
 from patchbay.runtime.limits import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_JSON_DEPTH,
-    DEFAULT_MAX_RESPONSE_BYTES,
     JSONTooDeep,
     loads_json,
 )
@@ -74,137 +60,12 @@ from patchbay.runtime.observability import log_event, logger, metric_method, met
 from patchbay.runtime.pagination import PageWalker
 from patchbay.runtime.paths import get_path
 from patchbay.runtime.redaction import Redactor
-from patchbay.runtime.request_builder import RequestBuilder, RequestParts
+from patchbay.runtime.request_builder import RequestParts
 from patchbay.runtime.retry import RetryPolicy
 from patchbay.runtime.spec import IDEMPOTENT_METHODS, Action, Body, ConnectorSpec
-from patchbay.runtime.validation import InputCheck
 
 if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
-
-USER_AGENT = "patchbay/0.1"
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-
-#: The ``action`` metric label of :meth:`GenericExecutor.request` calls: a fixed word, never the
-#: caller's path (which may hold ids or e-mail addresses, one time series each).
-REQUEST_LABEL = "request"
-
-
-@dataclass(frozen=True)
-class ExecutorOptions:
-    """Settings of one executor. ``sleep``/``clock``/``monotonic`` exist so tests run without
-    waiting.
-
-    ``deadline`` (default :data:`runtime.limits.DEFAULT_DEADLINE`, 300 s; ``None`` for none) is
-    the total time one exchange may take: every attempt, retry wait, token acquisition and the
-    body read. A call is one exchange; a paginated call gets a fresh deadline for each page
-    request, so a caller that consumes a lazy pager slowly never times it out (the page count
-    is bounded by ``max_pages_hard_cap``). Per-request httpx timeouts are lowered to what is
-    left of it. ``max_response_bytes`` caps a body *after* decompression, enforced while it
-    streams in; ``max_json_depth`` caps JSON nesting. Breaking either is a ``bad_response``.
-    """
-
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
-    max_pages_hard_cap: int = 10_000
-    validate_responses: bool = False
-    metrics_registry: CollectorRegistry | None = None
-    clock: Callable[[], float] = time.time
-    deadline: float | None = DEFAULT_DEADLINE
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
-    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
-    monotonic: Callable[[], float] = time.monotonic
-
-
-@dataclass(frozen=True)
-class CallOptions:
-    """Per-call overrides (``deadline`` replaces :attr:`ExecutorOptions.deadline`)."""
-
-    timeout: float | httpx.Timeout | None = None
-    retries: int | None = None
-    idempotency_key: str | None = None
-    extra_headers: Mapping[str, str] | None = None
-    deadline: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a paginated call: its items and the decoded body they came from."""
-
-    number: int
-    items: list[Any]
-    body: Any
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionCheck:
-    """The verdict of *Test Connection*."""
-
-    ok: bool
-    account_label: str | None = None
-    account_id: str | None = None
-    error: PatchbayError | None = None
-
-
-_NO_OPTIONS = CallOptions()
-
-
-def _timeout_table(timeout: float | httpx.Timeout) -> tuple[dict[str, float | None], float]:
-    """httpx's per-request timeout dict, and its longest finite value (``inf`` when one is
-    unlimited): a call with more time left than that needs no per-request lowering."""
-    table = (timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)).as_dict()
-    values = table.values()
-    longest = float("inf") if None in values else max(v for v in values if v is not None)
-    return table, longest
-
-
-class _ActionPlan:
-    """Everything compiled once per action."""
-
-    __slots__ = (
-        "action",
-        "builder",
-        "check",
-        "idempotency",
-        "metric_children",
-        "output_validator",
-        "repeatable",
-    )
-
-    def __init__(self, core: ExecutorCore, action: Action) -> None:
-        spec = core.spec
-        self.action = action
-        self.check = InputCheck(spec.name, action, spec.defs)
-        base = render_base_url(
-            spec,
-            action.base_url or spec.connection.base_url,
-            core.variables,
-            what=f"the base URL of {action.name!r}",
-            override=core.base_url_override,
-        )
-        self.builder = RequestBuilder(
-            action, base_url=base, headers=core.default_headers(action), variables=core.variables
-        )
-        idem = spec.idempotency
-        uses_key = action.idempotency_key
-        if uses_key is None:
-            uses_key = idem is not None and action.method in idem.methods
-        self.idempotency = idem if uses_key else None
-        self.repeatable = action.is_idempotent
-        self.output_validator: Validator | None = None
-        if (
-            core.options.validate_responses
-            and action.output.schema_
-            and action.output.format == "json"
-        ):
-            schema = dict(action.output.schema_)
-            if spec.defs:
-                schema["$defs"] = spec.defs
-            from jsonschema import Draft202012Validator
-
-            self.output_validator = Draft202012Validator(schema)
-        self.metric_children: dict[tuple[str, str], Any] = {}
+    pass
 
 
 class ExecutorCore:
@@ -236,10 +97,10 @@ class ExecutorCore:
         )
         self.mapper = ErrorMapper(spec, redact=self.redactor.text, clock=self.options.clock)
         self.metrics = metrics_for(self.options.metrics_registry)
-        self._timeouts = _timeout_table(self.options.timeout)
+        self._timeouts = timeout_table(self.options.timeout)
         budget = spec.rate_limits.budget
         self.budget = RequestBudget(budget.requests, budget.per_seconds) if budget else None
-        self._plans: dict[str, _ActionPlan] = {}
+        self._plans: dict[str, ActionPlan] = {}
         self._request_children: dict[tuple[str, str], Any] = {}
         self._connection_headers = {
             k: render_config(v, self.variables, what=f"header {k!r}", connector=spec.name)
@@ -248,8 +109,6 @@ class ExecutorCore:
 
     def __repr__(self) -> str:
         return f"ExecutorCore(spec={self.spec.name!r}, connection={self.connection!r})"
-
-    # ------------------------------------------------------------------------------ plans
 
     def default_headers(self, action: Action) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -260,7 +119,7 @@ class ExecutorCore:
             )
         return headers
 
-    def plan(self, name: str) -> _ActionPlan:
+    def plan(self, name: str) -> ActionPlan:
         plan = self._plans.get(name)
         if plan is None:
             try:
@@ -273,12 +132,12 @@ class ExecutorCore:
                     f"unknown action {name!r} for connector {self.spec.name!r}{hint}",
                     connector=self.spec.name,
                 ) from None
-            plan = self._plans[name] = _ActionPlan(self, action)
+            plan = self._plans[name] = ActionPlan(self, action)
         return plan
 
     def prepare(
         self, name: str, data: Mapping[str, Any] | None, opts: CallOptions
-    ) -> tuple[_ActionPlan, RequestParts]:
+    ) -> tuple[ActionPlan, RequestParts]:
         """Validate input (before any I/O) and build the first request."""
         plan = self.plan(name)
         data = {} if data is None else data
@@ -310,8 +169,6 @@ class ExecutorCore:
             )
         return plan, parts
 
-    # ------------------------------------------------------------------------------ flows
-
     def pages_factory(
         self,
         action: str,
@@ -337,13 +194,13 @@ class ExecutorCore:
 
         return make
 
-    def call_flow(self, plan: _ActionPlan, parts: RequestParts, opts: CallOptions) -> Flow[Any]:
+    def call_flow(self, plan: ActionPlan, parts: RequestParts, opts: CallOptions) -> Flow[Any]:
         _response, body = yield from self.exchange(plan, parts, opts)
         return get_path(body, plan.action.output.result_path, None)
 
     def pages_flow(
         self,
-        plan: _ActionPlan,
+        plan: ActionPlan,
         parts: RequestParts,
         opts: CallOptions,
         *,
@@ -447,7 +304,7 @@ class ExecutorCore:
         )
 
     def request_flow(self, parts: RequestParts, label: str) -> Flow[Any]:
-        _response, body = yield from self.exchange(None, parts, _NO_OPTIONS, label=label)
+        _response, body = yield from self.exchange(None, parts, NO_OPTIONS, label=label)
         return body
 
     def test_connection_flow(self) -> Flow[ConnectionCheck]:
@@ -455,7 +312,7 @@ class ExecutorCore:
         parts = self.raw_parts(tc.method, tc.path, query=tc.query, json_body=tc.body)
         try:
             response, body = yield from self.exchange(
-                None, parts, _NO_OPTIONS, label="test_connection", safe=True
+                None, parts, NO_OPTIONS, label="test_connection", safe=True
             )
         except PatchbayError as exc:
             return ConnectionCheck(ok=False, error=exc)
@@ -478,11 +335,9 @@ class ExecutorCore:
             account_id=None if account is None else str(account),
         )
 
-    # ------------------------------------------------------------------ one exchange, retried
-
     def exchange(
         self,
-        plan: _ActionPlan | None,
+        plan: ActionPlan | None,
         parts: RequestParts,
         opts: CallOptions,
         *,
@@ -505,7 +360,7 @@ class ExecutorCore:
             )
         timeouts, longest = self._timeouts
         if opts.timeout is not None:
-            timeouts, longest = _timeout_table(opts.timeout)
+            timeouts, longest = timeout_table(opts.timeout)
         monotonic = options.monotonic
         allowed = opts.deadline if opts.deadline is not None else options.deadline
         deadline = None if allowed is None else monotonic() + allowed
@@ -727,7 +582,7 @@ class ExecutorCore:
         return error
 
     def _count(
-        self, plan: _ActionPlan | None, action: str, method: str, status_class: str, elapsed: float
+        self, plan: ActionPlan | None, action: str, method: str, status_class: str, elapsed: float
     ) -> None:
         key = (method, status_class)
         cache = plan.metric_children if plan is not None else self._request_children
@@ -776,7 +631,7 @@ class ExecutorCore:
                 retryable=False,
             )
 
-    def _check_output(self, plan: _ActionPlan, body: Any, status: int) -> PatchbayError | None:
+    def _check_output(self, plan: ActionPlan, body: Any, status: int) -> PatchbayError | None:
         validator = plan.output_validator
         assert validator is not None
         if validator.is_valid(body):
@@ -827,10 +682,7 @@ class ExecutorCore:
         )
 
 
-# ------------------------------------------------------------------------------- executors
-
-
-def _core(
+def compile_core(
     spec: ConnectorSpec,
     connection: Connection,
     base_url: str | None,
@@ -851,289 +703,3 @@ def _core(
     error.redact(Redactor(connection.secret_values(spec)).text)
     error.__cause__ = error.__context__ = None
     raise error
-
-
-def _surfacing(
-    core: ExecutorCore, pages: Generator[Page, None, None], action: str
-) -> Generator[Page, None, None]:
-    """``pages`` with whatever it raises turned into a redacted :class:`PatchbayError`."""
-    try:
-        yield from pages
-        return
-    except Exception as exc:
-        error = core.surface(exc, action)
-    raise error  # outside the ``except``: the original is not attached as ``__context__``
-
-
-async def _asurfacing(
-    core: ExecutorCore, pages: AsyncGenerator[Page, None], action: str
-) -> AsyncGenerator[Page, None]:
-    try:
-        async for page in pages:
-            yield page
-        return
-    except Exception as exc:
-        error = core.surface(exc, action)
-    finally:
-        await pages.aclose()
-    raise error
-
-
-class Pager:
-    """Lazy items of a paginated call; ``.pages()`` gives whole pages. Iterate once."""
-
-    def __init__(
-        self,
-        make_flow: Callable[[], Flow[None]],
-        client: httpx.Client,
-        sleep: Callable[[float], None],
-        core: ExecutorCore,
-        action: str,
-    ) -> None:
-        self._make_flow = make_flow
-        self._client = client
-        self._sleep = sleep
-        self._core = core
-        self._action = action
-
-    def pages(self) -> Generator[Page, None, None]:
-        flow = iterate_sync(self._make_flow(), self._client, self._sleep)
-        return _surfacing(self._core, flow, self._action)
-
-    def __iter__(self) -> Iterator[Any]:
-        for page in self.pages():
-            yield from page.items
-
-    def all(self) -> list[Any]:
-        items: list[Any] = []
-        for page in self.pages():  # whole pages at a time, not one generator step per item
-            items.extend(page.items)
-        return items
-
-
-class AsyncPager:
-    """Lazy items of a paginated call for ``async for``; ``.pages()`` gives whole pages."""
-
-    def __init__(
-        self,
-        make_flow: Callable[[], Flow[None]],
-        client: httpx.AsyncClient,
-        sleep: Callable[[float], Awaitable[None]],
-        core: ExecutorCore,
-        action: str,
-    ) -> None:
-        self._make_flow = make_flow
-        self._client = client
-        self._sleep = sleep
-        self._core = core
-        self._action = action
-
-    def pages(self) -> AsyncGenerator[Page, None]:
-        flow = iterate_async(self._make_flow(), self._client, self._sleep)
-        return _asurfacing(self._core, flow, self._action)
-
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        async for page in self.pages():
-            for item in page.items:
-                yield item
-
-    async def all(self) -> list[Any]:
-        items: list[Any] = []
-        async for page in self.pages():
-            items.extend(page.items)
-        return items
-
-
-class GenericExecutor:
-    """Runs actions of one spec for one connection with a synchronous ``httpx.Client``.
-
-    Pass ``transport`` (e.g. ``httpx.MockTransport``) or a ready ``client`` to change how
-    requests travel; that is the test seam.
-    """
-
-    def __init__(
-        self,
-        spec: ConnectorSpec,
-        connection: Connection,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        client: httpx.Client | None = None,
-        base_url: str | None = None,
-        options: ExecutorOptions | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.core = _core(spec, connection, base_url, options)
-        self._owns_client = client is None
-        self._client = client or httpx.Client(transport=transport)
-        self._sleep = sleep
-
-    @property
-    def spec(self) -> ConnectorSpec:
-        return self.core.spec
-
-    def __repr__(self) -> str:
-        return f"GenericExecutor({self.core.spec.name!r}, {self.core.connection!r})"
-
-    def call(
-        self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS
-    ) -> Any:
-        """Run one action and return its result (the spec's ``result_path`` of the body)."""
-        core = self.core
-        try:
-            plan, parts = core.prepare(action, data, options)
-            return run_sync(core.call_flow(plan, parts, options), self._client, self._sleep)
-        except Exception as exc:
-            error = core.surface(exc, action)
-        raise error  # outside the ``except``: the original is not attached as ``__context__``
-
-    def paginate(
-        self,
-        action: str,
-        data: Mapping[str, Any] | None = None,
-        options: CallOptions = _NO_OPTIONS,
-        *,
-        max_pages: int | None = None,
-        max_items: int | None = None,
-        page_size: int | None = None,
-    ) -> Pager:
-        """Lazy pager over an action's items: input is checked now, requests go out on iteration."""
-        core = self.core
-        try:
-            make = core.pages_factory(
-                action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
-            )
-            return Pager(make, self._client, self._sleep, core, action)
-        except Exception as exc:
-            error = core.surface(exc, action)
-        raise error
-
-    def test_connection(self) -> ConnectionCheck:
-        core = self.core
-        try:
-            return run_sync(core.test_connection_flow(), self._client, self._sleep)
-        except Exception as exc:
-            error = core.surface(exc, "test_connection")
-        raise error
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        json: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """A call no action describes (for bespoke clients): the same auth, retries and error
-        mapping as any action, and the decoded body back. Metrics count it under the fixed
-        action label ``request`` (a path can hold ids or e-mail addresses)."""
-        core = self.core
-        try:
-            parts = core.raw_parts(method, path, query=query, json_body=json)
-            flow = core.request_flow(parts, REQUEST_LABEL)
-            return run_sync(flow, self._client, self._sleep)
-        except Exception as exc:
-            error = core.surface(exc, REQUEST_LABEL)
-        raise error
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncGenericExecutor:
-    """The asynchronous twin of :class:`GenericExecutor`, driving the very same flows."""
-
-    def __init__(
-        self,
-        spec: ConnectorSpec,
-        connection: Connection,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        client: httpx.AsyncClient | None = None,
-        base_url: str | None = None,
-        options: ExecutorOptions | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.core = _core(spec, connection, base_url, options)
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(transport=transport)
-        self._sleep = sleep
-
-    @property
-    def spec(self) -> ConnectorSpec:
-        return self.core.spec
-
-    def __repr__(self) -> str:
-        return f"AsyncGenericExecutor({self.core.spec.name!r}, {self.core.connection!r})"
-
-    async def call(
-        self, action: str, data: Mapping[str, Any] | None = None, options: CallOptions = _NO_OPTIONS
-    ) -> Any:
-        core = self.core
-        try:
-            plan, parts = core.prepare(action, data, options)
-            return await run_async(core.call_flow(plan, parts, options), self._client, self._sleep)
-        except Exception as exc:
-            error = core.surface(exc, action)
-        raise error
-
-    def paginate(
-        self,
-        action: str,
-        data: Mapping[str, Any] | None = None,
-        options: CallOptions = _NO_OPTIONS,
-        *,
-        max_pages: int | None = None,
-        max_items: int | None = None,
-        page_size: int | None = None,
-    ) -> AsyncPager:
-        core = self.core
-        try:
-            make = core.pages_factory(
-                action, data, options, max_pages=max_pages, max_items=max_items, page_size=page_size
-            )
-            return AsyncPager(make, self._client, self._sleep, core, action)
-        except Exception as exc:
-            error = core.surface(exc, action)
-        raise error
-
-    async def test_connection(self) -> ConnectionCheck:
-        core = self.core
-        try:
-            return await run_async(core.test_connection_flow(), self._client, self._sleep)
-        except Exception as exc:
-            error = core.surface(exc, "test_connection")
-        raise error
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        json: Mapping[str, Any] | None = None,
-    ) -> Any:
-        core = self.core
-        try:
-            parts = core.raw_parts(method, path, query=query, json_body=json)
-            flow = core.request_flow(parts, REQUEST_LABEL)
-            return await run_async(flow, self._client, self._sleep)
-        except Exception as exc:
-            error = core.surface(exc, REQUEST_LABEL)
-        raise error
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
