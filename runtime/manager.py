@@ -49,12 +49,6 @@ Route = Literal["bespoke", "generic"]
 C = TypeVar("C")
 
 
-def _default_bespoke() -> dict[str, BespokeFactory]:
-    from patchbay.runtime.bespoke import BESPOKE_CLIENTS
-
-    return dict(BESPOKE_CLIENTS)
-
-
 class IntegrationManager:
     def __init__(
         self,
@@ -77,9 +71,8 @@ class IntegrationManager:
         self._async_transport = async_transport
         self._options = options
         self._oauth_client = oauth_client
-        self._bespoke: dict[str, BespokeFactory] = (
-            _default_bespoke() if bespoke is None else dict(bespoke)
-        )
+        # Handed in, never looked up: the runtime holds no connector's own code.
+        self._bespoke: dict[str, BespokeFactory] = dict(bespoke or {})
 
     def register_bespoke(self, connector: str, factory: BespokeFactory) -> None:
         """Use hand-written code for ``connector`` (it gets a GenericExecutor to build on)."""

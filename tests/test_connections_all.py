@@ -13,6 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from patchbay.bespoke import BESPOKE_CLIENTS
 from patchbay.mocks.oauth_provider import MockOAuthProvider
 from patchbay.mocks.server import (
     MockOptions,
@@ -201,12 +202,15 @@ def test_bespoke_salesforce_client_creates_records_the_spec_cannot_describe(
         return httpx.Response(404, json=[{"message": "nope", "errorCode": "NOT_FOUND"}])
 
     conn = stored_for(salesforce, store, valid=True)
+    plain = IntegrationManager(REGISTRY, store=store, generic_enabled=True)
+    assert plain.route("salesforce") == "generic"  # never looked up by name
     manager = IntegrationManager(
         REGISTRY,
         store=store,
         generic_enabled=False,
         transport=httpx.MockTransport(vendor),
         oauth_client=lambda name: CLIENT,
+        bespoke=BESPOKE_CLIENTS,
     )
     assert manager.route("salesforce") == "bespoke"  # even with the generic path off
     result = manager.execute(

@@ -162,3 +162,37 @@ def test_nothing_imports_a_bare_top_level_name() -> None:
                 names = [node.module]
             offenders += [f"{rel}:{node.lineno} {n}" for n in names if n.split(".")[0] in BARE]
     assert not offenders, offenders
+
+
+def test_the_runtime_imports_no_tool_no_mock_no_generated_or_bespoke_code() -> None:
+    """What a deployed application installs stands alone: routers and bespoke clients are
+    handed to the runtime, never imported by it (not even lazily inside a function)."""
+    banned = (
+        "patchbay.codegen",
+        "patchbay.mocks",
+        "patchbay.connectors",
+        "patchbay.bespoke",
+        "patchbay.cli",
+        "jinja2",
+        "datamodel_code_generator",
+        "starlette",
+        "uvicorn",
+        "mitmproxy",
+    )
+    # The ASGI intake is the runtime's one optional module: the [webhooks] extra's server.
+    allowed = {"webhook_app.py": ("starlette", "uvicorn")}
+    offenders = []
+    for path in sorted((REPO / "runtime").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(REPO)}:{node.lineno} {n}"
+                for n in names
+                if any(n == p or n.startswith(p + ".") for p in banned)
+                and n.split(".")[0] not in allowed.get(path.name, ())
+            ]
+    assert not offenders, offenders
