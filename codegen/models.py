@@ -134,9 +134,9 @@ def _hoist_inline_objects(defs: dict[str, JsonSchema], taken: set[str]) -> None:
 
     datamodel-code-generator names an inline object after its field alone, so two ``parent``
     objects become ``Parent`` and ``Parent1``, and the numbers move when a spec gains another.
-    Here ``CreatePageInput.parent`` becomes ``CreatePageInputParent``, the items of
-    ``Issue.labels`` ``IssueLabelsItem`` and the second object branch of an ``anyOf``
-    ``<Owner><Field>Option2``: names that depend only on the path."""
+    Here ``CreatePageInput.parent`` becomes ``CreatePageInputParent`` and the items of
+    ``Issue.labels`` ``IssueLabelsItem``: names that depend only on the path. Union branches
+    and constrained scalars get names from the schema (``_branch_names``), never a number."""
     todo = list(defs)
     while todo:
         name = todo.pop(0)
