@@ -27,7 +27,7 @@ from datamodel_code_generator.format import Formatter
 from patchbay.codegen.naming import pascal, unique
 from patchbay.runtime.spec import Action, ConnectorSpec, JsonSchema
 from patchbay.runtime.spec_checks import schema_at_path
-from patchbay.runtime.validation import input_schema
+from patchbay.runtime.validation import FILE_OBJECT_SCHEMA, input_schema
 
 _REF_PREFIX = "#/$defs/"
 
@@ -134,9 +134,9 @@ def _hoist_inline_objects(defs: dict[str, JsonSchema], taken: set[str]) -> None:
 
     datamodel-code-generator names an inline object after its field alone, so two ``parent``
     objects become ``Parent`` and ``Parent1``, and the numbers move when a spec gains another.
-    Here ``CreatePageInput.parent`` becomes ``CreatePageInputParent``, the items of
-    ``Issue.labels`` ``IssueLabelsItem`` and the second object branch of an ``anyOf``
-    ``<Owner><Field>Option2``: names that depend only on the path."""
+    Here ``CreatePageInput.parent`` becomes ``CreatePageInputParent`` and the items of
+    ``Issue.labels`` ``IssueLabelsItem``: names that depend only on the path. Union branches
+    and constrained scalars get names from the schema (``_branch_names``), never a number."""
     todo = list(defs)
     while todo:
         name = todo.pop(0)
@@ -151,9 +151,15 @@ def _hoist(
     todo: list[str],
     *,
     top: bool = False,
+    short: str | None = None,
 ) -> Any:
+    """``schema`` with nested objects and constrained scalars moved into ``defs``; ``base`` is
+    the name of where it sits (``IssueLabels``), ``short`` that of its property alone."""
     if not isinstance(schema, dict):
         return schema
+    if not top:
+        schema = _split_required_alternatives(schema)
+        schema = _drop_restated_properties(schema, defs)
     if not top and _is_inline_object(schema):
         name = unique(base, taken)
         defs[name] = schema
@@ -166,11 +172,16 @@ def _hoist(
     props = schema.get("properties")
     if isinstance(props, dict):
         out["properties"] = {
-            key: _hoist(value, base + pascal(key), defs, taken, todo)
+            key: _hoist(value, base + pascal(key), defs, taken, todo, short=pascal(key))
             for key, value in props.items()
         }
-    if isinstance(schema.get("items"), dict):
-        out["items"] = _hoist(schema["items"], f"{base}Item", defs, taken, todo)
+    items = schema.get("items")
+    if isinstance(items, dict):
+        if _is_constrained_scalar(items):
+            names = [f"{n}Item" for n in (short, base) if n is not None]
+            out["items"] = _hoist_scalar(items, names, defs, taken)
+        else:
+            out["items"] = _hoist(items, f"{base}Item", defs, taken, todo)
     if isinstance(schema.get("additionalProperties"), dict):
         out["additionalProperties"] = _hoist(
             schema["additionalProperties"], f"{base}Value", defs, taken, todo
@@ -178,12 +189,181 @@ def _hoist(
     for key in ("anyOf", "oneOf"):
         branches = schema.get(key)
         if isinstance(branches, list):
-            objects = [b for b in branches if _is_inline_object(b)]
+            options = _branch_names(branches, base, short)
             out[key] = [
-                _hoist(b, base if len(objects) < 2 else f"{base}Option{i + 1}", defs, taken, todo)
+                _hoist_scalar(b, options[i], defs, taken)
+                if _is_constrained_scalar(b)
+                else _hoist(b, options[i][-1], defs, taken, todo)
                 for i, b in enumerate(branches)
             ]
     return out
+
+
+# Keywords that make datamodel-code-generator wrap a scalar in a ``RootModel`` of its own
+# when it sits in a union or in array items (named after the field plus a digit).
+_SCALAR_CONSTRAINTS = frozenset(
+    {
+        "maxLength",
+        "minLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+    }
+)
+_SCALAR_TYPES = frozenset({"string", "number", "integer"})
+_REQUIRED_ONLY = frozenset({"required", "description", "title", "$comment"})
+
+
+def _types(schema: JsonSchema) -> set[str]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return {k for k in kind if isinstance(k, str)}
+    return set()
+
+
+def _is_constrained_scalar(schema: object) -> bool:
+    """A string or number with length/pattern/range limits and nothing else to name it."""
+    if not isinstance(schema, dict) or "$ref" in schema or "enum" in schema:
+        return False
+    kinds = _types(schema) - {"null"}
+    return bool(kinds) and kinds <= _SCALAR_TYPES and bool(_SCALAR_CONSTRAINTS & set(schema))
+
+
+def _hoist_scalar(
+    schema: JsonSchema, names: list[str], defs: dict[str, JsonSchema], taken: set[str]
+) -> Any:
+    """Make a constrained scalar a definition named after what it is, shared when identical.
+
+    Stripe's expandable ``customer: string(maxLength 5000) | Customer`` appears on dozens of
+    objects; every copy becomes ``CustomerId`` instead of ``Customer1``, ``Customer2``...
+    The first of ``names`` that is free or already holds this very schema wins."""
+    for name in names:
+        if name not in taken:
+            taken.add(name)
+            defs[name] = schema
+            return {"$ref": _REF_PREFIX + name}
+        if defs.get(name) == schema:
+            return {"$ref": _REF_PREFIX + name}
+    name = unique(names[-1], taken)
+    defs[name] = schema
+    return {"$ref": _REF_PREFIX + name}
+
+
+def _split_required_alternatives(schema: JsonSchema) -> JsonSchema:
+    """``{properties, anyOf: [{required: [a]}, {required: [b]}]}`` as a union of two complete
+    objects, so each can be named after what it requires (``...WithA``, ``...WithB``) instead
+    of datamodel-code-generator's ``Field1`` and ``Field2``. The same instances validate."""
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if (
+            _is_inline_object(schema)
+            and isinstance(branches, list)
+            and len(branches) > 1
+            and all(isinstance(b, dict) and set(b) <= _REQUIRED_ONLY for b in branches)
+        ):
+            rest = {k: v for k, v in schema.items() if k != key}
+            split: list[JsonSchema] = []
+            for branch in branches:
+                merged = copy.deepcopy(rest)
+                required = list(rest.get("required", []))
+                required += [r for r in branch.get("required", []) if r not in required]
+                if required:
+                    merged["required"] = required
+                split.append(merged)
+            out: JsonSchema = {key: split}
+            if isinstance(schema.get("description"), str):
+                out["description"] = schema["description"]
+            return out
+    return schema
+
+
+def _drop_restated_properties(schema: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
+    """``{anyOf: [$ref Label, string], properties: {...Label's fields}}`` as ``Label | str``.
+
+    ``properties`` only constrain objects, and here they only restate the referenced
+    definition's fields; datamodel-code-generator would otherwise copy them into each
+    branch, turning the string branch into an object named ``<Field>1``."""
+    props = schema.get("properties")
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if not isinstance(props, dict) or not isinstance(branches, list):
+            continue
+        ok = True
+        for branch in branches:
+            target = _ref_target(branch) if isinstance(branch, dict) else None
+            if target is not None:
+                declared = defs.get(target, {}).get("properties", {})
+                ok = ok and isinstance(declared, dict) and set(props) <= set(declared)
+            else:
+                ok = ok and isinstance(branch, dict) and not (_types(branch) & {"object"})
+                ok = ok and _types(branch) != set() and "properties" not in branch
+        if ok:
+            keep = {"description", "title", "$comment"}
+            return {k: v for k, v in schema.items() if k in keep or k == key}
+    return schema
+
+
+def _branch_names(branches: list[Any], base: str, short: str | None) -> list[list[str]]:
+    """Stable, meaningful candidate names (best first) for each union branch.
+
+    A constrained id string next to a reference is ``<Target>Id``, another constrained scalar
+    ``<Field>Text`` / ``<Field>Number``; an object branch is named by its title, its ``const``
+    discriminator, being the runtime's file object, or the fields only it requires; a last
+    unnamed object branch keeps ``base``."""
+    targets = [_ref_target(b) for b in branches if isinstance(b, dict)]
+    first_target = next((t for t in targets if t is not None), None)
+    objects = [i for i, b in enumerate(branches) if _is_inline_object(b)]
+    names = [[base] for _ in branches]
+    for i, branch in enumerate(branches):
+        if _is_constrained_scalar(branch):
+            kind = sorted(_types(branch) - {"null"})[0]
+            if first_target is not None and kind == "string":
+                names[i] = [f"{first_target}Id", f"{base}Id"]
+            else:
+                suffix = {"string": "Text"}.get(kind, pascal(kind))
+                names[i] = [f"{n}{suffix}" for n in (short, base) if n is not None]
+    if len(objects) < 2:
+        return names
+    chosen: dict[int, str] = {}
+    for i in objects:
+        label = _object_label(branches[i], [branches[j] for j in objects if j != i])
+        if label is not None:
+            chosen[i] = base + label
+    unnamed = [i for i in objects if i not in chosen]
+    if len(unnamed) == 1:
+        chosen[unnamed[0]] = base
+    if len(set(chosen.values())) != len(chosen):
+        chosen = {}
+    for n, i in enumerate(objects):
+        names[i] = [chosen.get(i, f"{base}Option{n + 1}")]
+    return names
+
+
+def _object_label(branch: JsonSchema, others: list[JsonSchema]) -> str | None:
+    title = branch.get("title")
+    if isinstance(title, str) and title.strip():
+        return pascal(title)
+    for _key, prop in sorted(branch.get("properties", {}).items()):
+        if isinstance(prop, dict):
+            if "const" in prop and isinstance(prop["const"], str | int):
+                return pascal(str(prop["const"]))
+            enum = prop.get("enum")
+            if isinstance(enum, list) and len(enum) == 1 and isinstance(enum[0], str | int):
+                return pascal(str(enum[0]))
+    stripped = {k: v for k, v in branch.items() if k != "description"}
+    if stripped == FILE_OBJECT_SCHEMA:
+        return "File"
+    required = [r for r in branch.get("required", []) if isinstance(r, str)]
+    own = [r for r in required if not all(r in o.get("required", []) for o in others)]
+    own = [r for r in own if any(r not in o.get("required", []) for o in others)]
+    if own:
+        return "With" + "And".join(pascal(r) for r in own)
+    return None
 
 
 def _reachable(defs: dict[str, JsonSchema], roots: list[str]) -> list[str]:

@@ -39,7 +39,7 @@ def test_every_definition_keeps_its_name_when_an_inline_variant_wants_it() -> No
         declared = {f.name for f in info.classes[name]}
         assert {"id", "object"} <= declared
         assert f"{name}Model" not in info.classes
-    # the string variants still exist under a free name and the union uses both
+    # the string variants are named after what they identify, and the union uses both
     tree = ast.parse(source)
     charge = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Charge")
     annotations = {
@@ -48,10 +48,9 @@ def test_every_definition_keeps_its_name_when_an_inline_variant_wants_it() -> No
         if isinstance(s, ast.AnnAssign)
     }
     assert "PaymentIntent" in annotations["payment_intent"].split(" | ")
-    assert any(
-        part.startswith("PaymentIntentValue") for part in annotations["payment_intent"].split(" | ")
-    )
-    assert "PaymentIntentValue" in info.roots
+    assert "PaymentIntentId" in annotations["payment_intent"].split(" | ")
+    assert "CustomerId" in annotations["customer"].split(" | ")
+    assert "PaymentIntentId" in info.roots and "CustomerId" in info.roots
 
 
 def test_the_generated_module_imports_and_parses_with_the_real_model() -> None:
