@@ -235,8 +235,10 @@ def _run_workers(count: int, args: list[str]) -> int:
             stopping.wait(0.2)
         for thread in relays:
             thread.join(timeout=5)
-        codes = [c.returncode for c in children]
-        return failed or next((int(c) % 256 for c in codes if c not in (0, None)), 0)
+        # A worker stopped by the signal passed on before it could catch it stopped cleanly.
+        stopped = {0, -signal.SIGTERM, -signal.SIGINT} if stopping.is_set() else {0}
+        codes = [c.returncode for c in children if c.returncode not in stopped]
+        return failed or next((int(c) % 256 or 1 for c in codes), 0)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
