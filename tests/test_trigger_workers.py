@@ -343,6 +343,8 @@ def test_a_worker_killed_mid_poll_is_taken_over_after_its_lease_with_the_same_ke
             assert vendor.blocked.wait(HANG_GUARD)  # a handler hangs in its hand-over of s0
             victim = next(w for w in workers if w.pid == vendor.blocked_worker)
             wait_until(lambda: any(k.startswith(key("s0-")) for k in victim.delivered()))
+            # Hung for longer than a lease: renewals keep the others off its subscription.
+            time.sleep(2 * lease)
             victim.process.kill()  # SIGKILL: no clean-up, its leases just stop being renewed
             victim.process.join()
             killed_at = time.monotonic()
