@@ -55,7 +55,9 @@ from patchbay.runtime.sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnecti
 Status = Literal["active", "backing_off", "paused"]
 
 #: The lease the current task's poll runs under (None: a direct ``run_once``, no lease).
-_LEASE: contextvars.ContextVar[str | None] = contextvars.ContextVar("lease", default=None)
+_LEASE: contextvars.ContextVar[tuple[str, float] | None] = contextvars.ContextVar(
+    "lease", default=None
+)
 
 #: A worker's lease on a claimed subscription, renewed every third of it while the poll runs.
 DEFAULT_LEASE_SECONDS = 60.0
@@ -306,7 +308,9 @@ class TriggerRunner:
         """Poll one subscription now (unless it is already running: runs never overlap)."""
         return await self._run(sub_id, None)
 
-    async def _run(self, sub_id: str, owner: str | None) -> RunOutcome:
+    async def _run(
+        self, sub_id: str, owner: str | None, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> RunOutcome:
         """One poll; under ``owner``'s lease (the scheduler) the commit is conditional on it.
 
         The row is read again after the claim: a pause or resume written in between wins, and a
@@ -318,7 +322,7 @@ class TriggerRunner:
                 self.store.release(owner, [sub_id])
             return RunOutcome(sub, 0)
         self._running.add(sub_id)
-        token = _LEASE.set(owner)
+        token = _LEASE.set(None if owner is None else (owner, lease_seconds))
         try:
             return await self._poll(sub)
         finally:
@@ -330,10 +334,10 @@ class TriggerRunner:
         that also frees it). A lost lease means another worker took the subscription over after
         ours expired: its result stands, and anything this poll delivered is delivered again
         there with the same dedupe keys (the cursor here was never saved)."""
-        owner = _LEASE.get()
-        if owner is None:
+        lease = _LEASE.get()
+        if lease is None:
             self.store.save(sub)
-        elif not self.store.finish(sub, owner):
+        elif not self.store.finish(sub, lease[0]):
             log_event(
                 logging.WARNING,
                 "trigger.lease_lost",
@@ -388,6 +392,8 @@ class TriggerRunner:
                 trigger=trigger.name,
                 max_items=self._max_items,
             )
+        if events and not self._still_ours(sub):
+            return RunOutcome(sub, 0)  # another worker has it now: hand nothing over twice
         if events:
             try:
                 result = self._handler(events)
@@ -415,6 +421,22 @@ class TriggerRunner:
         if events:
             self._metrics.trigger_events.labels(sub.connector, sub.trigger).inc(len(events))
         return RunOutcome(done, len(events))
+
+    def _still_ours(self, sub: Subscription) -> bool:
+        """Under a lease, renew it right before the hand-over, the step that cannot be taken
+        back: a poll whose lease lapsed (its worker stalled past the lease) delivers nothing,
+        and the worker that took over delivers the batch once."""
+        lease = _LEASE.get()
+        if lease is None or sub.id in self.store.renew(lease[0], [sub.id], lease[1]):
+            return True
+        log_event(
+            logging.WARNING,
+            "trigger.lease_lost",
+            connector=sub.connector,
+            trigger=sub.trigger,
+            subscription=sub.id,
+        )
+        return False
 
     def _start_now(self, sub: Subscription, trigger: PollingTrigger, now: float) -> RunOutcome:
         """A list only readable oldest first cannot show what is newest: the cursor starts at
@@ -609,6 +631,9 @@ class TriggerRunner:
         wake = asyncio.Event()
         low_water = max(1, min(batch_size, concurrency) // 4)
         last_tick = 0.0
+        # Whether the last claim was cut short by the concurrency limit: only then does a
+        # finished poll wake the loop early (else every finish would be a claim of its own).
+        starved = False
 
         async def one(sub: Subscription, claimed_at: float) -> None:
             # A new subscription (next_run_at 0) is due from the moment it is first claimed.
@@ -617,7 +642,7 @@ class TriggerRunner:
             self.lag.append(lag)
             self._metrics.trigger_lag.labels(sub.connector, sub.trigger).observe(lag)
             try:
-                finished.append((await self._run(sub.id, owner)).subscription)
+                finished.append((await self._run(sub.id, owner, lease_seconds)).subscription)
             except Exception as exc:
                 # Even the bookkeeping failed (the store is locked or gone): nothing was saved
                 # and the lease is kept (no longer renewed) until it expires.
@@ -633,7 +658,7 @@ class TriggerRunner:
         def done(sub_id: str) -> Callable[[asyncio.Task[Any]], None]:
             def forget(_task: asyncio.Task[Any]) -> None:
                 polls.pop(sub_id, None)
-                if concurrency - len(polls) >= low_water:
+                if starved and concurrency - len(polls) >= low_water:
                     wake.set()
 
             return forget
@@ -658,6 +683,7 @@ class TriggerRunner:
             while not stop.is_set():
                 now = self._clock()
                 want = min(batch_size, concurrency - len(polls))
+                starved = want < min(batch_size, concurrency)
                 claimed: list[Subscription] = []
                 if want > 0:
                     try:

@@ -332,7 +332,9 @@ def test_three_worker_processes_share_the_work_without_overlap_or_duplicates(
 def test_a_worker_killed_mid_poll_is_taken_over_after_its_lease_with_the_same_keys(
     pg: StoreBackend, tmp_path: Path
 ) -> None:
-    lease = 1.5
+    # Short for a fast test, long enough that a worker starved of CPU on a loaded CI machine
+    # still renews in time (renewals come every third of it).
+    lease = 4.0
     vendor = Vendor(block_ack_of="s0")
     store = pg.subscription_store()
     streams = [f"s{i}" for i in range(30)]
@@ -344,7 +346,7 @@ def test_a_worker_killed_mid_poll_is_taken_over_after_its_lease_with_the_same_ke
             victim = next(w for w in workers if w.pid == vendor.blocked_worker)
             wait_until(lambda: any(k.startswith(key("s0-")) for k in victim.delivered()))
             # Hung for longer than a lease: renewals keep the others off its subscription.
-            time.sleep(2 * lease)
+            time.sleep(1.5 * lease)
             victim.process.kill()  # SIGKILL: no clean-up, its leases just stop being renewed
             victim.process.join()
             killed_at = time.monotonic()
@@ -582,3 +584,51 @@ def test_cli_workers_refuse_a_sqlite_store_and_stop_cleanly_on_sigterm(
             parent.kill()
             parent.wait()
     assert parent.returncode == 0, err
+
+
+def test_a_poll_whose_lease_went_elsewhere_hands_nothing_over(
+    store_backend: StoreBackend,
+) -> None:
+    """The lease is taken over while the vendor answers (as after a stall longer than the
+    lease): the batch is not handed over, the cursor not saved, the new holder keeps it."""
+    store = store_backend.subscription_store()
+    sub = subscribe(store, ["s0"], 60)["s0"]
+    store.save(replace(store.get(sub.id), started=True))  # past the first run: items are new
+    taken: list[str] = []
+
+    class Thief(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            store.release("runner", [sub.id])
+            taken.extend(s.id for s in store.claim_due("thief", 1e12, 10, 60.0))
+            return httpx.Response(200, json={"data": [{"id": "s0-1", "n": 1, "stream": "s0"}]})
+
+    spec = vendor_spec("https://api.acme.test")
+
+    def make(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
+        conn = Connection("acme", credentials={"api_key": "test-key"})
+        options = ExecutorOptions(retry=RetryPolicy(max_attempts=1))
+        return spec, AsyncGenericExecutor(spec, conn, transport=Thief(), options=options)
+
+    delivered: list[TriggerEvent] = []
+    runner = TriggerRunner(store, make, delivered.extend)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        ended: list[Subscription] = []
+        task = asyncio.create_task(
+            runner.run(
+                stop=stop, owner="runner", idle_seconds=0.01, tick_seconds=0, on_tick=ended.extend
+            )
+        )
+        async with asyncio.timeout(HANG_GUARD):
+            while not ended:  # the poll ran to its end
+                await asyncio.sleep(0.01)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert taken == [sub.id]
+    assert delivered == []
+    stored = store.get(sub.id)
+    assert stored.seen == () and stored.delivered == 0
+    assert store.renew("thief", [sub.id], 60.0) == {sub.id}
