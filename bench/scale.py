@@ -9,8 +9,10 @@ vendor runs in a process of its own (one small answer per poll); each worker is 
 running ``TriggerRunner.run`` with batch claims. Every N starts from the same fresh set of
 subscriptions, first runs spread over one interval. Printed per N: polls run per second (all
 workers), schedule lag p50/p99 (how late a poll started after it was due), CPU seconds per
-worker, and each figure's ratio to N=1 measured in the same run. On a machine with fewer cores
-than workers + vendor + PostgreSQL, the ratios say more about the machine than the design.
+worker, database transactions per poll (every statement is one: claims, re-reads, commits,
+renewals, next-due looks), and each figure's ratio to N=1 measured in the same run. On a
+machine with fewer cores than workers + vendor + PostgreSQL, the ratios say more about the
+machine than the design.
 """
 
 from __future__ import annotations
@@ -195,6 +197,17 @@ def load(url: str, count: int, interval: float) -> None:
         db.execute("ANALYZE subscriptions")
 
 
+def _commits(url: str) -> int:
+    """Transactions committed in the bench database so far (the statistics collector's count,
+    flushed by the time a worker's session has ended)."""
+    time.sleep(1.0)  # let the sessions that just ended report their counts
+    with psycopg.connect(url) as db:
+        row = db.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
@@ -233,9 +246,10 @@ def main() -> None:
             f"{args.seconds:g}s per run, batch {args.batch}, concurrency {args.concurrency}, "
             f"{os.cpu_count()} CPUs"
         )
-        rows: list[tuple[int, float, float, float, float]] = []
+        rows: list[tuple[int, float, float, float, float, float]] = []
         for n in counts:
             load(url, args.subscriptions, args.interval)
+            commits = _commits(url)
             out = context.Queue()
             procs = [
                 context.Process(target=worker_main, args=(url, base, args.seconds, opts, out))
@@ -246,17 +260,22 @@ def main() -> None:
             reports = [out.get(timeout=args.seconds + 120) for _ in procs]
             for p in procs:
                 p.join(30)
+            xacts = _commits(url) - commits
             polls = sum(r["polls"] for r in reports)
             lag = [x for r in reports for x in r["lag"]]
             cpu = sum(r["cpu"] for r in reports) / n
             rate = polls / args.seconds
             p50, p99 = percentile(lag, 0.5), percentile(lag, 0.99)
-            rows.append((n, rate, p50, p99, cpu))
+            rows.append((n, rate, p50, p99, cpu, xacts / max(1, polls)))
         first = rows[0]
-        print(f"{'workers':>7} {'polls/s':>9} {'lag p50':>9} {'lag p99':>9} {'cpu/worker':>11}")
-        for n, rate, p50, p99, cpu in rows:
+        print(
+            f"{'workers':>7} {'polls/s':>9} {'lag p50':>9} {'lag p99':>9} {'cpu/worker':>11} "
+            f"{'db xact/poll':>12}"
+        )
+        for n, rate, p50, p99, cpu, per_poll in rows:
             print(
-                f"{n:>7} {rate:>9.0f} {p50 * 1000:>7.0f}ms {p99 * 1000:>7.0f}ms {cpu:>10.2f}s"
+                f"{n:>7} {rate:>9.0f} {p50 * 1000:>7.0f}ms {p99 * 1000:>7.0f}ms {cpu:>10.2f}s "
+                f"{per_poll:>12.2f}"
                 f"   x{rate / first[1]:.2f} polls/s, x{p99 / first[3]:.2f} p99, "
                 f"x{cpu / first[4]:.2f} cpu/worker (vs {first[0]} worker)"
             )

@@ -281,6 +281,14 @@ class PgSubscriptionStore:
             ).fetchall()
         return [SubscriptionStore._decode(r[1]) for r in sorted(rows, key=lambda r: r[0])]
 
+    def next_due(self) -> float | None:
+        with self._db.connection() as db:
+            row = db.execute(
+                "SELECT min(next_run_at) FROM subscriptions WHERE status <> 'paused' "
+                f"AND (lease_until IS NULL OR lease_until < {NOW})"
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def finish(self, sub: Subscription, owner: str) -> bool:
         with self._db.connection() as db:
             cur = db.execute(

@@ -121,6 +121,10 @@ class SubscriptionBackend(Protocol):
         is skipped, an expired one is taken over."""
         ...
 
+    def next_due(self) -> float | None:
+        """When the earliest unpaused subscription no live lease holds is due (None: none)."""
+        ...
+
     def finish(self, sub: Subscription, owner: str) -> bool:
         """Save ``sub`` and free its lease in one write, only while ``owner`` still holds it;
         False (nothing written) when the lease went to another worker."""
@@ -214,6 +218,20 @@ class SubscriptionStore:
                 [(s.id, owner, clock + lease_seconds) for s in subs],
             )
         return subs
+
+    @guarded
+    def next_due(self) -> float | None:
+        row = (
+            self._db()
+            .execute(
+                f"SELECT min({_DUE}) FROM subscriptions s LEFT JOIN subscription_leases l "
+                "ON l.id = s.id WHERE json_extract(s.data, '$.status') <> 'paused' "
+                "AND (l.id IS NULL OR l.until < ?)",
+                (time.time(),),
+            )
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else float(row[0])
 
     @guarded
     def finish(self, sub: Subscription, owner: str) -> bool:
@@ -623,7 +641,8 @@ class TriggerRunner:
         subscription stays leased until the lease runs out: it is not re-run on every pass.
 
         ``on_tick`` gets, every ``tick_seconds``, the subscriptions this worker finished since
-        the last tick. With nothing due, the store is asked again after ``idle_seconds``.
+        the last tick. With nothing due, the loop sleeps until the store's next due time, and
+        at most ``idle_seconds``.
         """
         owner = owner or worker_id()
         polls: dict[str, asyncio.Task[Any]] = {}
@@ -706,9 +725,19 @@ class TriggerRunner:
                 if claimed and len(claimed) == want:
                     await asyncio.sleep(0)  # a full batch: more may be due, claim again at once
                     continue
+                wait = min(idle_seconds, tick_seconds)
+                if not starved:
+                    # Sleep until the next due time, but look again after ``idle_seconds`` at
+                    # most: new subscriptions, resumes and other workers' leases change it.
+                    try:
+                        due = self.store.next_due()
+                    except Exception:
+                        due = None  # the claim above logs store trouble; just wait
+                    if due is not None:
+                        wait = min(wait, max(0.005, due - self._clock()))
                 wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(idle_seconds, tick_seconds)):
+                    async with asyncio.timeout(wait):
                         await _first(stop.wait(), wake.wait())
         finally:
             renewer.cancel()

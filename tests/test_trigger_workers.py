@@ -399,8 +399,10 @@ def test_claims_lease_due_subscriptions_once_in_due_order(store_backend: StoreBa
     later = store.add(replace(Subscription("", "c", "acme", "new_thing", 60), next_run_at=99))
     paused = store.add(Subscription("", "c", "acme", "new_thing", 60, status="paused"))
 
+    assert store.next_due() == 10.0  # the paused one (due at 0) does not count
     first = store.claim_due("a", 50.0, 3, 60.0)
     assert [s.next_run_at for s in first] == [10.0, 20.0, 30.0]  # oldest due first
+    assert store.next_due() == 40.0  # leased ones do not count either
     rest = store.claim_due("b", 50.0, 10, 60.0)
     assert [s.id for s in rest] == [due[3].id]  # held leases, paused and not-due skipped
     assert store.claim_due("c", 50.0, 10, 60.0) == []
