@@ -634,3 +634,53 @@ def test_a_poll_whose_lease_went_elsewhere_hands_nothing_over(
     stored = store.get(sub.id)
     assert stored.seen == () and stored.delivered == 0
     assert store.renew("thief", [sub.id], 60.0) == {sub.id}
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_cli_workers_stop_when_their_parent_is_killed(pg: StoreBackend) -> None:
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATCHBAY_STORE": "", "PATCHBAY_SECRET_KEY": key}
+    parent = subprocess.Popen(
+        [*CLI, "--workers", "2", "--store", str(pg.location)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    try:
+        wait_until(lambda: parent.poll() is not None or len(_children(parent.pid)) == 2)
+        workers = _children(parent.pid)
+        assert parent.poll() is None and len(workers) == 2
+    finally:
+        parent.kill()  # SIGKILL: it cannot pass anything on
+        parent.wait()
+    try:
+        wait_until(lambda: not any(_alive(pid) for pid in workers))
+    finally:
+        for pid in workers:  # never left running, whatever the outcome
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

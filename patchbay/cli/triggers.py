@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -20,6 +21,9 @@ from patchbay.cli._common import (
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.registry import SpecRegistry
+
+#: Set in the environment of the worker processes of ``triggers run --workers N``.
+PARENT_ENV = "PATCHBAY_TRIGGERS_PARENT"
 
 
 @click.group()
@@ -197,9 +201,10 @@ def _run_workers(count: int, args: list[str]) -> int:
     import subprocess
     import threading
 
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "patchbay", *args], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "patchbay", *args], stdout=subprocess.PIPE, text=True, env=env
         )
         for _ in range(count)
     ]
@@ -290,6 +295,17 @@ def _run_worker(
             loop.add_signal_handler(sig, stop.set)
         if seconds is not None:
             loop.call_later(seconds, stop.set)
+        parent = os.environ.get(PARENT_ENV)
+        if parent is not None:
+            # A worker of --workers N: stop when that parent is gone (killed with SIGKILL, it
+            # could not pass a signal on), instead of polling on as an orphan.
+            def orphaned() -> None:
+                if str(os.getppid()) != parent:
+                    stop.set()
+                else:
+                    loop.call_later(1.0, orphaned)
+
+            orphaned()
         await runner.run(
             stop=stop, on_tick=status, tick_seconds=5.0, batch_size=batch, lease_seconds=lease
         )
