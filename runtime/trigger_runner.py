@@ -6,6 +6,11 @@ in between redelivers the batch with the same keys. A lookback window re-reads r
 vendor indexed late; the bounded ledger keeps them from being delivered twice. The first run
 starts from "now" (optionally delivering the newest ``backfill`` items). A sync token the
 vendor declares stale (Google's 410) starts a full resync that the ledger de-duplicates.
+
+The scheduler shares a store with any number of others (``triggers run --workers N``, several
+hosts on one PostgreSQL): due subscriptions are leased to one worker by batch claims
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite); a poll's commit is
+conditional on its lease, and no transaction outlives one store call.
 """
 
 from __future__ import annotations
