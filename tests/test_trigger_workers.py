@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -179,7 +180,8 @@ def worker_main(url: str, vendor: str, out: str, lease: float, batch: int) -> No
             async def handler(events: list[TriggerEvent]) -> None:
                 with open(out, "a", encoding="utf-8") as f:
                     for e in events:
-                        f.write(json.dumps({"key": e.dedupe_key, "sub": e.subscription}) + "\n")
+                        line = {"key": e.dedupe_key, "t": time.monotonic()}
+                        f.write(json.dumps(line) + "\n")
                 stream = events[0].payload["stream"]
                 ack = await client.post(f"{vendor}/ack/{stream}", headers={"x-worker": pid})
                 ack.raise_for_status()
@@ -205,10 +207,13 @@ class Worker:
     def pid(self) -> str:
         return f"worker-{self.process.pid}"
 
-    def delivered(self) -> list[str]:
+    def delivered(self, before: float = math.inf) -> list[str]:
+        """The keys this worker handed over (before a time of ``time.monotonic``, a clock
+        shared by every process of the machine)."""
         if not self.out.exists():
             return []
-        return [json.loads(line)["key"] for line in self.out.read_text().splitlines() if line]
+        rows = [json.loads(line) for line in self.out.read_text().splitlines() if line]
+        return [r["key"] for r in rows if r["t"] < before]
 
 
 @pytest.fixture
@@ -229,7 +234,12 @@ def start_workers(
     return workers
 
 
-def stop_workers(workers: list[Worker]) -> None:
+def stop_workers(workers: list[Worker]) -> float:
+    """SIGTERM to each live worker; returns when the first was sent.
+
+    A stop frees the leases of the polls it cut short, and a worker not stopped yet may then
+    hand such a batch over again (at-least-once, same keys): duplicates only count before."""
+    stopped_at = time.monotonic()
     for w in workers:
         if w.process.is_alive():
             os.kill(w.process.pid, signal.SIGTERM)
@@ -238,6 +248,7 @@ def stop_workers(workers: list[Worker]) -> None:
         if w.process.is_alive():  # never expected: a hang, not a result
             w.process.kill()
             w.process.join()
+    return stopped_at
 
 
 def wait_until(condition: Callable[[], bool]) -> None:
@@ -305,17 +316,22 @@ def test_three_worker_processes_share_the_work_without_overlap_or_duplicates(
         subs = subscribe(store, [*streams, "limited", "revoked", "paused"], 0.3)
         store.save(replace(store.get(subs["paused"].id), status="paused"))
         workers = start_workers(3, str(pg.location), server.url, tmp_path, lease=5.0, batch=5)
+        stopped_at = math.inf
         try:
             wait_until(lambda: all(vendor.count(s) >= 4 for s in streams))
         finally:
-            stop_workers(workers)
+            stopped_at = stop_workers(workers)
         assert all(w.process.exitcode == 0 for w in workers)
         delivered = [k for w in workers for k in w.delivered()]
+        early = [k for w in workers for k in w.delivered(before=stopped_at)]
         drained = drain(store, vendor_spec(server.url), {s: subs[s] for s in streams})
 
     # Every poll ran once at a time per subscription, and no event came twice.
-    assert_no_overlap(vendor.polls, exclude=lambda p: p.stream in ("limited", "revoked"))
-    assert len(delivered) == len(set(delivered))
+    assert_no_overlap(
+        vendor.polls,
+        exclude=lambda p: p.stream in ("limited", "revoked") or p.started >= stopped_at,
+    )
+    assert len(early) == len(set(early)) and len(early) > len(streams)
     # The work was shared (claims in batches of 5 across three processes).
     assert len({p.worker for p in vendor.polls if p.worker != "drain"}) >= 2
     # Nothing lost: every item the vendor made reached a handler.
@@ -361,10 +377,11 @@ def test_a_worker_killed_mid_poll_is_taken_over_after_its_lease_with_the_same_ke
             )
         finally:
             vendor.release.set()
-            stop_workers(workers)
+            stopped_at = stop_workers(workers)
         assert victim.process.exitcode == -signal.SIGKILL
         assert all(w.process.exitcode == 0 for w in others)
         survivors = [k for w in others for k in w.delivered()]
+        early = [k for w in others for k in w.delivered(before=stopped_at)]
         drained = drain(store, vendor_spec(server.url), subs)
 
     # The victim's subscription went to another worker only after the kill (its lease held
@@ -379,8 +396,11 @@ def test_a_worker_killed_mid_poll_is_taken_over_after_its_lease_with_the_same_ke
     assert takeover.worker != victim.pid and takeover.started > killed_at
     assert key(stuck.item) in victim.delivered() and key(stuck.item) in survivors
     # No overlap among polls that ran to their end; no duplicates among the survivors.
-    assert_no_overlap(vendor.polls, exclude=lambda p: p.worker == victim.pid and p.acked is None)
-    assert len(survivors) == len(set(survivors))
+    assert_no_overlap(
+        vendor.polls,
+        exclude=lambda p: (p.worker == victim.pid and p.acked is None) or p.started >= stopped_at,
+    )
+    assert len(early) == len(set(early)) and key(stuck.item) in early
     # Nothing lost.
     made = {key(i) for s in streams for i in vendor.items[s]}
     assert made == set(victim.delivered()) | set(survivors) | set(drained)
