@@ -104,6 +104,18 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX webhook_deliveries_age ON webhook_deliveries (received_at)",
         ),
     ),
+    (
+        4,
+        "trigger subscription leases",
+        (
+            "ALTER TABLE subscriptions ADD COLUMN lease_owner TEXT, "
+            "ADD COLUMN lease_until DOUBLE PRECISION",
+            # Claims read due rows in next_run_at order and skip paused ones (subscriptions_due
+            # from migration 2 stays for the other readers).
+            "CREATE INDEX subscriptions_claimable ON subscriptions (next_run_at) "
+            "WHERE status <> 'paused'",
+        ),
+    ),
 )
 
 #: The store clock, shared by every host: lease expiry never depends on a worker's own clock.

@@ -14,6 +14,7 @@ psycopg is imported lazily by :mod:`runtime.pg_db`; this module only needs it at
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
@@ -259,6 +260,64 @@ class PgSubscriptionStore:
         with self._db.connection() as db:
             if db.execute("DELETE FROM subscriptions WHERE id=%s", (sub_id,)).rowcount == 0:
                 raise NotFound(f"no subscription {sub_id!r}")
+
+    # Leases. Each is one autocommit statement; the row locks of a claim last only for that
+    # statement, never across a poll. Lease times are on the database's clock (shared by every
+    # host); ``now`` (the runner's clock) only decides what is due, as next_run_at was set by it.
+
+    def claim_due(
+        self, owner: str, now: float, limit: int, lease_seconds: float
+    ) -> builtins.list[Subscription]:
+        """``FOR UPDATE SKIP LOCKED``: concurrent claimers never wait on or take each other's
+        rows; a row another claim just leased is re-checked (and skipped) once its lock goes."""
+        with self._db.connection() as db:
+            rows = db.execute(
+                f"UPDATE subscriptions SET lease_owner=%(owner)s, lease_until={NOW} + %(lease)s "
+                "WHERE id IN (SELECT id FROM subscriptions WHERE status <> 'paused' "
+                f"AND next_run_at <= %(now)s AND (lease_until IS NULL OR lease_until < {NOW}) "
+                "ORDER BY next_run_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+                "RETURNING next_run_at, data",
+                {"owner": owner, "lease": lease_seconds, "now": now, "limit": max(0, limit)},
+            ).fetchall()
+        return [SubscriptionStore._decode(r[1]) for r in sorted(rows, key=lambda r: r[0])]
+
+    def next_due(self) -> float | None:
+        with self._db.connection() as db:
+            row = db.execute(
+                "SELECT min(next_run_at) FROM subscriptions WHERE status <> 'paused' "
+                f"AND (lease_until IS NULL OR lease_until < {NOW})"
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def finish(self, sub: Subscription, owner: str) -> bool:
+        with self._db.connection() as db:
+            cur = db.execute(
+                "UPDATE subscriptions SET data=%s, status=%s, next_run_at=%s, lease_owner=NULL, "
+                "lease_until=NULL WHERE id=%s AND lease_owner=%s",
+                (SubscriptionStore._encode(sub), sub.status, sub.next_run_at, sub.id, owner),
+            )
+            return cur.rowcount == 1
+
+    def renew(self, owner: str, ids: Sequence[str], lease_seconds: float) -> set[str]:
+        if not ids:
+            return set()
+        with self._db.connection() as db:
+            rows = db.execute(
+                f"UPDATE subscriptions SET lease_until={NOW} + %s "
+                "WHERE lease_owner=%s AND id = ANY(%s) RETURNING id",
+                (lease_seconds, owner, list(ids)),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def release(self, owner: str, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with self._db.connection() as db:
+            db.execute(
+                "UPDATE subscriptions SET lease_owner=NULL, lease_until=NULL "
+                "WHERE lease_owner=%s AND id = ANY(%s)",
+                (owner, list(ids)),
+            )
 
 
 class PgWebhookStore(SealedWebhookRows):

@@ -6,21 +6,30 @@ in between redelivers the batch with the same keys. A lookback window re-reads r
 vendor indexed late; the bounded ledger keeps them from being delivered twice. The first run
 starts from "now" (optionally delivering the newest ``backfill`` items). A sync token the
 vendor declares stale (Google's 410) starts a full resync that the ledger de-duplicates.
+
+The scheduler shares a store with any number of others (``triggers run --workers N``, several
+hosts on one PostgreSQL): due subscriptions are leased to one worker by batch claims
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite); a poll's commit is
+conditional on its lease, and no transaction outlives one store call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
+import contextvars
 import inspect
 import json
 import logging
+import os
 import random
+import socket
 import sqlite3
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -50,6 +59,14 @@ from patchbay.runtime.sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnecti
 
 Status = Literal["active", "backing_off", "paused"]
 
+#: The lease the current task's poll runs under (None: a direct ``run_once``, no lease).
+_LEASE: contextvars.ContextVar[tuple[str, float] | None] = contextvars.ContextVar(
+    "lease", default=None
+)
+
+#: A worker's lease on a claimed subscription, renewed every third of it while the poll runs.
+DEFAULT_LEASE_SECONDS = 60.0
+
 
 Handler = BatchHandler
 
@@ -74,12 +91,18 @@ class Subscription:
     delivered: int = 0
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscriptions (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    # Leases in a table of their own: a store file written before leases existed needs no
+    # change to its rows, and a lease never rewrites a subscription's JSON.
+    "CREATE TABLE IF NOT EXISTS subscription_leases "
+    "(id TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS subscriptions_due ON subscriptions "
+    "(json_extract(data, '$.next_run_at'))",
 )
-"""
+
+#: The due-time expression the claim orders by (the same text as the index, so it is used).
+_DUE = "json_extract(s.data, '$.next_run_at')"
 
 
 class SubscriptionBackend(Protocol):
@@ -95,6 +118,31 @@ class SubscriptionBackend(Protocol):
 
     def remove(self, sub_id: str) -> None: ...
 
+    def claim_due(
+        self, owner: str, now: float, limit: int, lease_seconds: float
+    ) -> builtins.list[Subscription]:
+        """Lease up to ``limit`` due, unpaused, unleased subscriptions to ``owner`` (oldest due
+        first) in one short write; a lease held by another owner until past the store's clock
+        is skipped, an expired one is taken over."""
+        ...
+
+    def next_due(self) -> float | None:
+        """When the earliest unpaused subscription no live lease holds is due (None: none)."""
+        ...
+
+    def finish(self, sub: Subscription, owner: str) -> bool:
+        """Save ``sub`` and free its lease in one write, only while ``owner`` still holds it;
+        False (nothing written) when the lease went to another worker."""
+        ...
+
+    def renew(self, owner: str, ids: Sequence[str], lease_seconds: float) -> set[str]:
+        """Extend ``owner``'s leases on ``ids``; returns the ids it still holds."""
+        ...
+
+    def release(self, owner: str, ids: Sequence[str]) -> None:
+        """Free ``owner``'s leases on ``ids`` without saving (a clean shutdown mid-poll)."""
+        ...
+
 
 class SubscriptionStore:
     """The schedule registry, in the same SQLite file as the token store (its own table)."""
@@ -105,7 +153,8 @@ class SubscriptionStore:
             self.path, "subscription store", busy_timeout=busy_timeout
         )
         with self._connections.guard():
-            self._db().execute(_SCHEMA)
+            for statement in _SCHEMA:
+                self._db().execute(statement)
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()
@@ -148,8 +197,85 @@ class SubscriptionStore:
 
     @guarded
     def remove(self, sub_id: str) -> None:
-        if self._db().execute("DELETE FROM subscriptions WHERE id=?", (sub_id,)).rowcount == 0:
-            raise NotFound(f"no subscription {sub_id!r}")
+        with self._connections.write() as db:
+            if db.execute("DELETE FROM subscriptions WHERE id=?", (sub_id,)).rowcount == 0:
+                raise NotFound(f"no subscription {sub_id!r}")
+            db.execute("DELETE FROM subscription_leases WHERE id=?", (sub_id,))
+
+    # Leases: each call is one BEGIN IMMEDIATE transaction, so processes sharing the file on
+    # one machine never claim the same subscription; the lease clock is this machine's.
+
+    @guarded
+    def claim_due(
+        self, owner: str, now: float, limit: int, lease_seconds: float
+    ) -> builtins.list[Subscription]:
+        with self._connections.write() as db:
+            clock = time.time()
+            rows = db.execute(
+                "SELECT s.data FROM subscriptions s LEFT JOIN subscription_leases l "
+                "ON l.id = s.id WHERE json_extract(s.data, '$.status') <> 'paused' "
+                f"AND {_DUE} <= ? AND (l.id IS NULL OR l.until < ?) ORDER BY {_DUE} LIMIT ?",
+                (now, clock, max(0, limit)),
+            ).fetchall()
+            subs = [self._decode(r[0]) for r in rows]
+            db.executemany(
+                "INSERT OR REPLACE INTO subscription_leases (id, owner, until) VALUES (?, ?, ?)",
+                [(s.id, owner, clock + lease_seconds) for s in subs],
+            )
+        return subs
+
+    @guarded
+    def next_due(self) -> float | None:
+        row = (
+            self._db()
+            .execute(
+                f"SELECT min({_DUE}) FROM subscriptions s LEFT JOIN subscription_leases l "
+                "ON l.id = s.id WHERE json_extract(s.data, '$.status') <> 'paused' "
+                "AND (l.id IS NULL OR l.until < ?)",
+                (time.time(),),
+            )
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    @guarded
+    def finish(self, sub: Subscription, owner: str) -> bool:
+        with self._connections.write() as db:
+            held = db.execute(
+                "DELETE FROM subscription_leases WHERE id=? AND owner=?", (sub.id, owner)
+            ).rowcount
+            if held:
+                db.execute(
+                    "UPDATE subscriptions SET data=? WHERE id=?", (self._encode(sub), sub.id)
+                )
+        return bool(held)
+
+    @guarded
+    def renew(self, owner: str, ids: Sequence[str], lease_seconds: float) -> set[str]:
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        with self._connections.write() as db:
+            db.execute(
+                f"UPDATE subscription_leases SET until=? WHERE owner=? AND id IN ({marks})",
+                (time.time() + lease_seconds, owner, *ids),
+            )
+            rows = db.execute(
+                f"SELECT id FROM subscription_leases WHERE owner=? AND id IN ({marks})",
+                (owner, *ids),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    @guarded
+    def release(self, owner: str, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        with self._connections.write() as db:
+            db.execute(
+                f"DELETE FROM subscription_leases WHERE owner=? AND id IN ({marks})",
+                (owner, *ids),
+            )
 
 
 #: Errors waiting cannot fix: the subscription pauses with a clear status until resumed.
@@ -203,14 +329,45 @@ class TriggerRunner:
 
     async def run_once(self, sub_id: str) -> RunOutcome:
         """Poll one subscription now (unless it is already running: runs never overlap)."""
+        return await self._run(sub_id, None)
+
+    async def _run(
+        self, sub_id: str, owner: str | None, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> RunOutcome:
+        """One poll; under ``owner``'s lease (the scheduler) the commit is conditional on it.
+
+        The row is read again after the claim: a pause or resume written in between wins, and a
+        store that cannot be read fails here, before any vendor call (the lease then holds the
+        subscription until it expires, instead of a re-run on every pass)."""
         sub = self.store.get(sub_id)
         if sub_id in self._running or sub.status == "paused":
+            if owner is not None:
+                self.store.release(owner, [sub_id])
             return RunOutcome(sub, 0)
         self._running.add(sub_id)
+        token = _LEASE.set(None if owner is None else (owner, lease_seconds))
         try:
             return await self._poll(sub)
         finally:
+            _LEASE.reset(token)
             self._running.discard(sub_id)
+
+    def _commit(self, sub: Subscription) -> None:
+        """Save a poll's result; under a lease, only while the lease is still ours (one write
+        that also frees it). A lost lease means another worker took the subscription over after
+        ours expired: its result stands, and anything this poll delivered is delivered again
+        there with the same dedupe keys (the cursor here was never saved)."""
+        lease = _LEASE.get()
+        if lease is None:
+            self.store.save(sub)
+        elif not self.store.finish(sub, lease[0]):
+            log_event(
+                logging.WARNING,
+                "trigger.lease_lost",
+                connector=sub.connector,
+                trigger=sub.trigger,
+                subscription=sub.id,
+            )
 
     async def _poll(self, sub: Subscription) -> RunOutcome:
         now = self._clock()
@@ -258,6 +415,8 @@ class TriggerRunner:
                 trigger=trigger.name,
                 max_items=self._max_items,
             )
+        if events and not self._still_ours(sub):
+            return RunOutcome(sub, 0)  # another worker has it now: hand nothing over twice
         if events:
             try:
                 result = self._handler(events)
@@ -280,11 +439,27 @@ class TriggerRunner:
             next_run_at=now + self._interval(sub.interval_seconds),
             delivered=sub.delivered + len(events),
         )
-        self.store.save(done)  # the commit: only after the handler acknowledged the batch
+        self._commit(done)  # the commit: only after the handler acknowledged the batch
         self._count(sub, "ok")
         if events:
             self._metrics.trigger_events.labels(sub.connector, sub.trigger).inc(len(events))
         return RunOutcome(done, len(events))
+
+    def _still_ours(self, sub: Subscription) -> bool:
+        """Under a lease, renew it right before the hand-over, the step that cannot be taken
+        back: a poll whose lease lapsed (its worker stalled past the lease) delivers nothing,
+        and the worker that took over delivers the batch once."""
+        lease = _LEASE.get()
+        if lease is None or sub.id in self.store.renew(lease[0], [sub.id], lease[1]):
+            return True
+        log_event(
+            logging.WARNING,
+            "trigger.lease_lost",
+            connector=sub.connector,
+            trigger=sub.trigger,
+            subscription=sub.id,
+        )
+        return False
 
     def _start_now(self, sub: Subscription, trigger: PollingTrigger, now: float) -> RunOutcome:
         """A list only readable oldest first cannot show what is newest: the cursor starts at
@@ -303,7 +478,7 @@ class TriggerRunner:
             last_run_at=now,
             next_run_at=now + self._interval(sub.interval_seconds),
         )
-        self.store.save(done)
+        self._commit(done)
         self._count(sub, "ok")
         return RunOutcome(done, 0)
 
@@ -422,7 +597,7 @@ class TriggerRunner:
                 failures=sub.failures + 1,
                 last_run_at=now,
             )
-            self.store.save(paused)
+            self._commit(paused)
             return paused
         failures = sub.failures + 1
         wait = min(self._max_backoff, sub.interval_seconds * (2 ** min(failures, 16)))
@@ -436,7 +611,7 @@ class TriggerRunner:
             last_run_at=now,
             next_run_at=now + wait,
         )
-        self.store.save(backing)
+        self._commit(backing)
         return backing
 
     def resume(self, sub_id: str) -> None:
@@ -452,70 +627,148 @@ class TriggerRunner:
         concurrency: int = 100,
         on_tick: Callable[[list[Subscription]], None] | None = None,
         tick_seconds: float = 1.0,
+        batch_size: int = 100,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        idle_seconds: float = 1.0,
+        owner: str | None = None,
     ) -> None:
-        """Run every due subscription until ``stop`` is set; never two runs of one at once."""
-        limit = asyncio.Semaphore(concurrency)
-        tasks: set[asyncio.Task[Any]] = set()
-        scheduled: set[str] = set()
-        seen_at: dict[str, float] = {}
+        """Run due subscriptions until ``stop`` is set; any number of these loops (processes,
+        hosts) can share one store.
+
+        Work is taken by claims: one store write leases up to ``batch_size`` due subscriptions
+        to this worker (``owner``), so the store sees one statement per batch, not one per
+        subscription, and never a listing of everything. A poll has no fixed maximum duration
+        (pages, retries, a slow handler), so instead of a lease longer than any poll the lease
+        is short and renewed every third of ``lease_seconds`` for every poll in flight, in one
+        write: a worker that dies (``kill -9``) stops renewing, and its subscriptions are due
+        for the others within ``lease_seconds``. A poll whose lease was lost (renewal found
+        another owner) is cancelled before it commits. With the store failing, a claimed
+        subscription stays leased until the lease runs out: it is not re-run on every pass.
+
+        ``on_tick`` gets, every ``tick_seconds``, the subscriptions this worker finished since
+        the last tick. With nothing due, the loop sleeps until the store's next due time, and
+        at most ``idle_seconds``.
+        """
+        owner = owner or worker_id()
+        polls: dict[str, asyncio.Task[Any]] = {}
+        finished: list[Subscription] = []
+        wake = asyncio.Event()
+        low_water = max(1, min(batch_size, concurrency) // 4)
         last_tick = 0.0
+        # Whether the last claim was cut short by the concurrency limit: only then does a
+        # finished poll wake the loop early (else every finish would be a claim of its own).
+        starved = False
 
-        held: dict[str, float] = {}
+        async def one(sub: Subscription, claimed_at: float) -> None:
+            # A new subscription (next_run_at 0) is due from the moment it is first claimed.
+            due_at = sub.next_run_at or claimed_at
+            lag = max(0.0, self._clock() - due_at)
+            self.lag.append(lag)
+            self._metrics.trigger_lag.labels(sub.connector, sub.trigger).observe(lag)
+            try:
+                finished.append((await self._run(sub.id, owner, lease_seconds)).subscription)
+            except Exception as exc:
+                # Even the bookkeeping failed (the store is locked or gone): nothing was saved
+                # and the lease is kept (no longer renewed) until it expires.
+                log_event(
+                    logging.WARNING,
+                    "trigger.run_failed",
+                    connector=sub.connector,
+                    trigger=sub.trigger,
+                    type=type(exc).__name__,
+                    code=getattr(exc, "code", None),
+                )
 
-        async def one(sub: Subscription) -> None:
-            async with limit:
-                # A new subscription (next_run_at 0) is due from the moment it is first seen.
-                due_at = sub.next_run_at or seen_at.get(sub.id, self._clock())
-                lag = max(0.0, self._clock() - due_at)
-                self.lag.append(lag)
-                self._metrics.trigger_lag.labels(sub.connector, sub.trigger).observe(lag)
+        def done(sub_id: str) -> Callable[[asyncio.Task[Any]], None]:
+            def forget(_task: asyncio.Task[Any]) -> None:
+                polls.pop(sub_id, None)
+                if starved and concurrency - len(polls) >= low_water:
+                    wake.set()
+
+            return forget
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(lease_seconds / 3)
+                ids = list(polls)
                 try:
-                    await self.run_once(sub.id)
+                    held = self.store.renew(owner, ids, lease_seconds)
                 except Exception as exc:
-                    # Even the bookkeeping failed (the store is locked or gone): nothing was
-                    # saved, so hold this subscription here for an interval instead of
-                    # re-running it on the next pass.
-                    held[sub.id] = self._clock() + min(self._max_backoff, sub.interval_seconds)
-                    log_event(
-                        logging.WARNING,
-                        "trigger.run_failed",
-                        connector=sub.connector,
-                        trigger=sub.trigger,
-                        type=type(exc).__name__,
-                        code=getattr(exc, "code", None),
-                    )
+                    log_event(logging.WARNING, "trigger.renew_failed", type=type(exc).__name__)
+                    continue
+                for sub_id in ids:
+                    task = polls.get(sub_id)
+                    if sub_id not in held and task is not None:
+                        log_event(logging.WARNING, "trigger.lease_lost", subscription=sub_id)
+                        task.cancel()
 
-        while not stop.is_set():
-            now = self._clock()
-            subs = self.store.list()
-            for sub in subs:
-                seen_at.setdefault(sub.id, now)
-                due = sub.next_run_at <= now and held.get(sub.id, 0.0) <= now
-                if sub.status != "paused" and due and sub.id not in scheduled:
-                    scheduled.add(sub.id)  # until this run ends: runs never overlap
-                    task = asyncio.create_task(one(sub))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                    task.add_done_callback(_forget(scheduled, sub.id))
-            if on_tick is not None and now - last_tick >= tick_seconds:
-                on_tick(subs)
-                last_tick = now
-            upcoming = [
-                max(s.next_run_at, held.get(s.id, 0.0)) for s in subs if s.status != "paused"
-            ]
-            delay = min([max(0.01, t - now) for t in upcoming], default=tick_seconds)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=min(delay, tick_seconds))
+        renewer = asyncio.create_task(renew())
+        try:
+            while not stop.is_set():
+                now = self._clock()
+                want = min(batch_size, concurrency - len(polls))
+                starved = want < min(batch_size, concurrency)
+                claimed: list[Subscription] = []
+                if want > 0:
+                    try:
+                        claimed = self.store.claim_due(owner, now, want, lease_seconds)
+                    except Exception as exc:
+                        log_event(
+                            logging.WARNING,
+                            "trigger.claim_failed",
+                            type=type(exc).__name__,
+                            code=getattr(exc, "code", None),
+                        )
+                for sub in claimed:
+                    task = asyncio.create_task(one(sub, now))
+                    polls[sub.id] = task
+                    task.add_done_callback(done(sub.id))
+                if on_tick is not None and now - last_tick >= tick_seconds:
+                    ticked, finished[:] = list(finished), []
+                    on_tick(ticked)
+                    last_tick = now
+                if claimed and len(claimed) == want:
+                    await asyncio.sleep(0)  # a full batch: more may be due, claim again at once
+                    continue
+                wait = min(idle_seconds, tick_seconds)
+                if not starved:
+                    # Sleep until the next due time, but look again after ``idle_seconds`` at
+                    # most: new subscriptions, resumes and other workers' leases change it.
+                    try:
+                        due = self.store.next_due()
+                    except Exception:
+                        due = None  # the claim above logs store trouble; just wait
+                    if due is not None:
+                        wait = min(wait, max(0.005, due - self._clock()))
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await _first(stop.wait(), wake.wait())
+        finally:
+            renewer.cancel()
+            cut, running = list(polls), list(polls.values())
+            for task in running:
+                task.cancel()
+            await asyncio.gather(renewer, *running, return_exceptions=True)
+            # Polls cut short by the stop saved nothing: free their leases for the others now
+            # (their cursors did not move, so the next worker re-reads the same records).
+            with contextlib.suppress(Exception):
+                self.store.release(owner, cut)
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until any of ``waits`` finishes; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _forget(scheduled: set[str], sub_id: str) -> Callable[[asyncio.Task[Any]], None]:
-    def done(_task: asyncio.Task[Any]) -> None:
-        scheduled.discard(sub_id)
-
-    return done
+def worker_id() -> str:
+    """A lease owner unique to this runner: host, process id and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _order_key(value: Any, cursor: PollingCursor) -> tuple[int, Any]:

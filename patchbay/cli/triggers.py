@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any
 
 import click
@@ -17,7 +19,11 @@ from patchbay.cli._common import (
     pairs,
 )
 from patchbay.runtime import PatchbayError
+from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.registry import SpecRegistry
+
+#: Set in the environment of the worker processes of ``triggers run --workers N``.
+PARENT_ENV = "PATCHBAY_TRIGGERS_PARENT"
 
 
 @click.group()
@@ -122,11 +128,136 @@ def triggers_remove(subscription_id: str, store_path: str | None) -> None:
 
 @triggers.command("run")
 @click.option("--seconds", type=float, default=None, help="Stop after this long (default: never).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=256),
+    default=1,
+    help="Worker processes sharing the store (more than 1 needs a postgresql:// store).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=10_000),
+    default=100,
+    help="Due subscriptions a worker claims per store round trip.",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=1.0, max=3600.0),
+    default=60.0,
+    help="Seconds a claim holds (renewed while its poll runs); a dead worker's subscriptions "
+    "go to the others after this long.",
+)
 @STORE_OPTION
 @click.pass_obj
-def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: str | None) -> None:
-    """Run every subscription; events are printed as JSON lines, with a status line per tick."""
+def triggers_run(
+    registry: SpecRegistry,
+    seconds: float | None,
+    workers: int,
+    batch: int,
+    lease: float,
+    store_path: str | None,
+) -> None:
+    """Run every subscription; events are printed as JSON lines, with a status line per tick.
+
+    With --workers N, N processes share the work through the store's row leases; SIGINT or
+    SIGTERM stops them all cleanly (polls in flight give their leases back)."""
+    if workers > 1:
+        from patchbay.runtime.stores import store_location
+
+        if not isinstance(store_location(store_path), str):
+            fail(
+                ConfigError(
+                    f"--workers {workers} needs a postgresql:// store (--store or "
+                    "$PATCHBAY_STORE): a SQLite file is one process's store; run one worker, "
+                    "or put the subscriptions in PostgreSQL"
+                )
+            )
+        args = ["triggers", "run", "--workers", "1", "--batch", str(batch), "--lease", str(lease)]
+        if seconds is not None:
+            args += ["--seconds", str(seconds)]
+        if store_path is not None:
+            args += ["--store", store_path]
+        sys.exit(_run_workers(workers, [*_global_args(), *args]))
+    _run_worker(registry, seconds, batch, lease, store_path)
+
+
+def _global_args() -> list[str]:
+    """The top-level options this command was started with, for the worker processes."""
+    root = click.get_current_context().find_root().params
+    args: list[str] = []
+    for name in ("specs_dir", "golden_dir", "log_level"):
+        if root.get(name) is not None:
+            args += [f"--{name.replace('_', '-')}", str(root[name])]
+    args += ["-v"] * int(root.get("verbose") or 0)
+    if root.get("quiet"):
+        args.append("-q")
+    return args
+
+
+def _run_workers(count: int, args: list[str]) -> int:
+    """Start ``count`` worker processes of this command and relay their output whole lines at
+    a time; a stop signal is passed on to each, and the first worker to fail stops the rest."""
+    import signal
+    import subprocess
+    import threading
+
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "patchbay", *args], stdout=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(count)
+    ]
+    out = threading.Lock()
+
+    def relay(child: subprocess.Popen[str]) -> None:
+        assert child.stdout is not None
+        for line in child.stdout:
+            with out:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+
+    relays = [threading.Thread(target=relay, args=(c,), daemon=True) for c in children]
+    for thread in relays:
+        thread.start()
+    stopping = threading.Event()
+
+    def stop_all(signum: int = signal.SIGTERM, _frame: object = None) -> None:
+        stopping.set()
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, stop_all) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        failed = 0
+        while any(c.poll() is None for c in children):
+            for child in children:
+                code = child.poll()
+                if code not in (None, 0) and not stopping.is_set():
+                    failed = failed or int(code) % 256 or 1
+                    stop_all()
+            stopping.wait(0.2)
+        for thread in relays:
+            thread.join(timeout=5)
+        # A worker stopped by the signal passed on before it could catch it stopped cleanly.
+        stopped = {0, -signal.SIGTERM, -signal.SIGINT} if stopping.is_set() else {0}
+        codes = [c.returncode for c in children if c.returncode not in stopped]
+        return failed or next((int(c) % 256 or 1 for c in codes), 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_worker(
+    registry: SpecRegistry,
+    seconds: float | None,
+    batch: int,
+    lease: float,
+    store_path: str | None,
+) -> None:
     import asyncio
+    import signal
 
     from patchbay.runtime.events import TriggerEvent
     from patchbay.runtime.executor import AsyncGenericExecutor
@@ -159,8 +290,24 @@ def triggers_run(registry: SpecRegistry, seconds: float | None, store_path: str 
 
     async def go() -> None:
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         if seconds is not None:
-            asyncio.get_running_loop().call_later(seconds, stop.set)
-        await runner.run(stop=stop, on_tick=status, tick_seconds=5.0)
+            loop.call_later(seconds, stop.set)
+        parent = os.environ.get(PARENT_ENV)
+        if parent is not None:
+            # A worker of --workers N: stop when that parent is gone (killed with SIGKILL, it
+            # could not pass a signal on), instead of polling on as an orphan.
+            def orphaned() -> None:
+                if str(os.getppid()) != parent:
+                    stop.set()
+                else:
+                    loop.call_later(1.0, orphaned)
+
+            orphaned()
+        await runner.run(
+            stop=stop, on_tick=status, tick_seconds=5.0, batch_size=batch, lease_seconds=lease
+        )
 
     asyncio.run(go())

@@ -1,0 +1,289 @@
+"""Trigger workers on PostgreSQL: claimed polls/s, schedule lag and CPU for N worker processes.
+
+    .venv/bin/python bench/scale.py [--subscriptions 400] [--interval 2] [--seconds 10]
+                                    [--workers 1,2] [--batch 100] [--concurrency 50]
+    # at scale: --subscriptions 100000 --interval 60 --seconds 120
+
+A throwaway PostgreSQL cluster (tests/pg_cluster.py) holds the subscriptions; a loopback HTTP
+vendor runs in a process of its own (one small answer per poll); each worker is a process
+running ``TriggerRunner.run`` with batch claims. Every N starts from the same fresh set of
+subscriptions, first runs spread over one interval. Printed per N: polls run per second (all
+workers), schedule lag p50/p99 (how late a poll started after it was due), CPU seconds per
+worker, database transactions per poll (every statement is one: claims, re-reads, commits,
+renewals, next-due looks), and each figure's ratio to N=1 measured in the same run. On a
+machine with fewer cores than workers + vendor + PostgreSQL, the ratios say more about the
+machine than the design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import multiprocessing
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import psycopg  # noqa: E402
+from pg_cluster import PgCluster  # noqa: E402
+
+SPEC: dict[str, Any] = {
+    "name": "acme",
+    "title": "Acme",
+    "version": "1.0.0",
+    "connection": {"base_url": "http://127.0.0.1:1"},
+    "auth": [
+        {
+            "name": "token",
+            "type": "bearer",
+            "token": "{api_key}",
+            "fields": {"api_key": {"description": "API key"}},
+        }
+    ],
+    "test_connection": {"path": "/me", "account_label_path": "name"},
+    "actions": [
+        {
+            "name": "list_things",
+            "method": "GET",
+            "path": "/things",
+            "output": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "data": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "n": {"type": "integer"},
+                                },
+                            },
+                        },
+                        "next": {"type": "string"},
+                    },
+                }
+            },
+            "pagination": {
+                "style": "cursor",
+                "items_path": "data",
+                "cursor_param": "after",
+                "next_cursor_path": "next",
+            },
+        }
+    ],
+    "triggers": {
+        "polling": [
+            {
+                "name": "new_thing",
+                "action": "list_things",
+                "dedupe_key": "id",
+                "start": "read",
+                "cursor": {"kind": "id", "field": "n"},
+            }
+        ]
+    },
+}
+ANSWER = json.dumps({"data": [{"id": "t-1", "n": 1}]}).encode()
+
+
+def vendor_main(port_out: Any) -> None:
+    """The loopback vendor: the same small list for every poll."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(ANSWER)))
+            self.end_headers()
+            self.wfile.write(ANSWER)
+
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            return  # a worker closing its connections at the end of a run
+
+    server = Server(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_out.put(server.server_address[1])
+    server.serve_forever()
+
+
+def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out: Any) -> None:
+    """One worker process: runs the scheduler for ``seconds``, then reports its figures."""
+    import httpx
+
+    from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy
+    from patchbay.runtime.pg_stores import PgSubscriptionStore
+    from patchbay.runtime.spec import ConnectorSpec
+    from patchbay.runtime.spec_loading import parse_spec
+    from patchbay.runtime.trigger_runner import TriggerRunner
+
+    spec = parse_spec({**SPEC, "connection": {"base_url": vendor}})
+    options = ExecutorOptions(retry=RetryPolicy(max_attempts=1))
+    polls = 0
+
+    async def main() -> list[float]:
+        nonlocal polls
+        limits = httpx.Limits(max_connections=opts["concurrency"])
+        shared = httpx.AsyncClient(limits=limits)
+        cache: dict[str, AsyncGenericExecutor] = {}
+
+        def executors(connection_id: str) -> tuple[ConnectorSpec, AsyncGenericExecutor]:
+            nonlocal polls
+            polls += 1
+            found = cache.get(connection_id)
+            if found is None:
+                conn = Connection("acme", credentials={"api_key": "bench-key"})
+                found = cache[connection_id] = AsyncGenericExecutor(
+                    spec, conn, client=shared, options=options
+                )
+            return spec, found
+
+        runner = TriggerRunner(PgSubscriptionStore(url), executors, lambda events: None)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+        await runner.run(
+            stop=stop,
+            concurrency=opts["concurrency"],
+            batch_size=opts["batch"],
+            idle_seconds=0.05,
+        )
+        await shared.aclose()
+        return list(runner.lag)
+
+    started = time.process_time()
+    lag = asyncio.run(main())
+    out.put({"polls": polls, "lag": lag, "cpu": time.process_time() - started})
+
+
+def load(url: str, count: int, interval: float) -> None:
+    """A fresh set of ``count`` subscriptions, first runs spread over one interval."""
+    from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore
+
+    start = time.time() + 1.0
+    buffer = io.StringIO()
+    for i in range(count):
+        sub = Subscription(
+            f"s{i:06d}",
+            f"c{i}",
+            "acme",
+            "new_thing",
+            interval,
+            next_run_at=start + interval * i / count,
+        )
+        data = SubscriptionStore._encode(sub)
+        buffer.write(f"{sub.id}\t{_copy_text(data)}\tactive\t{sub.next_run_at}\n")
+    with psycopg.connect(url) as db:
+        db.execute("TRUNCATE subscriptions")
+        with db.cursor().copy(
+            "COPY subscriptions (id, data, status, next_run_at) FROM STDIN"
+        ) as copy:
+            copy.write(buffer.getvalue())
+        db.execute("ANALYZE subscriptions")
+
+
+def _commits(url: str) -> int:
+    """Transactions committed in the bench database so far (the statistics collector's count,
+    flushed by the time a worker's session has ended)."""
+    time.sleep(1.0)  # let the sessions that just ended report their counts
+    with psycopg.connect(url) as db:
+        row = db.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _copy_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=400)
+    parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", default="1,2", help="Comma-separated worker counts.")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    context = multiprocessing.get_context("spawn")
+
+    from patchbay.runtime.pg_db import PgDatabase, close_pools
+
+    cluster = PgCluster().start()
+    ports = context.Queue()
+    vendor = context.Process(target=vendor_main, args=(ports,), daemon=True)
+    vendor.start()
+    try:
+        url = cluster.new_database()
+        PgDatabase(url, "bench")  # migrations applied once, before the workers start
+        close_pools()
+        base = f"http://127.0.0.1:{ports.get(timeout=30)}"
+        opts = {"batch": args.batch, "concurrency": args.concurrency}
+        print(
+            f"{args.subscriptions} subscriptions, interval {args.interval:g}s, "
+            f"{args.seconds:g}s per run, batch {args.batch}, concurrency {args.concurrency}, "
+            f"{os.cpu_count()} CPUs"
+        )
+        rows: list[tuple[int, float, float, float, float, float]] = []
+        for n in counts:
+            load(url, args.subscriptions, args.interval)
+            commits = _commits(url)
+            out = context.Queue()
+            procs = [
+                context.Process(target=worker_main, args=(url, base, args.seconds, opts, out))
+                for _ in range(n)
+            ]
+            for p in procs:
+                p.start()
+            reports = [out.get(timeout=args.seconds + 120) for _ in procs]
+            for p in procs:
+                p.join(30)
+            xacts = _commits(url) - commits
+            polls = sum(r["polls"] for r in reports)
+            lag = [x for r in reports for x in r["lag"]]
+            cpu = sum(r["cpu"] for r in reports) / n
+            rate = polls / args.seconds
+            p50, p99 = percentile(lag, 0.5), percentile(lag, 0.99)
+            rows.append((n, rate, p50, p99, cpu, xacts / max(1, polls)))
+        first = rows[0]
+        print(
+            f"{'workers':>7} {'polls/s':>9} {'lag p50':>9} {'lag p99':>9} {'cpu/worker':>11} "
+            f"{'db xact/poll':>12}"
+        )
+        for n, rate, p50, p99, cpu, per_poll in rows:
+            print(
+                f"{n:>7} {rate:>9.0f} {p50 * 1000:>7.0f}ms {p99 * 1000:>7.0f}ms {cpu:>10.2f}s "
+                f"{per_poll:>12.2f}"
+                f"   x{rate / first[1]:.2f} polls/s, x{p99 / first[3]:.2f} p99, "
+                f"x{cpu / first[4]:.2f} cpu/worker (vs {first[0]} worker)"
+            )
+    finally:
+        vendor.kill()
+        vendor.join()
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
