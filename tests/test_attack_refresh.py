@@ -35,6 +35,7 @@ from patchbay.mocks.webhook_sender import build_delivery
 from patchbay.runtime import StoreError, load_spec
 from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.errors import Timeout
+from patchbay.runtime.events import TriggerEvent
 from patchbay.runtime.oauth import OAuthClient, oauth_variant, read_token_response
 from patchbay.runtime.registry import SpecRegistry
 from patchbay.runtime.stores import open_token_store
@@ -43,7 +44,6 @@ from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
 from patchbay.runtime.trigger_runner import SubscriptionStore
 from patchbay.runtime.webhooks import (
     SQLiteWebhookStore,
-    TriggerEvent,
     WebhookManager,
     WebhookSubscription,
 )

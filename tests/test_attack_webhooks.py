@@ -40,11 +40,11 @@ from patchbay.mocks.webhook_sender import build_delivery, sample_event, sign
 from patchbay.project import event_routers
 from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.errors import BadResponse
+from patchbay.runtime.events import TriggerEvent
 from patchbay.runtime.registry import SpecRegistry
 from patchbay.runtime.webhook_app import create_app
 from patchbay.runtime.webhooks import (
     SQLiteWebhookStore,
-    TriggerEvent,
     WebhookManager,
     WebhookSubscription,
 )

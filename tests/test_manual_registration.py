@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import patchbay.runtime.webhooks
+import patchbay.runtime.webhooks._manager
 from patchbay.mocks.coverage import check_webhooks
 from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.errors import ConfigError
@@ -68,8 +69,9 @@ def test_a_manual_webhook_whose_verifier_accepts_forgeries_fails(
             return None
 
     real = patchbay.runtime.webhooks.verifier_for
+    # The manager's own reference (its private module), where a lenient verifier would sit.
     monkeypatch.setattr(
-        patchbay.runtime.webhooks, "verifier_for", lambda config: Lenient(real(config))
+        patchbay.runtime.webhooks._manager, "verifier_for", lambda config: Lenient(real(config))
     )
     criterion = check_webhooks(REGISTRY.get("slack"))
     assert not criterion.ok and "wrong secret was answered 200" in criterion.detail

@@ -30,6 +30,7 @@ from patchbay.project import event_routers
 from patchbay.runtime import Connection, GenericExecutor
 from patchbay.runtime.encryption import Encryptor, new_key
 from patchbay.runtime.errors import ConfigError
+from patchbay.runtime.events import TriggerEvent
 from patchbay.runtime.registry import SpecRegistry
 from patchbay.runtime.spec import ConnectorSpec, Webhook, WebhookVerification
 from patchbay.runtime.spec_loading import check_spec_data
@@ -37,7 +38,6 @@ from patchbay.runtime.webhook_app import create_app
 from patchbay.runtime.webhook_events import EventRouter
 from patchbay.runtime.webhooks import (
     SQLiteWebhookStore,
-    TriggerEvent,
     WebhookManager,
     WebhookRejected,
     WebhookSubscription,
