@@ -226,6 +226,7 @@ def serve(
     from patchbay.runtime.stores import store_location
     from patchbay.runtime.webhook_app import ServeLimits, bind_socket, run_workers
 
+    _serve_logging()
     setup = ServeSetup(
         project=current_project(),
         specs_dir=registry.directory,
@@ -248,14 +249,16 @@ def serve(
         _fail(exc)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_FAILED)
-    _serve_logging()
     bound = sock.getsockname()[1]
-    click.echo(f"receiving on http://{host}:{bound}/webhooks/<connector>/<subscription>", err=False)
+    click.echo(f"receiving on http://{host}:{bound}/webhooks/<connector>/<subscription>")
     sys.stdout.flush()
     if workers == 1:
         _run_one(manager, setup, sock)
         return
+    from patchbay.runtime.pg_db import close_pools
+
     del manager
+    close_pools()  # the supervisor itself holds no database connections while it waits
     code = run_workers(sock, workers, setup.to_bytes(), _worker_command())
     if code:
         sys.exit(EXIT_FAILED)
@@ -392,13 +395,13 @@ def worker_main() -> None:
     sys.stdin.close()
     fd = int(os.environ["PATCHBAY_WEBHOOK_FD"])
     watch_parent(int(os.environ["PATCHBAY_WEBHOOK_PARENT"]))
-    if setup.log_level:
+    _serve_logging()
+    if setup.log_level:  # the parent's --log-level, over serve's INFO default
         logger.setLevel(setup.log_level)
     try:
         manager = setup.manager()
     except PatchbayError as exc:
         _fail(exc)
-    _serve_logging()
     sock = socket.socket(fileno=fd)
     _run_one(manager, setup, sock)
 
