@@ -284,11 +284,13 @@ def run_workers(sock: socket.socket, workers: int, setup: bytes, command: list[s
     when a worker exited on its own (an error it reported). A worker killed by a signal (the
     OOM killer, an operator) is replaced.
 
-    Why separate processes on one inherited socket rather than uvicorn's ``--workers``: that
-    needs the app as an import string and pickles its config, while the manager here holds
-    connections, threads and user handlers; each worker rebuilds it from plain data instead.
-    Each worker watches its parent (:func:`watch_parent`), so none outlives a killed
-    supervisor."""
+    Why fresh processes on one socket bound here rather than uvicorn's ``--workers``: uvicorn
+    needs the app as an import string, while the manager holds store connections, threads and
+    user handlers that cannot cross a process boundary; each worker rebuilds it from the setup
+    ``command`` reads on its stdin. Binding once means a busy port fails before any worker
+    starts, ``--port 0`` gives every worker the same port, and no worker can be left without a
+    socket. Nothing is forked from a process that already has threads. Each worker watches its
+    parent (:func:`watch_parent`), so none outlives a killed supervisor."""
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
@@ -299,7 +301,8 @@ def run_workers(sock: socket.socket, workers: int, setup: bytes, command: list[s
     pool: list[_Worker] = []
     code = 0
     try:
-        pool = [_Worker(command, setup, sock) for _ in range(workers)]
+        while len(pool) < workers and not stopping:  # started ones are stopped below on error
+            pool.append(_Worker(command, setup, sock))
         while not stopping:
             for index, worker in enumerate(pool):
                 status = worker.process.poll()
