@@ -1,7 +1,8 @@
 """``patchbay webhooks serve`` on several processes sharing one store: one delivery sent 50
 times at once across 3 receivers is handed to the ``--handler`` exactly once (observed in the
 handler's own JSONL sink, written with O_APPEND by whichever process ran it), the other 49 are
-answered as duplicates, a bad signature is never handled, and stopping or killing the
+answered as duplicates, a bad signature is never handled, a handler failure on one host is
+retried on another and handled once, and stopping or killing the
 supervisor leaves no worker behind.
 
 Receivers run as real child processes (``python -m patchbay``) on loopback; PostgreSQL is the
@@ -46,6 +47,14 @@ HANDLER = """
 import json, os, time
 
 def record(event):
+    if event.dedupe_key.startswith("flaky-"):  # its first attempt fails, in whichever process
+        marker = os.environ["HOOK_SINK"] + "." + event.dedupe_key
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            pass
+        else:
+            raise RuntimeError("first attempt fails")
     time.sleep(0.3)
     line = json.dumps({"pid": os.getpid(), "key": event.dedupe_key, "type": event.type})
     fd = os.open(os.environ["HOOK_SINK"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -227,6 +236,19 @@ def test_three_separate_serve_commands_on_postgres_handle_a_delivery_once(
         assert len(set(urls)) == 3
         answers = blast(pg_setup, urls, *signed(pg_setup, "dlv-hosts-1"))
         assert_once(pg_setup, answers, "dlv-hosts-1")
+
+        # A handler failure on one host releases the id: the vendor's retry, taken by another
+        # host, runs the handler; later copies are duplicates everywhere.
+        body, headers = signed(pg_setup, "flaky-1")
+        path = f"/webhooks/github/{pg_setup.sub.id}"
+        first = httpx.post(urls[0] + path, content=body, headers=headers, timeout=60)
+        assert first.status_code == 503 and "Retry-After" in first.headers
+        assert [h for h in pg_setup.handled() if h["key"] == "flaky-1"] == []
+        retry = httpx.post(urls[1] + path, content=body, headers=headers, timeout=60)
+        assert retry.status_code == 200 and retry.json().get("duplicate") is None
+        later = blast(pg_setup, urls, body, headers)
+        assert [a.get("duplicate") for _, a in later] == [True] * SENDS
+        assert len([h for h in pg_setup.handled() if h["key"] == "flaky-1"]) == 1
 
 
 def test_three_workers_on_one_sqlite_file_handle_a_delivery_once(tmp_path: Path) -> None:
