@@ -2,8 +2,8 @@
 times at once across 3 receivers is handed to the ``--handler`` exactly once (observed in the
 handler's own JSONL sink, written with O_APPEND by whichever process ran it), the other 49 are
 answered as duplicates, a bad signature is never handled, a handler failure on one host is
-retried on another and handled once, and stopping or killing the
-supervisor leaves no worker behind.
+retried on another and handled once, and stopping or killing the supervisor leaves no worker
+behind.
 
 Receivers run as real child processes (``python -m patchbay``) on loopback; PostgreSQL is the
 session's throwaway cluster (fails, never skips, without one).
