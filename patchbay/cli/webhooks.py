@@ -220,7 +220,10 @@ def serve(
 ) -> None:
     """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event on
     stdout, and logs every refusal (one JSON line with its verdict) on stderr at INFO
-    unless --log-level says otherwise."""
+    unless --log-level says otherwise.
+
+    With --workers N, N processes accept on one socket bound here; SIGINT or SIGTERM stops
+    them all. Run several hosts on one postgresql:// store for more."""
     need_extra("webhooks")
     from patchbay.runtime.observability import logger
     from patchbay.runtime.stores import store_location
