@@ -17,6 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -225,3 +231,115 @@ def uvicorn_config(
         log_level=log_level,
         lifespan="off",
     )
+
+
+# ------------------------------------------------------------------ several receiver processes
+
+
+def bind_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """The listening socket, bound once by the parent: every worker accepts on this one socket,
+    so no worker can fail to bind or take a port another program grabbed in between."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(False)  # only the workers get it, through pass_fds
+    return sock
+
+
+#: Seconds a worker has to finish its requests after SIGTERM before it is killed.
+WORKER_GRACE = 30.0
+
+
+class _Worker:
+    def __init__(self, command: list[str], setup: bytes, sock: socket.socket) -> None:
+        env = dict(os.environ)
+        env["PATCHBAY_WEBHOOK_FD"] = str(sock.fileno())
+        env["PATCHBAY_WEBHOOK_PARENT"] = str(os.getpid())
+        # A session of its own: a terminal's Ctrl-C reaches the supervisor only, which then
+        # stops every worker once (uvicorn takes a second signal as "exit without waiting").
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            pass_fds=(sock.fileno(),),
+            env=env,
+            start_new_session=True,
+        )
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(setup)
+        finally:
+            stdin.close()
+
+
+def run_workers(sock: socket.socket, workers: int, setup: bytes, command: list[str]) -> int:
+    """Run ``workers`` processes of ``command`` accepting on ``sock`` until SIGINT or SIGTERM,
+    then stop them (SIGTERM, then SIGKILL after :data:`WORKER_GRACE`); 0 on a clean stop, 1
+    when a worker exited on its own (an error it reported). A worker killed by a signal (the
+    OOM killer, an operator) is replaced.
+
+    Why fresh processes on one socket bound here rather than uvicorn's ``--workers``: uvicorn
+    needs the app as an import string, while the manager holds store connections, threads and
+    user handlers that cannot cross a process boundary; each worker rebuilds it from the setup
+    ``command`` reads on its stdin. Binding once means a busy port fails before any worker
+    starts, ``--port 0`` gives every worker the same port, and no worker can be left without a
+    socket. Nothing is forked from a process that already has threads. Each worker watches its
+    parent (:func:`watch_parent`), so none outlives a killed supervisor."""
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    pool: list[_Worker] = []
+    code = 0
+    try:
+        while len(pool) < workers and not stopping:  # started ones are stopped below on error
+            pool.append(_Worker(command, setup, sock))
+        while not stopping:
+            for index, worker in enumerate(pool):
+                status = worker.process.poll()
+                if status is None or stopping:
+                    continue
+                log_event(logging.WARNING, "webhook.worker_exited", status=status)
+                if status >= 0:  # it chose to exit (a broken store, say): restarting would loop
+                    code, stopping = 1, True
+                    break
+                pool[index] = _Worker(command, setup, sock)
+            time.sleep(0.2)
+    finally:
+        for worker in pool:
+            if worker.process.poll() is None:
+                worker.process.terminate()
+        deadline = time.monotonic() + WORKER_GRACE
+        for worker in pool:
+            try:
+                worker.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+        sock.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return code
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> threading.Thread:
+    """Send this process SIGTERM (uvicorn's graceful stop) once ``parent`` is gone: a
+    supervisor killed with SIGKILL leaves no receiver behind."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="patchbay-parent-watch", daemon=True)
+    thread.start()
+    return thread

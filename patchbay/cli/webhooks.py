@@ -8,11 +8,17 @@ encrypted with ``PATCHBAY_SECRET_KEY``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import pickle
+import socket
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import httpx
@@ -28,11 +34,17 @@ from patchbay.cli._common import (
     pairs,
 )
 from patchbay.extras import need_extra
-from patchbay.project import current_project
+from patchbay.project import Project, current_project
 from patchbay.runtime import GenericExecutor, PatchbayError
 from patchbay.runtime.connection import connection_from_sources
+from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.registry import SpecRegistry
 from patchbay.runtime.spec import ConnectorSpec
+
+if TYPE_CHECKING:
+    from patchbay.runtime.events import TriggerEvent
+    from patchbay.runtime.webhook_app import ServeLimits
+    from patchbay.runtime.webhooks import WebhookManager
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -94,6 +106,10 @@ def webhooks() -> None:
     """Receive vendor webhooks: verified, deduplicated, typed."""
 
 
+#: More receiver processes than this is a typo, not a deployment (use several hosts).
+MAX_WORKERS = 64
+
+
 #: File descriptors kept free of connections: SQLite files of the worker threads, the
 #: listening socket, logs.
 FD_RESERVE = 160
@@ -133,7 +149,13 @@ def _serve_logging() -> None:
 
 @webhooks.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=8787, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8787,
+    show_default=True,
+    help="0 picks a free port (the printed URL names it).",
+)
 @click.option(
     "--read-timeout",
     type=click.FloatRange(min=0.1),
@@ -147,8 +169,8 @@ def _serve_logging() -> None:
     type=click.IntRange(min=2),
     default=1000,
     show_default=True,
-    help="Open connections at most (lowered to fit the open-file limit). At the limit a new "
-    "connection replaces the one that has waited longest for its sender; when every "
+    help="Open connections at most per process (lowered to fit the open-file limit). At the "
+    "limit a new connection replaces the one that has waited longest for its sender; when every "
     "connection is busy with a handler, the new one is closed (vendors retry).",
 )
 @click.option(
@@ -165,6 +187,23 @@ def _serve_logging() -> None:
     show_default=True,
     help="Seconds an idle keep-alive connection stays open.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Receiver processes sharing the listening socket; each delivery id is still "
+    "processed once (the claim is one statement in the shared store).",
+)
+@click.option(
+    "--handler",
+    "handlers",
+    multiple=True,
+    metavar="MODULE:FUNCTION",
+    help="Call FUNCTION(event) for every verified new delivery, in whichever process received "
+    "it (repeatable; the module must be importable). An exception answers 503 and forgets the "
+    "delivery id, so the vendor's retry is processed.",
+)
 @_STORE
 @click.pass_obj
 def serve(
@@ -175,48 +214,199 @@ def serve(
     limit_concurrency: int,
     backlog: int,
     keep_alive: int,
+    workers: int,
+    handlers: tuple[str, ...],
     store_path: str | None,
 ) -> None:
     """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event on
     stdout, and logs every refusal (one JSON line with its verdict) on stderr at INFO
-    unless --log-level says otherwise."""
+    unless --log-level says otherwise.
+
+    With --workers N, N processes accept on one socket bound here; SIGINT or SIGTERM stops
+    them all. Run several hosts on one postgresql:// store for more."""
     need_extra("webhooks")
-    import uvicorn
+    from patchbay.runtime.observability import logger
+    from patchbay.runtime.stores import store_location
+    from patchbay.runtime.webhook_app import ServeLimits, bind_socket, run_workers
 
-    from patchbay.runtime.events import TriggerEvent
-    from patchbay.runtime.webhook_app import ServeLimits, uvicorn_config
-    from patchbay.runtime.webhooks import WebhookManager
-
+    _serve_logging()
+    setup = ServeSetup(
+        project=current_project(),
+        specs_dir=registry.directory,
+        store=str(store_location(store_path)),
+        handlers=handlers,
+        limits=ServeLimits(
+            read_timeout=read_timeout,
+            limit_concurrency=_connection_cap(limit_concurrency),
+            backlog=backlog,
+            keep_alive=keep_alive,
+        ),
+        log_level=logger.level,
+    )
     try:
-        project = current_project()
-        hooked = [n for n in registry.all_names() if registry.get(n).triggers.webhooks]
-        manager = WebhookManager(
-            registry,
-            open_webhook_store(store_path),
-            routers=project.event_routers(registry, hooked),
-        )
+        # Built once here even with workers: a bad store, spec or handler fails before any
+        # process starts, and the store's tables are created once.
+        manager = setup.manager()
+        sock = bind_socket(host, port, backlog)
     except PatchbayError as exc:
         _fail(exc)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_FAILED)
+    bound = sock.getsockname()[1]
+    click.echo(f"receiving on http://{host}:{bound}/webhooks/<connector>/<subscription>")
+    sys.stdout.flush()
+    if workers == 1:
+        _run_one(manager, setup, sock)
+        return
+    from patchbay.runtime.pg_db import close_pools
 
-    def show(event: TriggerEvent) -> None:
-        line = {
-            "connector": event.connector,
-            "subscription": event.subscription,
-            "type": event.type,
-            "dedupe_key": event.dedupe_key,
-        }
-        click.echo(json.dumps(line, sort_keys=True))
+    del manager
+    close_pools()  # the supervisor itself holds no database connections while it waits
+    code = run_workers(sock, workers, setup.to_bytes(), _worker_command())
+    if code:
+        sys.exit(EXIT_FAILED)
 
-    manager.add_handler(show)
-    limits = ServeLimits(
-        read_timeout=read_timeout,
-        limit_concurrency=_connection_cap(limit_concurrency),
-        backlog=backlog,
-        keep_alive=keep_alive,
-    )
+
+@dataclass
+class ServeSetup:
+    """Everything a receiver process needs to rebuild the parent's manager. Sent to each worker
+    pickled on its stdin, a pipe from its own parent (never in its environment or argv, where
+    another user could read a store URL's password)."""
+
+    project: Project
+    specs_dir: Path
+    store: str
+    handlers: tuple[str, ...]
+    limits: ServeLimits
+    log_level: int = logging.NOTSET
+    #: The connectors with webhooks, parsed and validated once by the parent: validating a
+    #: spec takes about a second, which each worker would otherwise repeat.
+    loaded: dict[str, ConnectorSpec] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps(self)
+
+    @staticmethod
+    def from_bytes(raw: bytes) -> ServeSetup:
+        setup = pickle.loads(raw)
+        if not isinstance(setup, ServeSetup):
+            raise ConfigError("a webhook worker got no setup from its parent")
+        return setup
+
+    def manager(self) -> WebhookManager:
+        """The manager of ``webhooks serve``: every project router, the stdout line, and the
+        ``--handler`` functions."""
+        from patchbay.runtime.stores import open_webhook_store
+        from patchbay.runtime.webhooks import WebhookManager
+
+        registry = SpecRegistry(self.specs_dir)
+        if not self.loaded:
+            for name in registry.all_names():
+                if _declares_webhooks(registry, name):  # only those are validated (slow)
+                    spec = registry.get(name)
+                    if spec.triggers.webhooks:
+                        self.loaded[name] = spec
+        manager = WebhookManager(
+            _Preloaded(self.loaded, registry),
+            open_webhook_store(self.store),
+            routers=self.project.event_routers(registry, list(self.loaded)),
+        )
+        manager.add_handler(_show)
+        for path in self.handlers:
+            manager.add_handler(load_handler(path))
+        return manager
+
+
+def _declares_webhooks(registry: SpecRegistry, name: str) -> bool:
+    """Whether the spec file names webhooks at all (read as plain JSON; an unreadable file
+    counts as yes, so that loading it reports the problem)."""
+    path = registry.path_of(name)
+    if path is None:
+        return True
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        return bool(data["triggers"]["webhooks"])
+    except (KeyError, TypeError):
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+class _Preloaded:
+    """The parent's parsed specs first, then the registry (a connector without webhooks)."""
+
+    def __init__(self, loaded: dict[str, ConnectorSpec], registry: SpecRegistry) -> None:
+        self.loaded = loaded
+        self.registry = registry
+
+    def get(self, name: str) -> ConnectorSpec:
+        spec = self.loaded.get(name)
+        return spec if spec is not None else self.registry.get(name)
+
+
+def load_handler(path: str) -> Callable[[TriggerEvent], Any]:
+    """``module:function`` imported; a ConfigError says what is wrong with it."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--handler {path!r}: expected MODULE:FUNCTION")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"--handler {path!r}: cannot import {module_name!r} ({exc})") from None
+    found: Any = module
+    for part in attr.split("."):
+        found = getattr(found, part, None)
+    if not callable(found):
+        raise ConfigError(f"--handler {path!r}: {attr!r} is not a function of {module_name!r}")
+    handler: Callable[[TriggerEvent], Any] = found
+    return handler
+
+
+def _show(event: TriggerEvent) -> None:
+    line = {
+        "connector": event.connector,
+        "subscription": event.subscription,
+        "type": event.type,
+        "dedupe_key": event.dedupe_key,
+    }
+    click.echo(json.dumps(line, sort_keys=True))
+
+
+def _run_one(manager: WebhookManager, setup: ServeSetup, sock: socket.socket) -> None:
+    """One receiver on the bound socket until SIGINT/SIGTERM (uvicorn's own handling)."""
+    import uvicorn
+
+    from patchbay.runtime.webhook_app import uvicorn_config
+
+    host, port = sock.getsockname()[:2]
+    config = uvicorn_config(manager, host=host, port=port, limits=setup.limits)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _worker_command() -> list[str]:
+    return [sys.executable, "-c", "from patchbay.cli.webhooks import worker_main; worker_main()"]
+
+
+def worker_main() -> None:
+    """A worker of ``webhooks serve --workers N``: the setup on stdin, the listening socket
+    on the descriptor named by ``PATCHBAY_WEBHOOK_FD``; it ends itself when its parent is
+    gone (see ``runtime.webhook_app.run_workers``)."""
+    from patchbay.runtime.observability import logger
+    from patchbay.runtime.webhook_app import watch_parent
+
+    setup = ServeSetup.from_bytes(sys.stdin.buffer.read())
+    sys.stdin.close()
+    fd = int(os.environ["PATCHBAY_WEBHOOK_FD"])
+    watch_parent(int(os.environ["PATCHBAY_WEBHOOK_PARENT"]))
     _serve_logging()
-    click.echo(f"receiving on http://{host}:{port}/webhooks/<connector>/<subscription>")
-    uvicorn.Server(uvicorn_config(manager, host=host, port=port, limits=limits)).run()
+    if setup.log_level:  # the parent's --log-level, over serve's INFO default
+        logger.setLevel(setup.log_level)
+    try:
+        manager = setup.manager()
+    except PatchbayError as exc:
+        _fail(exc)
+    sock = socket.socket(fileno=fd)
+    _run_one(manager, setup, sock)
 
 
 @webhooks.command("url")
