@@ -116,6 +116,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "WHERE status <> 'paused'",
         ),
     ),
+    (
+        5,
+        "webhook delivery processing claims",
+        (
+            # NULL while a receiver runs the handlers; a claim left NULL past the processing
+            # timeout (its receiver died) may be taken over by the vendor's retry.
+            "ALTER TABLE webhook_deliveries ADD COLUMN done_at DOUBLE PRECISION",
+            "UPDATE webhook_deliveries SET done_at = received_at",
+        ),
+    ),
 )
 
 #: The store clock, shared by every host: lease expiry never depends on a worker's own clock.

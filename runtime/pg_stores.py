@@ -34,7 +34,12 @@ from patchbay.runtime.token_store import (
     StoredConnection,
 )
 from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore
-from patchbay.runtime.webhooks import SealedWebhookRows, WebhookSubscription, new_subscription_id
+from patchbay.runtime.webhooks import (
+    PROCESSING_TIMEOUT,
+    SealedWebhookRows,
+    WebhookSubscription,
+    new_subscription_id,
+)
 
 _COLUMNS = (
     "id, connector, auth, status, account_label, account_id, expires_at, version, "
@@ -333,10 +338,12 @@ class PgWebhookStore(SealedWebhookRows):
         max_deliveries: int = 1_000_000,
         prune_every: int = 1000,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        processing_timeout: float = PROCESSING_TIMEOUT,
     ) -> None:
         self._db = PgDatabase(url, "webhook store", lock_timeout=lock_timeout)
         self.url = self._db.where
         self._encryptor = encryptor or Encryptor.from_env()
+        self.processing_timeout = processing_timeout
         self.retention = retention
         self.max_deliveries = max_deliveries
         self.prune_every = prune_every
@@ -423,13 +430,17 @@ class PgWebhookStore(SealedWebhookRows):
             db.execute("DELETE FROM webhook_deliveries WHERE subscription = %s", (subscription_id,))
 
     def claim(self, subscription_id: str, delivery_id: str, now: float | None = None) -> bool:
-        """Record a delivery id; False when any process recorded it before (a duplicate)."""
+        """Claim a delivery id for processing; False when another process handled it or is
+        handling it now. A claim left unfinished past ``processing_timeout`` (its receiver
+        died mid-handler) is taken over: one statement, so one process wins."""
         now = time.time() if now is None else now
         with self._db.connection() as db:
             cur = db.execute(
                 "INSERT INTO webhook_deliveries (subscription, delivery_id, received_at) "
-                "VALUES (%s,%s,%s) ON CONFLICT DO NOTHING",
-                (subscription_id, delivery_id, now),
+                "VALUES (%s,%s,%s) ON CONFLICT (subscription, delivery_id) DO UPDATE "
+                "SET received_at = EXCLUDED.received_at "
+                "WHERE webhook_deliveries.done_at IS NULL AND webhook_deliveries.received_at < %s",
+                (subscription_id, delivery_id, now, now - self.processing_timeout),
             )
             claimed = cur.rowcount == 1
         self._claims += 1
@@ -443,6 +454,25 @@ class PgWebhookStore(SealedWebhookRows):
                 "DELETE FROM webhook_deliveries WHERE subscription=%s AND delivery_id=%s",
                 (subscription_id, delivery_id),
             )
+
+    def complete(self, subscription_id: str, delivery_id: str, now: float | None = None) -> None:
+        """The handlers ran: from now on a copy is a duplicate, never taken over."""
+        now = time.time() if now is None else now
+        with self._db.connection() as db:
+            db.execute(
+                "UPDATE webhook_deliveries SET done_at=%s WHERE subscription=%s AND delivery_id=%s",
+                (now, subscription_id, delivery_id),
+            )
+
+    def processing(self, subscription_id: str, delivery_id: str) -> bool:
+        """Whether a claim on this delivery is still being processed (handlers not done)."""
+        with self._db.connection() as db:
+            row = db.execute(
+                "SELECT done_at IS NULL FROM webhook_deliveries WHERE subscription=%s AND "
+                "delivery_id=%s",
+                (subscription_id, delivery_id),
+            ).fetchone()
+        return bool(row and row[0])
 
     def prune(self, now: float | None = None) -> int:
         """Drop ids past ``retention``, then the oldest beyond ``max_deliveries``."""

@@ -148,6 +148,49 @@ def test_webhook_subscriptions_round_trip(store_backend: StoreBackend) -> None:
         store.delete(sub.id)
 
 
+def test_a_delivery_claim_is_processing_until_completed_then_a_duplicate(
+    store_backend: StoreBackend,
+) -> None:
+    store = store_backend.webhook_store(Encryptor([KEY]), processing_timeout=60.0)
+    sub = store.create(WebhookSubscription("", "github", "events", ("whsec_FAKE",)))
+    assert store.claim(sub.id, "d1", now=1000.0)
+    assert store.processing(sub.id, "d1")
+    assert not store.claim(sub.id, "d1", now=1030.0)  # the first receiver is still on it
+    store.complete(sub.id, "d1", now=1031.0)
+    assert not store.processing(sub.id, "d1")
+    assert not store.claim(sub.id, "d1", now=5000.0)  # done: a duplicate forever after
+    assert not store.processing(sub.id, "never-seen")
+
+
+def test_a_claim_left_unfinished_past_the_timeout_is_taken_over_once(
+    store_backend: StoreBackend,
+) -> None:
+    """A receiver that died mid-handler: the vendor's retry after the processing timeout takes
+    the delivery over (exactly one of several concurrent retries does), so nothing is lost."""
+    stores = [
+        store_backend.webhook_store(Encryptor([KEY]), processing_timeout=60.0) for _ in range(3)
+    ]
+    sub = stores[0].create(WebhookSubscription("", "github", "events", ("whsec_FAKE",)))
+    assert stores[0].claim(sub.id, "d1", now=1000.0)  # ... and its receiver is killed
+    assert not stores[1].claim(sub.id, "d1", now=1059.0)
+    won = []
+    barrier = threading.Barrier(len(stores))
+
+    def retry(store: Any) -> None:
+        barrier.wait()
+        if store.claim(sub.id, "d1", now=1061.0):
+            won.append(store)
+
+    threads = [threading.Thread(target=retry, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    won[0].complete(sub.id, "d1", now=1062.0)
+    assert not stores[2].claim(sub.id, "d1", now=9999.0)
+
+
 # --------------------------------------------------------------- selection by URL or path
 
 

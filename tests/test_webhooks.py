@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ from patchbay.runtime.spec_loading import check_spec_data
 from patchbay.runtime.webhook_app import create_app
 from patchbay.runtime.webhook_events import EventRouter
 from patchbay.runtime.webhooks import (
+    HANDLER_RETRY_AFTER,
+    PROCESSING_TIMEOUT,
     SQLiteWebhookStore,
     WebhookManager,
     WebhookRejected,
@@ -1041,3 +1044,60 @@ def test_serve_documents_its_limits() -> None:
         ("--keep-alive", "5"),
     ]:
         assert option in text and f"default: {default}" in text
+
+
+def test_a_receiver_dying_mid_handler_loses_nothing(store: SQLiteWebhookStore) -> None:
+    """The claim is a processing claim: while the handlers may still be running a copy is told
+    to retry (503), never "duplicate" (which would make the vendor drop its last copy); after
+    the processing timeout, a retry takes the delivery over and runs the handlers once."""
+
+    class Died(BaseException):
+        """Stands for the process dying: nothing after the handler call runs."""
+
+    now = [NOW]
+    registry = CollectorRegistry()
+    mgr = WebhookManager(REGISTRY, store, clock=lambda: now[0], metrics_registry=registry)
+    received: list[TriggerEvent] = []
+    alive = [False]
+
+    def handler(event: TriggerEvent) -> None:
+        if not alive[0]:
+            raise Died
+        received.append(event)
+
+    mgr.add_handler(handler)
+    sub = subscribe(store, "stripe")
+    headers, body = delivery("stripe")
+    with pytest.raises(Died):
+        mgr.handle("stripe", sub.id, headers, body)
+    alive[0] = True
+    now[0] = NOW + 30  # the vendor's retries: the same signed delivery, within its tolerance
+    busy = mgr.handle("stripe", sub.id, headers, body)
+    assert (busy.status, busy.retry_after, received) == (503, HANDLER_RETRY_AFTER, [])
+    now[0] = NOW + PROCESSING_TIMEOUT + 1
+    taken = mgr.handle("stripe", sub.id, headers, body)
+    assert taken.status == 200 and len(received) == 1
+    again = mgr.handle("stripe", sub.id, headers, body)
+    assert (again.status, json.loads(again.body).get("duplicate"), len(received)) == (200, True, 1)
+    assert _verdicts(registry) == {
+        ("stripe", "in_progress"): 1.0,
+        ("stripe", "accepted"): 1.0,
+        ("stripe", "duplicate"): 1.0,
+    }
+
+
+def test_a_store_file_from_before_processing_claims_keeps_its_seen_ids(
+    tmp_path: Path, key: str
+) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE webhook_deliveries (subscription TEXT NOT NULL, delivery_id TEXT NOT NULL,"
+        " received_at REAL NOT NULL, PRIMARY KEY (subscription, delivery_id))"
+    )
+    db.execute("INSERT INTO webhook_deliveries VALUES ('s1', 'd1', ?)", (NOW,))
+    db.commit()
+    db.close()
+    store = SQLiteWebhookStore(path, Encryptor([key]))
+    assert not store.processing("s1", "d1")  # seen before the upgrade: handled
+    assert not store.claim("s1", "d1", now=NOW + 10 * PROCESSING_TIMEOUT)

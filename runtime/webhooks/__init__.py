@@ -51,6 +51,7 @@ from patchbay.runtime.webhooks._registration import (
     webhook_url,
 )
 from patchbay.runtime.webhooks._store import (
+    PROCESSING_TIMEOUT,
     SealedWebhookRows,
     SQLiteWebhookStore,
     WebhookStore,
@@ -74,6 +75,7 @@ __all__ = [
     "HANDLER_RETRY_AFTER",
     "JSON_TYPES",
     "MAX_DELIVERY_ID",
+    "PROCESSING_TIMEOUT",
     "PROVIDED_NAMES",
     "UNKNOWN_BODY_LIMIT",
     "VERDICTS",

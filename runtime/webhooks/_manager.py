@@ -67,6 +67,7 @@ JSON_TYPES: frozenset[str] = frozenset({"application/json"})
 VERDICTS: Mapping[str, str] = {
     "processed": "accepted",
     "duplicate": "duplicate",
+    "in_progress": "in_progress",
     "acknowledged": "ack_only",
     "handshake": "handshake",
     "unparsed": "unparsed",
@@ -333,6 +334,19 @@ class WebhookManager:
             return _json(200, {"ok": True, "acknowledged": kind}, "acknowledged")
         delivery_id = self._delivery_id(hook, headers, payload, body)
         if not self.store.claim(sub.id, delivery_id, self.clock()):
+            if self.store.processing(sub.id, delivery_id):
+                # Another receiver is running the handlers right now and may yet fail (or die):
+                # a 200 would make the vendor drop its only other copy. Ask for a retry.
+                log_event(
+                    logging.INFO,
+                    "webhook.in_progress",
+                    connector=sub.connector,
+                    subscription=sub.id,
+                    verdict="in_progress",
+                )
+                return _json(
+                    503, {"error": "in_progress"}, "in_progress", retry_after=HANDLER_RETRY_AFTER
+                )
             log_event(
                 logging.INFO,
                 "webhook.duplicate",
@@ -354,6 +368,18 @@ class WebhookManager:
         )
         if failed is not None:
             return self._handler_failed(sub, delivery_id, failed)
+        try:
+            self.store.complete(sub.id, delivery_id, self.clock())
+        except PatchbayError as store_error:
+            # Handled, but not marked so: past the processing timeout a retry would run the
+            # handlers again (at least once, with the same delivery id for the handlers to see).
+            log_event(
+                logging.ERROR,
+                "webhook.complete_failed",
+                connector=sub.connector,
+                subscription=sub.id,
+                error=store_error.code,
+            )
         reason = "processed" if typed else "unparsed"
         log_event(
             logging.INFO,

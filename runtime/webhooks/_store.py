@@ -42,6 +42,10 @@ class WebhookSubscription:
         return f"/webhooks/{self.connector}/{self.id}"
 
 
+#: How long a receiver may run a delivery's handlers before a retry of that delivery may take
+#: it over (the receiver is presumed dead). A handler that runs longer risks a second run.
+PROCESSING_TIMEOUT = 120.0
+
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
     id TEXT PRIMARY KEY,
@@ -57,6 +61,7 @@ _SCHEMA = (
     subscription TEXT NOT NULL,
     delivery_id TEXT NOT NULL,
     received_at REAL NOT NULL,
+    done_at REAL,
     PRIMARY KEY (subscription, delivery_id)
 )""",
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_age ON webhook_deliveries (received_at)",
@@ -83,6 +88,12 @@ class WebhookStore(Protocol):
     def claim(self, subscription_id: str, delivery_id: str, now: float | None = None) -> bool: ...
 
     def release(self, subscription_id: str, delivery_id: str) -> None: ...
+
+    def complete(
+        self, subscription_id: str, delivery_id: str, now: float | None = None
+    ) -> None: ...
+
+    def processing(self, subscription_id: str, delivery_id: str) -> bool: ...
 
     def prune(self, now: float | None = None) -> int: ...
 
@@ -143,8 +154,10 @@ class SQLiteWebhookStore(SealedWebhookRows):
         max_deliveries: int = 1_000_000,
         prune_every: int = 1000,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        processing_timeout: float = PROCESSING_TIMEOUT,
     ) -> None:
         self.path = Path(path)
+        self.processing_timeout = processing_timeout
         self._connections = ThreadLocalConnections(
             self.path, "webhook store", busy_timeout=busy_timeout
         )
@@ -158,6 +171,11 @@ class SQLiteWebhookStore(SealedWebhookRows):
             db = self._connect()
             for statement in _SCHEMA:
                 db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(webhook_deliveries)")}
+            if "done_at" not in columns:  # a file from before processing claims
+                with db:
+                    db.execute("ALTER TABLE webhook_deliveries ADD COLUMN done_at REAL")
+                    db.execute("UPDATE webhook_deliveries SET done_at = received_at")
 
     def __repr__(self) -> str:
         return f"SQLiteWebhookStore({str(self.path)!r})"
@@ -251,11 +269,16 @@ class SQLiteWebhookStore(SealedWebhookRows):
 
     @guarded
     def claim(self, subscription_id: str, delivery_id: str, now: float | None = None) -> bool:
-        """Record a delivery id; False when it was seen before (a duplicate)."""
+        """Claim a delivery id for processing; False when it was handled, or is being handled,
+        by another receiver. A claim left unfinished past ``processing_timeout`` (its receiver
+        died mid-handler) is taken over, in one statement."""
         now = time.time() if now is None else now
         cur = self._connect().execute(
-            "INSERT OR IGNORE INTO webhook_deliveries VALUES (?,?,?)",
-            (subscription_id, delivery_id, now),
+            "INSERT INTO webhook_deliveries (subscription, delivery_id, received_at) "
+            "VALUES (?,?,?) ON CONFLICT (subscription, delivery_id) DO UPDATE "
+            "SET received_at = excluded.received_at "
+            "WHERE webhook_deliveries.done_at IS NULL AND webhook_deliveries.received_at < ?",
+            (subscription_id, delivery_id, now, now - self.processing_timeout),
         )
         self._claims += 1
         if self._claims % self.prune_every == 0:
@@ -269,6 +292,29 @@ class SQLiteWebhookStore(SealedWebhookRows):
             "DELETE FROM webhook_deliveries WHERE subscription=? AND delivery_id=?",
             (subscription_id, delivery_id),
         )
+
+    @guarded
+    def complete(self, subscription_id: str, delivery_id: str, now: float | None = None) -> None:
+        """The handlers ran: from now on a copy is a duplicate, never taken over."""
+        now = time.time() if now is None else now
+        self._connect().execute(
+            "UPDATE webhook_deliveries SET done_at=? WHERE subscription=? AND delivery_id=?",
+            (now, subscription_id, delivery_id),
+        )
+
+    @guarded
+    def processing(self, subscription_id: str, delivery_id: str) -> bool:
+        """Whether a claim on this delivery is still being processed (handlers not done)."""
+        row = (
+            self._connect()
+            .execute(
+                "SELECT done_at IS NULL FROM webhook_deliveries "
+                "WHERE subscription=? AND delivery_id=?",
+                (subscription_id, delivery_id),
+            )
+            .fetchone()
+        )
+        return bool(row and row[0])
 
     @guarded
     def prune(self, now: float | None = None) -> int:
