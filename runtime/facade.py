@@ -32,7 +32,7 @@ from patchbay.runtime.executor import (
     Page,
     Pager,
 )
-from patchbay.runtime.flow import Flow, run_async, run_sync
+from patchbay.runtime.flow import Flow
 from patchbay.runtime.paths import get_path
 from patchbay.runtime.request_builder import RequestParts
 from patchbay.runtime.spec import ConnectorSpec
@@ -407,7 +407,7 @@ class ClientBase:
         try:
             plan, parts = core.prepare(endpoint.action, data, opts)
             flow = _result_flow(core, plan, parts, opts)
-            body = run_sync(flow, executor._client, executor._sleep)
+            body = executor.drive(flow)
         except Exception as exc:
             error = core.surface(exc, endpoint.action)
         else:
@@ -500,7 +500,7 @@ class AsyncClientBase:
         try:
             plan, parts = core.prepare(endpoint.action, data, opts)
             flow = _result_flow(core, plan, parts, opts)
-            body = await run_async(flow, executor._client, executor._sleep)
+            body = await executor.drive(flow)
         except Exception as exc:
             error = core.surface(exc, endpoint.action)
         else:

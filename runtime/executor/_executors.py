@@ -9,7 +9,7 @@ from collections.abc import (
     Callable,
     Mapping,
 )
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import httpx
 
@@ -26,13 +26,11 @@ from patchbay.runtime.executor._options import (
 )
 from patchbay.runtime.executor._pagers import AsyncPager, Pager
 from patchbay.runtime.flow import (
+    Flow,
     run_async,
     run_sync,
 )
 from patchbay.runtime.spec import ConnectorSpec
-
-if TYPE_CHECKING:
-    pass
 
 
 class GenericExecutor:
@@ -126,6 +124,11 @@ class GenericExecutor:
             error = core.surface(exc, REQUEST_LABEL)
         raise error
 
+    def drive[T](self, flow: Flow[T]) -> T:
+        """Run one flow of :attr:`core` on this executor's client and clock (the typed facade
+        builds its own flows; nothing else needs the client itself)."""
+        return run_sync(flow, self._client, self._sleep)
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
@@ -218,6 +221,10 @@ class AsyncGenericExecutor:
         except Exception as exc:
             error = core.surface(exc, REQUEST_LABEL)
         raise error
+
+    async def drive[T](self, flow: Flow[T]) -> T:
+        """Run one flow of :attr:`core` on this executor's client and clock."""
+        return await run_async(flow, self._client, self._sleep)
 
     async def aclose(self) -> None:
         if self._owns_client:
