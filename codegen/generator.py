@@ -252,18 +252,6 @@ def _read_manifest(out_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"generator": "", "connectors": {}}
 
 
-def _index_current(out_dir: Path, manifest: dict[str, Any], names: list[str], package: str) -> bool:
-    """Whether ``<out>/__init__.py`` and the manifest already list exactly ``names``."""
-    index = out_dir / "__init__.py"
-    return (
-        index.is_file()
-        and manifest.get("package", DEFAULT_PACKAGE) == package
-        and manifest.get("index_inputs") == _index_inputs(names, package)
-        and manifest.get("index_sha256") == sha256(index.read_bytes())
-        and set(manifest.get("connectors", {})) == set(names)
-    )
-
-
 def _up_to_date(
     out_dir: Path, manifest: dict[str, Any], item: Loaded, package: str = DEFAULT_PACKAGE
 ) -> list[str]:
@@ -335,15 +323,23 @@ def check(specs_dir: Path, out_dir: Path, package: str = DEFAULT_PACKAGE) -> Dri
     names = sorted(name for name, _, _ in found)
     for stale in sorted(set(entries) - set(names)):
         drift.problems.append(f"{stale}: generated but its spec is gone")
+    drift.problems += _index_problems(out_dir, manifest, names, package)
+    return drift
+
+
+def _index_problems(
+    out_dir: Path, manifest: dict[str, Any], names: list[str], package: str
+) -> list[str]:
+    """Why ``<out>/__init__.py`` does not list exactly ``names`` as generated (empty: it does)."""
     index = out_dir / "__init__.py"
     if not index.exists() or sha256(index.read_bytes()) != manifest.get("index_sha256"):
-        drift.problems.append("__init__.py: missing, stale or edited")
-    elif "index_inputs" in manifest:
+        return ["__init__.py: missing, stale or edited"]
+    if "index_inputs" in manifest:
         if manifest["index_inputs"] != _index_inputs(names, package):
-            drift.problems.append("__init__.py: does not list the current connectors")
+            return ["__init__.py: does not list the current connectors"]
     elif manifest.get("index_sha256") != sha256(_formatted_index(names, package)):
-        drift.problems.append("__init__.py: does not list the current connectors")
-    return drift
+        return ["__init__.py: does not list the current connectors"]
+    return []
 
 
 @cache
@@ -391,7 +387,8 @@ def generate(
     ]
     result.skipped = sorted(i.name for i in everything if i.name in wanted and i not in todo)
     all_names = sorted(i.name for i in everything)
-    if not todo and _index_current(out_dir, manifest, all_names, package):
+    unchanged = not todo and set(manifest.get("connectors", {})) == set(all_names)
+    if unchanged and not _index_problems(out_dir, manifest, all_names, package):
         return result  # nothing to render: no staging, no formatter run
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:

@@ -258,17 +258,12 @@ def _check_schemas(spec: ConnectorSpec) -> list[Problem]:
     for pointer, schema in _iter_schemas(spec):
         # jsonschema-rs answers "valid?" some 300x faster; Python's jsonschema runs only to
         # explain a schema that fails it (or holds a pattern Python's re would refuse).
-        if gate.is_valid(schema) and _patterns_compile(schema):
-            problem = None
-        else:
+        if not (gate.is_valid(schema) and _patterns_compile(schema)):
             try:
                 Draft202012Validator.check_schema(schema)
-                problem = None
             except SchemaError as exc:
                 sub = "/".join(_esc(str(p)) for p in exc.path)
-                problem = (f"{pointer}/{sub}".rstrip("/"), f"invalid JSON Schema: {exc.message}")
-        if problem is not None:
-            out.append(problem)
+                out.append((f"{pointer}/{sub}".rstrip("/"), f"invalid JSON Schema: {exc.message}"))
         for ref_pointer, ref in _refs(schema, pointer):
             if not ref.startswith("#/$defs/") or ref[len("#/$defs/") :] not in spec.defs:
                 out.append((ref_pointer, f"$ref {ref!r} does not name an entry of /$defs"))

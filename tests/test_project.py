@@ -147,6 +147,17 @@ def test_generate_writes_a_users_package_that_imports_and_passes_contract(
         del sys.modules[name]
 
 
+def _absolute_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every absolute import in ``path``, inside functions too."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
 def test_nothing_imports_a_bare_top_level_name() -> None:
     """Every import in the package resolves under ``patchbay.*`` (generated code included)."""
     offenders = []
@@ -154,13 +165,9 @@ def test_nothing_imports_a_bare_top_level_name() -> None:
         rel = path.relative_to(REPO)
         if rel.parts[0] in {".venv", "build"} or (REPO / rel.parts[0] / rel.parts[1]).is_symlink():
             continue  # patchbay/runtime etc. link the top-level folders, scanned as such
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            offenders += [f"{rel}:{node.lineno} {n}" for n in names if n.split(".")[0] in BARE]
+        offenders += [
+            f"{rel}:{line} {n}" for line, n in _absolute_imports(path) if n.split(".")[0] in BARE
+        ]
     assert not offenders, offenders
 
 
@@ -183,16 +190,10 @@ def test_the_runtime_imports_no_tool_no_mock_no_generated_or_bespoke_code() -> N
     allowed = {"webhook_app.py": ("starlette", "uvicorn")}
     offenders = []
     for path in sorted((REPO / "runtime").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [
-                f"{path.relative_to(REPO)}:{node.lineno} {n}"
-                for n in names
-                if any(n == p or n.startswith(p + ".") for p in banned)
-                and n.split(".")[0] not in allowed.get(path.name, ())
-            ]
+        offenders += [
+            f"{path.relative_to(REPO)}:{line} {n}"
+            for line, n in _absolute_imports(path)
+            if any(n == p or n.startswith(p + ".") for p in banned)
+            and n.split(".")[0] not in allowed.get(path.name, ())
+        ]
     assert not offenders, offenders

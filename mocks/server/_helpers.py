@@ -126,22 +126,30 @@ def _with_page(url: httpx.URL, offset: int) -> str:
     return str(url.copy_with(query=urlencode(params).encode()))
 
 
-def _pager_params(action: Action) -> list[str]:
+def _positions(action: Action) -> dict[str, list[str]]:
+    """The parameters saying which page a request asks for, each with its first page's value
+    as sent (none: absent or empty)."""
     pag = action.pagination
-    names = [_PAGE_PARAM]
+    first: dict[str, list[str]] = {_PAGE_PARAM: []}
     if pag is None:
-        return names
-    declared = {p.name for p in action.parameters}
+        return first
     if isinstance(pag, CursorPagination):
-        names.append(pag.cursor_param)
+        first[pag.cursor_param] = []
     if isinstance(pag, OffsetPagination):
-        names.append(pag.offset_param)
+        first[pag.offset_param] = [str(pag.start)]
     if isinstance(pag, PagePagination):
-        names.append(pag.page_param)
-    if pag.page_size is not None:
-        names.append(pag.page_size.param)
+        first[pag.page_param] = [str(pag.start)]
     if action.mock is not None and action.mock.page_param:
-        names.append(action.mock.page_param)
+        first.setdefault(action.mock.page_param, [])
+    return first
+
+
+def _pager_params(action: Action) -> list[str]:
+    """Paging parameters the action's input does not declare (the position and page size)."""
+    names = list(_positions(action))
+    if action.pagination is not None and action.pagination.page_size is not None:
+        names.append(action.pagination.page_size.param)
+    declared = {p.name for p in action.parameters}
     return [n for n in names if n not in declared]
 
 
@@ -152,22 +160,12 @@ def _same_position(
     answer a request for a later one, or an SDK's auto-pager would be handed page one forever.
     A position the fixture leaves out is the first page (no cursor, the offset or page start),
     which a client may also send explicitly."""
-    pag = action.pagination
-    if pag is None:
+    if action.pagination is None:
         return True
-    first: dict[str, list[str]] = {_PAGE_PARAM: []}
-    if isinstance(pag, CursorPagination):
-        first[pag.cursor_param] = []
-    if isinstance(pag, OffsetPagination):
-        first[pag.offset_param] = [str(pag.start)]
-    if isinstance(pag, PagePagination):
-        first[pag.page_param] = [str(pag.start)]
-    if action.mock is not None and action.mock.page_param:
-        first.setdefault(action.mock.page_param, [])
     req = fixture.request
     fixture_body = req.body if isinstance(req.body, dict) else {}
     sent_body = body if isinstance(body, dict) else {}
-    for name, start in first.items():
+    for name, start in _positions(action).items():
         for recorded, sent in (
             (req.query.get(name), query.get(name)),
             (fixture_body.get(name), sent_body.get(name)),
