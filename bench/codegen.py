@@ -34,8 +34,11 @@ from patchbay.codegen.generator import check, generate, sha256  # noqa: E402
 from patchbay.codegen.models import plan_models, render_models  # noqa: E402
 from patchbay.mocks.contract import contract_cases, run_suite  # noqa: E402
 from patchbay.mocks.server import MockOptions, MockServer  # noqa: E402
-from patchbay.runtime.registry import SpecRegistry, spec_files  # noqa: E402
-from patchbay.runtime.spec_loading import load_spec  # noqa: E402
+from patchbay.runtime.spec import (  # noqa: E402
+    SpecRegistry,
+    load_spec,
+    spec_files,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -53,8 +56,8 @@ print(json.dumps({{"package": t1 - t0, "client": t2 - t0}}))
 # The same with the shared runtime already imported: what the connector itself costs.
 OWN_PROBE = """
 import json, time
-import patchbay.runtime, patchbay.runtime.facade, patchbay.runtime.polling
-import patchbay.runtime.webhook_events
+import patchbay.runtime, patchbay.runtime.http._client_base, patchbay.runtime.triggers._polling
+import patchbay.runtime.webhooks._routing
 t0 = time.perf_counter()
 from patchbay.connectors.{name} import {client}
 print(json.dumps({{"own": time.perf_counter() - t0}}))

@@ -18,7 +18,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from patchbay.mocks.contract import run_suite  # noqa: E402
 from patchbay.mocks.coverage import CoverageOptions, coverage_report  # noqa: E402
-from patchbay.runtime.registry import SpecRegistry  # noqa: E402
+from patchbay.runtime.spec import SpecRegistry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -118,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from patchbay.mocks.server import MockServer, default_credentials
-    from patchbay.runtime.registry import SpecRegistry
+    from patchbay.runtime.spec import SpecRegistry
 
     spec = SpecRegistry(ROOT / "specs").get(args.connector)
     creds = default_credentials(spec)

@@ -128,10 +128,9 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
     import httpx
 
     from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy
-    from patchbay.runtime.pg_stores import PgSubscriptionStore
-    from patchbay.runtime.spec import ConnectorSpec
-    from patchbay.runtime.spec_loading import parse_spec
-    from patchbay.runtime.trigger_runner import TriggerRunner
+    from patchbay.runtime.spec import ConnectorSpec, parse_spec
+    from patchbay.runtime.stores import PgSubscriptionStore
+    from patchbay.runtime.triggers import TriggerRunner
 
     spec = parse_spec({**SPEC, "connection": {"base_url": vendor}})
     options = ExecutorOptions(retry=RetryPolicy(max_attempts=1))
@@ -173,7 +172,7 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
 
 def load(url: str, count: int, interval: float) -> None:
     """A fresh set of ``count`` subscriptions, first runs spread over one interval."""
-    from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore
+    from patchbay.runtime.triggers import Subscription, SubscriptionStore
 
     start = time.time() + 1.0
     buffer = io.StringIO()
@@ -229,7 +228,7 @@ def main() -> None:
     counts = [int(n) for n in args.workers.split(",")]
     context = multiprocessing.get_context("spawn")
 
-    from patchbay.runtime.pg_db import PgDatabase, close_pools
+    from patchbay.runtime.storage import PgDatabase, close_pools
 
     cluster = PgCluster().start()
     ports = context.Queue()

@@ -27,16 +27,19 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from pg_cluster import PgCluster  # noqa: E402
 
-from patchbay.runtime.encryption import Encryptor, new_key  # noqa: E402
-from patchbay.runtime.oauth import TokenSet  # noqa: E402
-from patchbay.runtime.pg_db import close_pools  # noqa: E402
+from patchbay.runtime.accounts import (  # noqa: E402
+    Encryptor,
+    StoredConnection,
+    TokenSet,
+    new_key,
+)
+from patchbay.runtime.storage import close_pools  # noqa: E402
 from patchbay.runtime.stores import (  # noqa: E402
     open_subscription_store,
     open_token_store,
     open_webhook_store,
 )
-from patchbay.runtime.token_store import StoredConnection  # noqa: E402
-from patchbay.runtime.trigger_runner import Subscription  # noqa: E402
+from patchbay.runtime.triggers import Subscription  # noqa: E402
 
 
 def timed(op: Callable[[int], Any], n: int) -> list[float]:

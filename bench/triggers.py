@@ -24,12 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 from patchbay.mocks.server import MockOptions, MockServer  # noqa: E402
 from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy  # noqa: E402
-from patchbay.runtime.events import TriggerEvent  # noqa: E402
-from patchbay.runtime.registry import SpecRegistry  # noqa: E402
-from patchbay.runtime.spec import ConnectorSpec  # noqa: E402
-from patchbay.runtime.trigger_runner import (  # noqa: E402
+from patchbay.runtime.spec import ConnectorSpec, SpecRegistry  # noqa: E402
+from patchbay.runtime.triggers import (  # noqa: E402
     Subscription,
     SubscriptionStore,
+    TriggerEvent,
     TriggerRunner,
 )
 

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from patchbay.mocks.webhook_sender import sign
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 from patchbay.runtime.webhooks import verifier_for
 
 SECRET = "whsec_bench_secret_0123456789abcdef"

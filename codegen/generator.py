@@ -23,9 +23,13 @@ from typing import Any
 import jinja2
 
 from patchbay.codegen.naming import pascal
-from patchbay.runtime.registry import spec_files
-from patchbay.runtime.spec import ConnectorSpec
-from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
+from patchbay.runtime.spec import (
+    ConnectorSpec,
+    SpecInvalid,
+    SpecProblem,
+    check_spec_file,
+    spec_files,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"

@@ -25,9 +25,8 @@ from datamodel_code_generator.enums import DataModelType
 from datamodel_code_generator.format import Formatter
 
 from patchbay.codegen.naming import pascal, unique
-from patchbay.runtime.spec import Action, ConnectorSpec, JsonSchema
-from patchbay.runtime.spec_checks import schema_at_path
-from patchbay.runtime.validation import FILE_OBJECT_SCHEMA, input_schema
+from patchbay.runtime.http import FILE_OBJECT_SCHEMA, input_schema
+from patchbay.runtime.spec import Action, ConnectorSpec, JsonSchema, schema_at_path
 
 _REF_PREFIX = "#/$defs/"
 

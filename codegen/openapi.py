@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from patchbay.runtime.paths import parse_path
+from patchbay.runtime.http import parse_path, template_names
 from patchbay.runtime.spec import (
     Action,
     ApiKeyAuth,
@@ -31,9 +31,8 @@ from patchbay.runtime.spec import (
     Parameter,
     Variable,
     Webhook,
+    resolve_schema,
 )
-from patchbay.runtime.spec_checks import resolve_schema
-from patchbay.runtime.templating import template_names
 
 OPENAPI_VERSION = "3.1.0"
 

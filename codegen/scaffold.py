@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.spec import NAME_PATTERN
-from patchbay.runtime.spec_loading import check_spec_data
+from patchbay.runtime.spec import NAME_PATTERN, check_spec_data
 
 AuthKind = Literal["bearer", "api_key", "basic", "oauth2"]
 AUTH_KINDS: tuple[AuthKind, ...] = ("bearer", "api_key", "basic", "oauth2")

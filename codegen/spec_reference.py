@@ -72,7 +72,7 @@ def render_reference() -> str:
     lines = [
         "# Connector spec reference",
         "",
-        "<!-- Generated from runtime/spec.py by `python -m patchbay.codegen.spec_reference`;"
+        "<!-- Generated from runtime/spec/_model.py by `python -m patchbay.codegen.spec_reference`;"
         " do not edit. -->",
         "",
         "Every object of a connector spec (`specs/<name>.json`) and its fields. The top-level"

@@ -28,9 +28,8 @@ from patchbay.mocks.routing import Router
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials, default_variables
 from patchbay.mocks.wire import multipart_fields
 from patchbay.runtime import PatchbayError, StaticTokenProvider
-from patchbay.runtime.facade import Credentials
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import Action, ConnectorSpec, OAuth2Auth
+from patchbay.runtime.http import Credentials
+from patchbay.runtime.spec import Action, ConnectorSpec, OAuth2Auth, SpecRegistry
 
 
 @dataclass(frozen=True)
@@ -255,7 +254,7 @@ def run_case(
 def _is_body_error(spec: ConnectorSpec, fixture: Fixture) -> bool:
     """True when a 2xx fixture is an error by the spec's rules (Slack's ``ok: false``)."""
 
-    from patchbay.runtime.error_mapping import match_holds
+    from patchbay.runtime.http import match_holds
 
     headers = httpx.Headers(fixture.response.headers)
     return any(

@@ -39,17 +39,17 @@ from patchbay.runtime import (
     StaticTokenProvider,
     ValidationFailed,
 )
-from patchbay.runtime.polling import poll
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.http import input_schema
 from patchbay.runtime.spec import (
     Action,
     AuthVariant,
     ConnectorSpec,
     ManualRegistration,
     OAuth2Auth,
+    SpecRegistry,
     Webhook,
 )
-from patchbay.runtime.validation import input_schema
+from patchbay.runtime.triggers import poll
 
 Level = Literal["none", "bronze", "silver", "gold"]
 LEVELS: tuple[Level, ...] = ("none", "bronze", "silver", "gold")
@@ -311,7 +311,7 @@ def _auth_problem(spec: ConnectorSpec, variant: AuthVariant) -> str | None:
 
 def _oauth_dance(spec: ConnectorSpec, variant: OAuth2Auth) -> tuple[str, dict[str, str]]:
     from patchbay.mocks.oauth_provider import MockOAuthProvider
-    from patchbay.runtime.oauth import (
+    from patchbay.runtime.accounts import (
         OAuthClient,
         authorize_url,
         code_request,
@@ -521,7 +521,7 @@ def check_webhooks(spec: ConnectorSpec) -> Criterion:
 def _webhook_problems(spec: ConnectorSpec, hook: Webhook) -> list[str]:
     """Register through the mock, then verify a signed delivery and refuse a tampered one."""
     from patchbay.mocks.webhook_sender import build_delivery
-    from patchbay.runtime.encryption import Encryptor, new_key
+    from patchbay.runtime.accounts import Encryptor, new_key
     from patchbay.runtime.webhooks import (
         SQLiteWebhookStore,
         WebhookManager,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from patchbay.mocks.serving import HandlerApp, local_base_url, serve
 from patchbay.mocks.vendors import STANDIN_MODULES, load_standin
 from patchbay.runtime import Connection, GenericExecutor, RetryPolicy
-from patchbay.runtime.executor import ExecutorOptions
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.http import ExecutorOptions
+from patchbay.runtime.spec import SpecRegistry
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
+from patchbay.runtime.http import render
 from patchbay.runtime.spec import (
     ApiKeyAuth,
     AuthVariant,
@@ -24,7 +25,6 @@ from patchbay.runtime.spec import (
     ConnectorSpec,
     OAuth2Auth,
 )
-from patchbay.runtime.templating import render
 
 __all__ = [
     "FuzzFailure",

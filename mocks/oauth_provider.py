@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 import httpx
 
 from patchbay.mocks.vendor_errors import remove_path, set_path
-from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.http import MISSING, get_path
 from patchbay.runtime.spec import Condition, ConnectorSpec, OAuth2Auth
 
 

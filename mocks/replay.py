@@ -38,8 +38,7 @@ from patchbay.mocks.recorder import (
     scan_fixtures,
 )
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec import ConnectorSpec, SpecRegistry
 
 MODE_ENV = "PATCHBAY_RECORD_MODE"
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection"})

@@ -11,8 +11,7 @@ import re
 import zlib
 from typing import Any
 
-from patchbay.runtime.spec import JsonSchema
-from patchbay.runtime.spec_checks import resolve_schema
+from patchbay.runtime.spec import JsonSchema, resolve_schema
 
 _FORMATS = {
     "date-time": "2026-01-0{d}T12:00:00Z",

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from patchbay.runtime.error_mapping import DEFAULT_BY_STATUS
-from patchbay.runtime.paths import parse_path
+from patchbay.runtime.http import DEFAULT_BY_STATUS, parse_path
 from patchbay.runtime.spec import Condition, ConnectorSpec, ErrorRule
 
 STATUS_FOR_CODE: dict[str, int] = {

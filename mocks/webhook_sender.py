@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from patchbay.mocks.synthesis import rng_for, synthesize
-from patchbay.runtime.paths import parse_path
+from patchbay.runtime.http import parse_path
 from patchbay.runtime.spec import ConnectorSpec, Webhook
 
 # The vendors' documented signature headers -> their independent signer below.

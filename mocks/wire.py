@@ -1,6 +1,6 @@
 """Reading a request the way the vendor would: wire format -> the action's flat input.
 
-The inverse of ``runtime.request_builder``: query strings and form fields are typed by the
+The inverse of ``runtime.http._requests``: query strings and form fields are typed by the
 parameter's schema, Stripe-style ``a[b][0]`` keys are folded back into objects and lists, JSON
 bodies are unwrapped from their envelope. The mock then validates the result with the very same
 input check the executor uses.
@@ -16,8 +16,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from patchbay.runtime.spec import Action, JsonSchema
-from patchbay.runtime.spec_checks import resolve_schema
+from patchbay.runtime.spec import Action, JsonSchema, resolve_schema
 
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 

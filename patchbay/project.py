@@ -20,8 +20,8 @@ from typing import Any
 import click
 
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import BUNDLED_SPECS_DIR, SpecRegistry
-from patchbay.runtime.webhook_events import EventRouter
+from patchbay.runtime.spec import BUNDLED_SPECS_DIR, SpecRegistry
+from patchbay.runtime.webhooks import EventRouter
 
 BUNDLED_GOLDEN_DIR = BUNDLED_SPECS_DIR.parent / "golden"
 BUNDLED_PACKAGE = "patchbay.connectors"

@@ -4,7 +4,8 @@ It never imports codegen, mocks, Jinja2 or test libraries. The names below are t
 surface; the modules behind them may move.
 """
 
-from patchbay.runtime.connection import Connection, StaticTokenProvider, TokenProvider
+from patchbay.runtime.accounts._manager import IntegrationManager
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore
 from patchbay.runtime.errors import (
     AuthExpired,
     AuthInvalid,
@@ -23,8 +24,7 @@ from patchbay.runtime.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from patchbay.runtime.events import TriggerEvent
-from patchbay.runtime.executor import (
+from patchbay.runtime.http import (
     AsyncGenericExecutor,
     AsyncPager,
     CallOptions,
@@ -34,12 +34,12 @@ from patchbay.runtime.executor import (
     Page,
     Pager,
 )
-from patchbay.runtime.manager import IntegrationManager
-from patchbay.runtime.retry import RetryPolicy
-from patchbay.runtime.spec import ConnectorSpec
-from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, load_spec, parse_spec
-from patchbay.runtime.token_store import SQLiteTokenStore
-from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.http._connection import Connection, StaticTokenProvider, TokenProvider
+from patchbay.runtime.http._retry import RetryPolicy
+from patchbay.runtime.spec._loading import SpecInvalid, SpecProblem, load_spec, parse_spec
+from patchbay.runtime.spec._model import ConnectorSpec
+from patchbay.runtime.triggers._events import TriggerEvent
+from patchbay.runtime.triggers._runner import Subscription, SubscriptionStore, TriggerRunner
 from patchbay.runtime.webhooks import WebhookManager
 
 __all__ = [

@@ -7,8 +7,7 @@ pins this list, and a name leaves it only with a generator change that stops usi
 
 from __future__ import annotations
 
-from patchbay.runtime.executor import CallOptions
-from patchbay.runtime.facade import (
+from patchbay.runtime.http._client_base import (
     NOT_GIVEN,
     AsyncClientBase,
     AsyncClientOptions,
@@ -25,8 +24,9 @@ from patchbay.runtime.facade import (
     Variables,
     parse_as,
 )
-from patchbay.runtime.polling import PollBatch, apoll, poll
-from patchbay.runtime.webhook_events import EventRouter, Handler
+from patchbay.runtime.http._options import CallOptions
+from patchbay.runtime.triggers._polling import PollBatch, apoll, poll
+from patchbay.runtime.webhooks._routing import EventRouter, Handler
 
 __all__ = [
     "NOT_GIVEN",

@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from patchbay.runtime.encryption import Encryptor
-from patchbay.runtime.pg_db import is_postgres_url
-from patchbay.runtime.token_store import SQLiteTokenStore, TokenStore
-from patchbay.runtime.trigger_runner import SubscriptionBackend, SubscriptionStore
-from patchbay.runtime.webhooks import SQLiteWebhookStore, WebhookStore
+from patchbay.runtime.accounts._encryption import Encryptor
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore, TokenStore
+from patchbay.runtime.storage._postgres import is_postgres_url
+from patchbay.runtime.storage._postgres_stores import (
+    PgSubscriptionStore,
+    PgTokenStore,
+    PgWebhookStore,
+)
+from patchbay.runtime.triggers._runner import SubscriptionBackend, SubscriptionStore
+from patchbay.runtime.webhooks._store import SQLiteWebhookStore, WebhookStore
 
 Location = str | Path
 
@@ -34,8 +39,6 @@ def open_token_store(
 ) -> TokenStore:
     where = store_location(location)
     if isinstance(where, str):
-        from patchbay.runtime.pg_stores import PgTokenStore
-
         return PgTokenStore(where, encryptor)
     return SQLiteTokenStore(where, encryptor)
 
@@ -43,8 +46,6 @@ def open_token_store(
 def open_subscription_store(location: Location | None = None) -> SubscriptionBackend:
     where = store_location(location)
     if isinstance(where, str):
-        from patchbay.runtime.pg_stores import PgSubscriptionStore
-
         return PgSubscriptionStore(where)
     return SubscriptionStore(where)
 
@@ -54,7 +55,5 @@ def open_webhook_store(
 ) -> WebhookStore:
     where = store_location(location)
     if isinstance(where, str):
-        from patchbay.runtime.pg_stores import PgWebhookStore
-
         return PgWebhookStore(where, encryptor)
     return SQLiteWebhookStore(where, encryptor)

@@ -15,11 +15,15 @@ import pytest
 from pg_cluster import PgCluster
 
 from patchbay.runtime import ConnectorSpec, parse_spec
-from patchbay.runtime.encryption import Encryptor
-from patchbay.runtime.pg_db import PgDatabase, close_pools
-from patchbay.runtime.pg_stores import PgSubscriptionStore, PgTokenStore, PgWebhookStore
-from patchbay.runtime.token_store import SQLiteTokenStore
-from patchbay.runtime.trigger_runner import SubscriptionStore
+from patchbay.runtime.accounts._encryption import Encryptor
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore
+from patchbay.runtime.storage._postgres import PgDatabase, close_pools
+from patchbay.runtime.storage._postgres_stores import (
+    PgSubscriptionStore,
+    PgTokenStore,
+    PgWebhookStore,
+)
+from patchbay.runtime.triggers._runner import SubscriptionStore
 from patchbay.runtime.webhooks import SQLiteWebhookStore
 
 ITEM_SCHEMA = {

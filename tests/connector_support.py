@@ -11,9 +11,9 @@ from patchbay.mocks.coverage import _executor, _server
 from patchbay.mocks.golden import GOLDEN_DIR
 from patchbay.mocks.server import MockOptions, MockServer, default_variables
 from patchbay.runtime import ExecutorOptions, GenericExecutor, RetryPolicy
-from patchbay.runtime.polling import poll
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec._model import ConnectorSpec
+from patchbay.runtime.spec._registry import SpecRegistry
+from patchbay.runtime.triggers._polling import poll
 
 REGISTRY = SpecRegistry()
 

@@ -42,8 +42,8 @@ from patchbay.runtime import (
     PatchbayError,
     RetryPolicy,
 )
-from patchbay.runtime.spec import ConnectorSpec
-from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.spec._model import ConnectorSpec
+from patchbay.runtime.triggers._runner import Subscription, SubscriptionStore, TriggerRunner
 
 SECRET = "sk_live_PLANTED_c0ffee"
 MB = 1 << 20
@@ -797,7 +797,7 @@ def test_a_typed_client_refuses_a_hostile_body_without_quoting_it() -> None:
 
 
 def test_a_bespoke_client_bug_leaves_the_manager_as_a_clean_error() -> None:
-    from patchbay.runtime.manager import IntegrationManager
+    from patchbay.runtime.accounts._manager import IntegrationManager
 
     class Broken:
         def call(self, action: str, data: Any = None, options: Any = None) -> Any:

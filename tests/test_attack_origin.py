@@ -40,10 +40,10 @@ from patchbay.runtime import (
     load_spec,
     parse_spec,
 )
-from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from patchbay.runtime.oauth import OAuthClient
-from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
-from patchbay.runtime.urls import https_origin, render_url
+from patchbay.runtime.accounts._encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.accounts._oauth import OAuthClient
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.http._urls import https_origin, render_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ZENDESK = load_spec(ROOT / "specs/zendesk.json")
@@ -250,7 +250,7 @@ def test_cli_test_connection_refuses_a_stored_hostile_subdomain(
 def test_zendesk_oauth_code_exchange_never_posts_the_client_secret_elsewhere(
     attacker: Origin, tmp_path: Path
 ) -> None:
-    from patchbay.runtime.connect import connect_oauth
+    from patchbay.runtime.accounts._connect import connect_oauth
 
     store = SQLiteTokenStore(tmp_path / "c.db", Encryptor([KEY]))
     browsed: list[str] = []
@@ -307,7 +307,7 @@ def test_salesforce_instance_url_from_the_token_response_is_checked(
 ) -> None:
     """The token endpoint (the vendor, or whoever answers for it) names another host or a plain
     http origin as instance_url: the bearer token must not follow."""
-    from patchbay.runtime.connect import connect_oauth
+    from patchbay.runtime.accounts._connect import connect_oauth
 
     (tmp_path / "vendor").mkdir()
     (tmp_path / "evil").mkdir()
@@ -778,7 +778,7 @@ def test_a_non_ascii_password_is_fine_in_basic_auth() -> None:
 
 
 def test_connect_with_a_refused_credential_stores_and_sends_nothing(tmp_path: Path) -> None:
-    from patchbay.runtime.connect import connect_api_key
+    from patchbay.runtime.accounts._connect import connect_api_key
 
     store = SQLiteTokenStore(tmp_path / "c.db", Encryptor([KEY]))
     sent, transport = _recording()
@@ -924,7 +924,7 @@ def test_a_repeated_next_url_is_reported_without_its_query() -> None:
     ],
 )
 def test_a_token_responses_instance_url_is_checked(instance_url: Any) -> None:
-    from patchbay.runtime.oauth import oauth_variant, read_token_response
+    from patchbay.runtime.accounts._oauth import oauth_variant, read_token_response
 
     body = {"access_token": SECRET, "instance_url": instance_url}
     with pytest.raises(BadResponse, match="'instance_url'") as info:
@@ -933,7 +933,7 @@ def test_a_token_responses_instance_url_is_checked(instance_url: Any) -> None:
 
 
 def test_a_good_instance_url_is_kept() -> None:
-    from patchbay.runtime.oauth import oauth_variant, read_token_response
+    from patchbay.runtime.accounts._oauth import oauth_variant, read_token_response
 
     body = {"access_token": SECRET, "instance_url": "https://acme--uat.sandbox.my.salesforce.com"}
     tokens = read_token_response(

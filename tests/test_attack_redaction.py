@@ -31,9 +31,9 @@ from patchbay.runtime import (
     PatchbayError,
     RetryPolicy,
 )
+from patchbay.runtime.http._redaction import REDACTED, Redactor
 from patchbay.runtime.observability import JsonFormatter
-from patchbay.runtime.redaction import REDACTED, Redactor
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 
 BEARER = "a+b/c=d%e&f_PLANTED_bearer"
 QUERY_KEY = "q+r/s=t%u&v PLANTED_query"

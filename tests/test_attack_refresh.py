@@ -33,15 +33,15 @@ from conftest import StoreBackend
 from patchbay.mocks.oauth_provider import MockOAuthProvider
 from patchbay.mocks.webhook_sender import build_delivery
 from patchbay.runtime import StoreError, load_spec
-from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
+from patchbay.runtime.accounts._oauth import OAuthClient, oauth_variant, read_token_response
+from patchbay.runtime.accounts._token_provider import StoredTokenProvider
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore, StoredConnection
 from patchbay.runtime.errors import Timeout
-from patchbay.runtime.events import TriggerEvent
-from patchbay.runtime.oauth import OAuthClient, oauth_variant, read_token_response
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 from patchbay.runtime.stores import open_token_store
-from patchbay.runtime.token_provider import StoredTokenProvider
-from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
-from patchbay.runtime.trigger_runner import SubscriptionStore
+from patchbay.runtime.triggers._events import TriggerEvent
+from patchbay.runtime.triggers._runner import SubscriptionStore
 from patchbay.runtime.webhooks import (
     SQLiteWebhookStore,
     WebhookManager,

@@ -38,16 +38,16 @@ from prometheus_client import CollectorRegistry
 from patchbay.cli.webhooks import FD_RESERVE
 from patchbay.mocks.webhook_sender import build_delivery, sample_event, sign
 from patchbay.project import event_routers
-from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
 from patchbay.runtime.errors import BadResponse
-from patchbay.runtime.events import TriggerEvent
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.webhook_app import create_app
+from patchbay.runtime.spec._registry import SpecRegistry
+from patchbay.runtime.triggers._events import TriggerEvent
 from patchbay.runtime.webhooks import (
     SQLiteWebhookStore,
     WebhookManager,
     WebhookSubscription,
 )
+from patchbay.runtime.webhooks.app import create_app
 
 REGISTRY = SpecRegistry()
 NOW = 1_767_225_600.0

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 import patchbay.cli._common as common
 from patchbay.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, version
 from patchbay.cli._reports import Case, Suite, html_report, junit_xml
-from patchbay.runtime.registry import BUNDLED_SPECS_DIR, SpecRegistry
+from patchbay.runtime.spec._registry import BUNDLED_SPECS_DIR, SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests/data/kitchen_sink.json"
@@ -300,7 +300,7 @@ def test_connections_and_triggers_list_json(tmp_path: Path) -> None:
 
 
 def _first_trigger(connector: str) -> str:
-    from patchbay.runtime.registry import SpecRegistry
+    from patchbay.runtime.spec._registry import SpecRegistry
 
     return SpecRegistry().get(connector).triggers.polling[0].name
 

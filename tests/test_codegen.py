@@ -18,7 +18,7 @@ from syrupy.assertion import SnapshotAssertion
 from patchbay.cli import main
 from patchbay.codegen.generator import check, generate, render_connector
 from patchbay.codegen.naming import pascal, snake, unique
-from patchbay.runtime.spec_loading import SpecInvalid, load_spec
+from patchbay.runtime.spec._loading import SpecInvalid, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 AWKWARD = ROOT / "tests/data/awkward.json"

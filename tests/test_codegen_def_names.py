@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from patchbay.codegen.models import plan_models, read_models, render_models
-from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec._model import ConnectorSpec
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "stripe.json"
 

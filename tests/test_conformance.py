@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from patchbay.cli import main
 from patchbay.mocks.conformance import SDKS, run
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

@@ -14,9 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from patchbay.mocks.oauth_provider import MockOAuthProvider
 from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
-from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from patchbay.runtime.errors import AuthExpired, ConfigError, Timeout
-from patchbay.runtime.oauth import (
+from patchbay.runtime.accounts._encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.accounts._oauth import (
     OAuthClient,
     TokenSet,
     authorize_url,
@@ -26,8 +25,9 @@ from patchbay.runtime.oauth import (
     pkce_pair,
     read_token_response,
 )
-from patchbay.runtime.token_provider import StoredTokenProvider
-from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.accounts._token_provider import StoredTokenProvider
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.errors import AuthExpired, ConfigError, Timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK = load_spec(ROOT / "specs/slack.json")
@@ -261,7 +261,7 @@ def test_executor_refreshes_once_on_the_vendors_expiry_signal(store: SQLiteToken
 
 def test_connect_flow_end_to_end_with_the_browser_step(store: SQLiteTokenStore) -> None:
     from patchbay.mocks.server import MockOptions, MockServer
-    from patchbay.runtime.connect import connect_oauth
+    from patchbay.runtime.accounts._connect import connect_oauth
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
     api = MockServer(SLACK, MockOptions(golden_root=None, access_tokens=()))
@@ -289,7 +289,7 @@ def test_connect_flow_end_to_end_with_the_browser_step(store: SQLiteTokenStore) 
 def test_connect_ignores_a_forged_state_and_keeps_waiting(store: SQLiteTokenStore) -> None:
     """A redirect with a wrong or missing state gets 400 and is ignored: it can neither abort
     ``connect`` (it used to) nor slip its code in; the genuine redirect still completes."""
-    from patchbay.runtime.connect import connect_oauth
+    from patchbay.runtime.accounts._connect import connect_oauth
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
     answers: list[int] = []
@@ -314,7 +314,7 @@ def test_connect_ignores_a_forged_state_and_keeps_waiting(store: SQLiteTokenStor
 def test_connect_with_only_a_forged_state_times_out_and_stores_nothing(
     store: SQLiteTokenStore,
 ) -> None:
-    from patchbay.runtime.connect import connect_oauth
+    from patchbay.runtime.accounts._connect import connect_oauth
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
 
@@ -331,7 +331,7 @@ def test_connect_with_only_a_forged_state_times_out_and_stores_nothing(
 
 
 def test_the_oauth_listener_binds_loopback_only() -> None:
-    from patchbay.runtime.connect import LoopbackListener
+    from patchbay.runtime.accounts._connect import LoopbackListener
 
     listener = LoopbackListener("s" * 32)
     try:
@@ -431,7 +431,7 @@ def test_refresh_outcomes_are_counted_per_connector_with_no_secret_in_any_label(
 def test_the_refresh_lease_protocol(store: SQLiteTokenStore) -> None:
     """Claim only when free or expired; commit only while held (keeping what others saved
     meanwhile); a commit after a takeover writes nothing; deleting a connection drops its lease."""
-    from patchbay.runtime.token_store import LeaseLost
+    from patchbay.runtime.accounts._token_store import LeaseLost
 
     provider = MockOAuthProvider(SLACK, oauth_variant(SLACK))
     conn = _expired_connection(store, provider)

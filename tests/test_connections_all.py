@@ -23,11 +23,10 @@ from patchbay.mocks.server import (
     well_formed_wrong,
 )
 from patchbay.runtime import ConnectorUnavailable, PatchbayError
-from patchbay.runtime.connect import check_stored_connection, connect_oauth, hint_for
-from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from patchbay.runtime.errors import AuthExpired, AuthInvalid, ConfigError, Timeout
-from patchbay.runtime.manager import IntegrationManager
-from patchbay.runtime.oauth import (
+from patchbay.runtime.accounts._connect import check_stored_connection, connect_oauth, hint_for
+from patchbay.runtime.accounts._encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.accounts._manager import IntegrationManager
+from patchbay.runtime.accounts._oauth import (
     OAuthClient,
     TokenSet,
     authorize_url,
@@ -37,9 +36,10 @@ from patchbay.runtime.oauth import (
     read_token_response,
     refresh_request,
 )
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
-from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.errors import AuthExpired, AuthInvalid, ConfigError, Timeout
+from patchbay.runtime.spec._model import ConnectorSpec, OAuth2Auth
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

@@ -13,7 +13,7 @@ import pytest
 
 from patchbay.mocks.server import MockOptions, MockServer
 from patchbay.runtime import Connection, ConnectorSpec, GenericExecutor, PatchbayError, load_spec
-from patchbay.runtime.polling import poll
+from patchbay.runtime.triggers._polling import poll
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "airtable.json"
 BASE = "appFAKEbase000001"

@@ -14,7 +14,7 @@ from conftest import FakeSleep
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
 
 from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
-from patchbay.runtime.polling import poll
+from patchbay.runtime.triggers._polling import poll
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "asana.json")

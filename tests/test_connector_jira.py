@@ -22,8 +22,8 @@ from patchbay.runtime import (
     StaticTokenProvider,
     load_spec,
 )
-from patchbay.runtime.oauth import OAuthClient, authorize_url
-from patchbay.runtime.polling import poll
+from patchbay.runtime.accounts._oauth import OAuthClient, authorize_url
+from patchbay.runtime.triggers._polling import poll
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "jira.json"
 EMAIL = "someone@example.test"

@@ -24,8 +24,8 @@ from patchbay.runtime import (
     RetryPolicy,
     load_spec,
 )
-from patchbay.runtime.error_mapping import ErrorMapper
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.http._error_mapping import ErrorMapper
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

@@ -30,9 +30,9 @@ from patchbay.mocks.coverage import (
 )
 from patchbay.mocks.golden import GOLDEN_DIR, all_fixtures, dump_fixture, load_fixture
 from patchbay.mocks.server import MockOptions, MockServer
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec, OAuth2Auth
-from patchbay.runtime.spec_loading import check_spec_data
+from patchbay.runtime.spec._loading import check_spec_data
+from patchbay.runtime.spec._model import ConnectorSpec, OAuth2Auth
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

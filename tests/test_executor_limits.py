@@ -31,8 +31,8 @@ from patchbay.runtime import (
     RetryPolicy,
 )
 from patchbay.runtime.errors import BadResponse, ValidationFailed
-from patchbay.runtime.flow import BodyReader
-from patchbay.runtime.limits import DEFAULT_DEADLINE, json_depth_exceeds, loads_json
+from patchbay.runtime.http._flow import BodyReader
+from patchbay.runtime.http._limits import DEFAULT_DEADLINE, json_depth_exceeds, loads_json
 from patchbay.runtime.observability import metric_method
 
 SECRET = "sk_test_FAKE_limits_0001"

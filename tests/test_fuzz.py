@@ -36,12 +36,12 @@ from patchbay.mocks.server import MockServer, default_credentials
 from patchbay.mocks.vendor_errors import error_response, set_path
 from patchbay.runtime import Connection, ConnectorSpec, GenericExecutor, load_spec
 from patchbay.runtime.errors import ERROR_CODES, PatchbayError
-from patchbay.runtime.executor import ExecutorOptions
-from patchbay.runtime.paths import get_path
-from patchbay.runtime.retry import RetryPolicy
-from patchbay.runtime.spec import Action
-from patchbay.runtime.spec_checks import resolve_schema
-from patchbay.runtime.validation import fast_validator, input_schema, input_validator_class
+from patchbay.runtime.http import ExecutorOptions
+from patchbay.runtime.http._paths import get_path
+from patchbay.runtime.http._retry import RetryPolicy
+from patchbay.runtime.http._validation import fast_validator, input_schema, input_validator_class
+from patchbay.runtime.spec._checks import resolve_schema
+from patchbay.runtime.spec._model import Action
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS = ("stripe", "github", "slack")

@@ -17,7 +17,7 @@ from patchbay.connectors.stripe import models as st
 from patchbay.mocks.vendors import github as github_standin
 from patchbay.mocks.vendors import stripe as stripe_standin
 from patchbay.runtime import PatchbayError
-from patchbay.runtime.facade import NOT_GIVEN, NotGiven
+from patchbay.runtime.http._client_base import NOT_GIVEN, NotGiven
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB_TOKEN = GithubTokenCredentials(token=SecretStr(github_standin.DEMO_TOKEN))

@@ -22,7 +22,7 @@ import pytest
 
 from patchbay.codegen.models import plan_models, render_models
 from patchbay.codegen.naming import pascal
-from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec._model import ConnectorSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"

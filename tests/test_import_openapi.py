@@ -35,7 +35,7 @@ from patchbay.codegen.openapi_import import (
 from patchbay.codegen.openapi_import.servers import DNS_LABEL, PATH_SEGMENT
 from patchbay.mocks.contract import run_suite
 from patchbay.runtime import parse_spec
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests/data/openapi"

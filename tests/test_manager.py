@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from patchbay.runtime import CallOptions, Connection, ConnectorUnavailable
+from patchbay.runtime.accounts._manager import IntegrationManager
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.manager import IntegrationManager
-from patchbay.runtime.registry import SpecRegistry
 from patchbay.runtime.settings import flag, generic_executor_enabled, read_dotenv
+from patchbay.runtime.spec._registry import SpecRegistry
 
 SINK = Path(__file__).resolve().parent / "data/kitchen_sink.json"
 

@@ -14,11 +14,11 @@ import pytest
 import patchbay.runtime.webhooks
 import patchbay.runtime.webhooks._manager
 from patchbay.mocks.coverage import check_webhooks
-from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec, ManualRegistration
-from patchbay.runtime.spec_loading import check_spec_data
+from patchbay.runtime.spec._loading import check_spec_data
+from patchbay.runtime.spec._model import ConnectorSpec, ManualRegistration
+from patchbay.runtime.spec._registry import SpecRegistry
 from patchbay.runtime.webhooks import SQLiteWebhookStore, register
 
 ROOT = Path(__file__).resolve().parent.parent

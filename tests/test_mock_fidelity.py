@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -130,7 +130,7 @@ def test_errors_never_carry_made_up_codes(name: str) -> None:
 
 def test_the_kitchen_sink_uses_every_mock_field() -> None:
     from patchbay.runtime import load_spec
-    from patchbay.runtime.spec import MockAction, MockAuth, MockError
+    from patchbay.runtime.spec._model import MockAction, MockAuth, MockError
 
     sink = load_spec(ROOT / "tests/data/kitchen_sink.json")
     used: set[str] = set()

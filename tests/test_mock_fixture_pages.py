@@ -14,7 +14,7 @@ import httpx
 
 from patchbay.mocks.golden import load_fixture
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = SpecRegistry(ROOT / "specs").get("stripe")

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from patchbay.mocks.contract import contract_cases, run_case
 from patchbay.mocks.server import MockServer, MountedMocks
 from patchbay.mocks.serving import serve
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 from patchbay.codegen.models import result_schema
 from patchbay.mocks.contract import contract_cases, run_case
-from patchbay.runtime.error_mapping import match_holds
-from patchbay.runtime.paths import get_path
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.http._error_mapping import match_holds
+from patchbay.runtime.http._paths import get_path
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

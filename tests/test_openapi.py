@@ -15,9 +15,9 @@ from openapi_spec_validator import validate
 
 from patchbay.codegen.openapi import openapi_document
 from patchbay.runtime import load_spec
-from patchbay.runtime.registry import spec_files
-from patchbay.runtime.spec import Action, ConnectorSpec
-from patchbay.runtime.templating import template_names
+from patchbay.runtime.http._templating import template_names
+from patchbay.runtime.spec._model import Action, ConnectorSpec
+from patchbay.runtime.spec._registry import spec_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests/data/kitchen_sink.json"

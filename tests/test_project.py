@@ -18,7 +18,7 @@ from patchbay.cli import main
 from patchbay.extras import need_extra
 from patchbay.project import BUNDLED_GOLDEN_DIR, Project, package_for
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import BUNDLED_SPECS_DIR, SpecRegistry
+from patchbay.runtime.spec._registry import BUNDLED_SPECS_DIR, SpecRegistry
 
 REPO = Path(__file__).resolve().parents[1]
 BARE = {"runtime", "codegen", "mocks", "generated"}
@@ -187,13 +187,51 @@ def test_the_runtime_imports_no_tool_no_mock_no_generated_or_bespoke_code() -> N
         "mitmproxy",
     )
     # The ASGI intake is the runtime's one optional module: the [webhooks] extra's server.
-    allowed = {"webhook_app.py": ("starlette", "uvicorn")}
+    allowed = {"webhooks/app.py": ("starlette", "uvicorn")}
     offenders = []
-    for path in sorted((REPO / "runtime").rglob("*.py")):
+    runtime = REPO / "runtime"
+    for path in sorted(runtime.rglob("*.py")):
         offenders += [
             f"{path.relative_to(REPO)}:{line} {n}"
             for line, n in _absolute_imports(path)
             if any(n == p or n.startswith(p + ".") for p in banned)
-            and n.split(".")[0] not in allowed.get(path.name, ())
+            and n.split(".")[0] not in allowed.get(path.relative_to(runtime).as_posix(), ())
         ]
     assert not offenders, offenders
+
+
+RUNTIME_PACKAGES = ("accounts", "http", "spec", "storage", "triggers", "webhooks")
+
+
+def test_code_outside_the_runtime_imports_only_its_public_modules() -> None:
+    """codegen, the mocks, the CLI and the benchmarks use the runtime as a user would: through
+    ``patchbay.runtime``, its packages' ``__init__`` and its public modules, never a private
+    ``_module``; so the runtime's files can move without breaking them (tests may look inside)."""
+    offenders = []
+    roots = [REPO / d for d in ("codegen", "mocks", "bench")]
+    roots += [p for p in (REPO / "patchbay").iterdir() if not p.is_symlink()]
+    for root in roots:
+        for path in sorted([root] if root.suffix == ".py" else root.rglob("*.py")):
+            offenders += [
+                f"{path.relative_to(REPO)}:{line} {n}"
+                for line, n in _absolute_imports(path)
+                if n.startswith("patchbay.runtime.")
+                and any(part.startswith("_") for part in n.split(".")[2:])
+            ]
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize("package", RUNTIME_PACKAGES)
+def test_each_runtime_package_exports_exactly_what_it_imports(package: str) -> None:
+    """A package's ``__init__`` is its deliberate surface: it imports only from its own private
+    modules, lists every such name in ``__all__``, and each listed name resolves."""
+    init = REPO / "runtime" / package / "__init__.py"
+    imported: set[str] = set()
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            assert node.module is not None
+            assert node.module.startswith(f"patchbay.runtime.{package}._"), node.module
+            imported |= {a.asname or a.name for a in node.names}
+    module = importlib.import_module(f"patchbay.runtime.{package}")
+    assert set(module.__all__) == imported
+    assert all(getattr(module, name, None) is not None for name in module.__all__)

@@ -16,8 +16,8 @@ from patchbay.mocks.contract import run_suite
 from patchbay.mocks.golden import GOLDEN_DIR, all_fixtures, load_fixture
 from patchbay.mocks.recorder import Exchange, Recorder
 from patchbay.mocks.server import default_credentials
-from patchbay.runtime.redaction import REDACTED
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.http._redaction import REDACTED
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

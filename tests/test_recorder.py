@@ -49,7 +49,7 @@ from patchbay.mocks.replay import (
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
 from patchbay.runtime import Connection, GenericExecutor
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec._registry import SpecRegistry
 
 # Obviously fake secrets, planted where real ones would travel.
 API_KEY = "sk_test_PLANTED_FAKE_key_0001"

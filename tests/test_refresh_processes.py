@@ -24,13 +24,13 @@ from conftest import StoreBackend
 from patchbay.mocks.oauth_provider import MockOAuthProvider
 from patchbay.mocks.serving import HandlerApp, serve
 from patchbay.runtime import load_spec
-from patchbay.runtime.connect import OriginTransport
-from patchbay.runtime.encryption import Encryptor, new_key
-from patchbay.runtime.oauth import OAuthClient, oauth_variant, read_token_response
-from patchbay.runtime.pg_db import close_pools
+from patchbay.runtime.accounts._connect import OriginTransport
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
+from patchbay.runtime.accounts._oauth import OAuthClient, oauth_variant, read_token_response
+from patchbay.runtime.accounts._token_provider import StoredTokenProvider
+from patchbay.runtime.accounts._token_store import StoredConnection
+from patchbay.runtime.storage._postgres import close_pools
 from patchbay.runtime.stores import open_token_store
-from patchbay.runtime.token_provider import StoredTokenProvider
-from patchbay.runtime.token_store import StoredConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK = ROOT / "specs/slack.json"

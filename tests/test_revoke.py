@@ -20,19 +20,19 @@ from patchbay.cli import main
 from patchbay.mocks.oauth_provider import MockOAuthProvider
 from patchbay.mocks.serving import HandlerApp, serve
 from patchbay.runtime import PatchbayError, load_spec, parse_spec
-from patchbay.runtime.connect import Deletion, delete_connection, revoke_connection
-from patchbay.runtime.encryption import KEY_VARIABLE, Encryptor, new_key
-from patchbay.runtime.errors import AuthExpired, BadResponse, NetworkError, NotFound
-from patchbay.runtime.oauth import (
+from patchbay.runtime.accounts._connect import Deletion, delete_connection, revoke_connection
+from patchbay.runtime.accounts._encryption import KEY_VARIABLE, Encryptor, new_key
+from patchbay.runtime.accounts._oauth import (
     OAuthClient,
     oauth_variant,
     read_token_response,
     revoke_request,
     revoke_token,
 )
-from patchbay.runtime.spec import ConnectorSpec, OAuth2Revoke
-from patchbay.runtime.token_provider import StoredTokenProvider
-from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.accounts._token_provider import StoredTokenProvider
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.errors import AuthExpired, BadResponse, NetworkError, NotFound
+from patchbay.runtime.spec._model import ConnectorSpec, OAuth2Revoke
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = OAuthClient("client_FAKE_id", "client_FAKE_secret")

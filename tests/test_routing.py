@@ -16,9 +16,9 @@ from patchbay.mocks.recorder import Recorder
 from patchbay.mocks.routing import PROBE, Router
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
 from patchbay.runtime import parse_spec
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import Action, ConnectorSpec, ContinueEndpointPagination
-from patchbay.runtime.templating import render, template_names
+from patchbay.runtime.http._templating import render, template_names
+from patchbay.runtime.spec._model import Action, ConnectorSpec, ContinueEndpointPagination
+from patchbay.runtime.spec._registry import SpecRegistry
 
 REGISTRY = SpecRegistry()
 SPECS = {name: REGISTRY.get(name) for name in REGISTRY.names()}

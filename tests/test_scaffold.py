@@ -18,9 +18,9 @@ from patchbay.mocks.contract import contract_cases, run_case
 from patchbay.mocks.coverage import CoverageOptions, connector_coverage
 from patchbay.mocks.golden import Fixture, FixtureRequest, FixtureResponse, dump_fixture
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import OAuth2Auth
-from patchbay.runtime.spec_loading import check_spec_file
+from patchbay.runtime.spec._loading import check_spec_file
+from patchbay.runtime.spec._model import OAuth2Auth
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,8 +18,8 @@ from patchbay.runtime import (
     RetryPolicy,
     StaticTokenProvider,
 )
+from patchbay.runtime.http._redaction import REDACTED, Redactor
 from patchbay.runtime.observability import JsonFormatter
-from patchbay.runtime.redaction import REDACTED, Redactor
 
 SECRET = "sk_live_PLANTED_FAKE_SECRET_4242"
 QUERY_SECRET = "trello_FAKE_token_777"

@@ -10,8 +10,8 @@ from typing import Any
 
 from patchbay.mocks.contract import ContractCase, run_case
 from patchbay.mocks.golden import load_fixture
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec_loading import check_spec_data
+from patchbay.runtime.spec._loading import check_spec_data
+from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 STRIPE: dict[str, Any] = json.loads((ROOT / "specs/stripe.json").read_text())

@@ -12,9 +12,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from patchbay.runtime.registry import spec_files
-from patchbay.runtime.spec import ConnectorSpec, connector_json_schema
-from patchbay.runtime.spec_loading import check_spec_data, check_spec_text
+from patchbay.runtime.spec._loading import check_spec_data, check_spec_text
+from patchbay.runtime.spec._model import ConnectorSpec, connector_json_schema
+from patchbay.runtime.spec._registry import spec_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = json.loads((ROOT / "tests/data/kitchen_sink.json").read_text())

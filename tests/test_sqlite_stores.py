@@ -16,10 +16,10 @@ import pytest
 from conftest import StoreBackend
 
 from patchbay.runtime import Conflict, PatchbayError, StoreError, StoreLocked
-from patchbay.runtime.encryption import Encryptor, new_key
-from patchbay.runtime.sqlite_db import ThreadLocalConnections
-from patchbay.runtime.token_store import SQLiteTokenStore, StoredConnection
-from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
+from patchbay.runtime.accounts._token_store import SQLiteTokenStore, StoredConnection
+from patchbay.runtime.storage._sqlite import ThreadLocalConnections
+from patchbay.runtime.triggers._runner import Subscription, SubscriptionStore
 from patchbay.runtime.webhooks import SQLiteWebhookStore, WebhookSubscription
 
 KEY = new_key()

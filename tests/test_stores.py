@@ -18,19 +18,23 @@ import pytest
 from conftest import StoreBackend
 from pg_cluster import PgCluster, free_port
 
-from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
+from patchbay.runtime.accounts._oauth import TokenSet
+from patchbay.runtime.accounts._token_store import LeaseLost, SQLiteTokenStore, StoredConnection
 from patchbay.runtime.errors import Conflict, NotFound, StoreError
-from patchbay.runtime.oauth import TokenSet
-from patchbay.runtime.pg_db import MIGRATIONS, PgDatabase, close_pools
-from patchbay.runtime.pg_stores import PgSubscriptionStore, PgTokenStore, PgWebhookStore
+from patchbay.runtime.storage._postgres import MIGRATIONS, PgDatabase, close_pools
+from patchbay.runtime.storage._postgres_stores import (
+    PgSubscriptionStore,
+    PgTokenStore,
+    PgWebhookStore,
+)
 from patchbay.runtime.stores import (
     open_subscription_store,
     open_token_store,
     open_webhook_store,
     store_location,
 )
-from patchbay.runtime.token_store import LeaseLost, SQLiteTokenStore, StoredConnection
-from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore
+from patchbay.runtime.triggers._runner import Subscription, SubscriptionStore
 from patchbay.runtime.webhooks import SQLiteWebhookStore, WebhookSubscription
 
 KEY = new_key()
@@ -220,7 +224,7 @@ def test_sqlite_users_never_import_psycopg_and_a_missing_extra_names_it(tmp_path
 import sys
 sys.modules["psycopg"] = None  # as if the [postgres] extra were not installed
 sys.modules["psycopg_pool"] = None
-from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.stores import open_token_store
 store = open_token_store({str(tmp_path / "t.db")!r}, Encryptor([new_key()]))
@@ -298,7 +302,7 @@ def test_a_newer_migration_is_applied_to_an_older_database(
     pg_cluster: PgCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = pg_cluster.new_database()
-    import patchbay.runtime.pg_db as pg_db
+    import patchbay.runtime.storage._postgres as pg_db
 
     try:
         monkeypatch.setattr(pg_db, "MIGRATIONS", MIGRATIONS[:1])

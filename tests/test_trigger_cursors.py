@@ -26,11 +26,11 @@ from patchbay.runtime import (
     parse_spec,
 )
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.polling import poll_input, shift, write_cursor
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec, PollingCursor
-from patchbay.runtime.spec_loading import SpecInvalid
-from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.spec._loading import SpecInvalid
+from patchbay.runtime.spec._model import ConnectorSpec, PollingCursor
+from patchbay.runtime.spec._registry import SpecRegistry
+from patchbay.runtime.triggers._polling import poll_input, shift, write_cursor
+from patchbay.runtime.triggers._runner import Subscription, SubscriptionStore, TriggerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")

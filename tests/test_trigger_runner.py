@@ -22,10 +22,10 @@ from patchbay.runtime import (
     RetryPolicy,
     parse_spec,
 )
-from patchbay.runtime.events import TriggerEvent, per_event
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec
-from patchbay.runtime.trigger_runner import Subscription, SubscriptionStore, TriggerRunner
+from patchbay.runtime.spec._model import ConnectorSpec
+from patchbay.runtime.spec._registry import SpecRegistry
+from patchbay.runtime.triggers._events import TriggerEvent, per_event
+from patchbay.runtime.triggers._runner import Subscription, SubscriptionStore, TriggerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = SpecRegistry(ROOT / "specs")
@@ -448,7 +448,7 @@ WITH_TRIGGERS = [n for n in REGISTRY.names() if REGISTRY.get(n).triggers.polling
 
 def _required_params(spec: ConnectorSpec, trigger_name: str) -> dict[str, Any]:
     from patchbay.mocks.synthesis import rng_for, synthesize
-    from patchbay.runtime.validation import input_schema
+    from patchbay.runtime.http._validation import input_schema
 
     trigger = next(t for t in spec.triggers.polling if t.name == trigger_name)
     schema = input_schema(spec.action(trigger.action), spec.defs)

@@ -33,10 +33,10 @@ from attack_support import Seen, origin
 from conftest import StoreBackend, make_spec, open_backend
 
 from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy
-from patchbay.runtime.events import TriggerEvent
-from patchbay.runtime.pg_stores import PgSubscriptionStore
-from patchbay.runtime.spec import ConnectorSpec
-from patchbay.runtime.trigger_runner import Subscription, TriggerRunner
+from patchbay.runtime.spec._model import ConnectorSpec
+from patchbay.runtime.storage._postgres_stores import PgSubscriptionStore
+from patchbay.runtime.triggers._events import TriggerEvent
+from patchbay.runtime.triggers._runner import Subscription, TriggerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "patchbay", "triggers", "run"]

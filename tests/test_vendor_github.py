@@ -35,7 +35,7 @@ from patchbay.runtime import (
     RetryPolicy,
     load_spec,
 )
-from patchbay.runtime.spec import LinkHeaderPagination
+from patchbay.runtime.spec._model import LinkHeaderPagination
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "github.json"
 FIXED = 1_800_000_000.0

@@ -24,7 +24,7 @@ from patchbay.connectors.google_calendar.models import (
     EventDateTime,
     EventWorkingLocationProperties,
 )
-from patchbay.runtime.connection import StaticTokenProvider
+from patchbay.runtime.http._connection import StaticTokenProvider
 
 
 def _event() -> dict[str, Any]:

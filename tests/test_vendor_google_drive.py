@@ -14,7 +14,7 @@ import httpx
 
 from patchbay.connectors.google_drive import GoogleDriveClient, GoogleDriveOauth2Credentials
 from patchbay.connectors.google_drive.models import About, ContentRestriction, File
-from patchbay.runtime.connection import StaticTokenProvider
+from patchbay.runtime.http._connection import StaticTokenProvider
 
 
 def _file() -> dict[str, Any]:

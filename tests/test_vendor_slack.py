@@ -38,9 +38,14 @@ from patchbay.runtime import (
     PatchbayError,
     load_spec,
 )
-from patchbay.runtime.error_mapping import match_holds
-from patchbay.runtime.paths import get_path
-from patchbay.runtime.spec import BearerAuth, CursorPagination, OAuth2Auth, WebhookVerification
+from patchbay.runtime.http._error_mapping import match_holds
+from patchbay.runtime.http._paths import get_path
+from patchbay.runtime.spec._model import (
+    BearerAuth,
+    CursorPagination,
+    OAuth2Auth,
+    WebhookVerification,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = load_spec(ROOT / "specs" / "slack.json")

@@ -26,7 +26,7 @@ from patchbay.runtime import (
     RetryPolicy,
     load_spec,
 )
-from patchbay.runtime.paths import get_path
+from patchbay.runtime.http._paths import get_path
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "specs" / "stripe.json"
 SPEC = load_spec(SPEC_PATH)

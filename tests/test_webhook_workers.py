@@ -31,9 +31,9 @@ import pytest
 from pg_cluster import PgCluster
 
 from patchbay.mocks.webhook_sender import sample_event, sign
-from patchbay.runtime.encryption import Encryptor, new_key
-from patchbay.runtime.pg_db import close_pools
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
+from patchbay.runtime.spec._registry import SpecRegistry
+from patchbay.runtime.storage._postgres import close_pools
 from patchbay.runtime.stores import open_webhook_store
 from patchbay.runtime.webhooks import WebhookSubscription
 

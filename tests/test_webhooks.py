@@ -29,14 +29,12 @@ from patchbay.mocks.server import MockOptions, MockServer
 from patchbay.mocks.webhook_sender import build_delivery, sign
 from patchbay.project import event_routers
 from patchbay.runtime import Connection, GenericExecutor
-from patchbay.runtime.encryption import Encryptor, new_key
+from patchbay.runtime.accounts._encryption import Encryptor, new_key
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.events import TriggerEvent
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec, Webhook, WebhookVerification
-from patchbay.runtime.spec_loading import check_spec_data
-from patchbay.runtime.webhook_app import create_app
-from patchbay.runtime.webhook_events import EventRouter
+from patchbay.runtime.spec._loading import check_spec_data
+from patchbay.runtime.spec._model import ConnectorSpec, Webhook, WebhookVerification
+from patchbay.runtime.spec._registry import SpecRegistry
+from patchbay.runtime.triggers._events import TriggerEvent
 from patchbay.runtime.webhooks import (
     HANDLER_RETRY_AFTER,
     PROCESSING_TIMEOUT,
@@ -48,6 +46,8 @@ from patchbay.runtime.webhooks import (
     unregister,
     verify_signature,
 )
+from patchbay.runtime.webhooks._routing import EventRouter
+from patchbay.runtime.webhooks.app import create_app
 
 REGISTRY = SpecRegistry()
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from patchbay.codegen.openapi_import.document import Document
 from patchbay.codegen.openapi_import.responses import Success
-from patchbay.runtime.templating import template_names
+from patchbay.runtime.http import template_names
 
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
 

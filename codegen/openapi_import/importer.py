@@ -25,7 +25,7 @@ from patchbay.codegen.openapi_import.responses import (
 from patchbay.codegen.openapi_import.schemas import SchemaConverter
 from patchbay.codegen.openapi_import.selection import Chosen, Selection, select
 from patchbay.codegen.openapi_import.servers import choose_server, server_variables
-from patchbay.runtime.templating import template_names
+from patchbay.runtime.http import template_names
 
 SCHEMA_REF = "./connector.schema.json"
 

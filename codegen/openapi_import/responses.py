@@ -13,7 +13,7 @@ from typing import Any
 
 from patchbay.codegen.openapi_import.document import Document
 from patchbay.codegen.openapi_import.schemas import SchemaConverter
-from patchbay.runtime.error_mapping import DEFAULT_BY_STATUS
+from patchbay.runtime.http import DEFAULT_BY_STATUS
 
 _PAGE_SIZE_PARAMS = ("limit", "per_page", "page_size", "PageSize", "pageSize", "maxResults")
 _NEXT_URL_FIELDS = ("next_page_uri", "next_page_url", "next_url", "nextLink", "next")

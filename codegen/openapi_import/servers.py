@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from patchbay.codegen.openapi_import.document import DescriptionError, Document
-from patchbay.runtime.templating import template_names
+from patchbay.runtime.http import template_names
 
 DNS_LABEL = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 PATH_SEGMENT = r"^[A-Za-z0-9._~-]+$"

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from patchbay.mocks.conformance.steps import Step, Steps
 from patchbay.mocks.server import MockOptions, MockServer, MountedMocks, default_credentials
 from patchbay.mocks.serving import serve
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 # SDK name -> (connector it talks to, scenario module, Python package the SDK ships as)
 SDKS: dict[str, tuple[str, str, str]] = {

@@ -32,8 +32,7 @@ from patchbay.mocks.recorder import RECORDED_PREFIX, Recorder, RecordReport, sta
 from patchbay.mocks.routing import Router
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
 from patchbay.mocks.serving import local_base_url, serve
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec import ConnectorSpec, SpecRegistry
 
 #: A client scenario: (where the proxy serves the vendor's origin, fake credentials).
 Scenario = Callable[[str, ConnectorSpec, dict[str, str]], None]

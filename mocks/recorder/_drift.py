@@ -13,8 +13,8 @@ from patchbay.mocks.golden import (
 )
 from patchbay.runtime.spec import (
     ConnectorSpec,
+    resolve_schema,
 )
-from patchbay.runtime.spec_checks import resolve_schema
 
 if TYPE_CHECKING:
     pass

@@ -11,7 +11,7 @@ from patchbay.mocks.recorder._exchange import Exchange
 from patchbay.mocks.recorder._files import _content_type
 from patchbay.mocks.recorder._recorder import Recorder, RecordReport
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.limits import loads_json
+from patchbay.runtime.http import loads_json
 
 if TYPE_CHECKING:
     pass

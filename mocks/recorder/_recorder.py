@@ -33,16 +33,16 @@ from patchbay.mocks.recorder._redaction import (
 from patchbay.mocks.routing import RouteMatch, Router
 from patchbay.mocks.wire import decode_input, form_as_object
 from patchbay.runtime.errors import ConfigError, ValidationFailed
-from patchbay.runtime.redaction import (
+from patchbay.runtime.http import (
     REDACTED,
+    InputCheck,
 )
 from patchbay.runtime.spec import (
     Action,
     ConnectorSpec,
     LinkHeaderPagination,
+    resolve_schema,
 )
-from patchbay.runtime.spec_checks import resolve_schema
-from patchbay.runtime.validation import InputCheck
 
 if TYPE_CHECKING:
     pass

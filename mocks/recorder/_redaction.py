@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from patchbay.mocks.recorder._exchange import Exchange
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.redaction import (
+from patchbay.runtime.http import (
     MIN_SECRET_LENGTH,
     REDACTED,
     SENSITIVE_FIELDS,

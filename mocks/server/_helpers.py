@@ -14,7 +14,7 @@ import httpx
 from patchbay.mocks.golden import Fixture, decode_body
 from patchbay.mocks.server._options import _PAGE_PARAM
 from patchbay.mocks.vendor_errors import STATUS_FOR_CODE, remove_path, set_path
-from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.http import MISSING, get_path, render
 from patchbay.runtime.spec import (
     Action,
     Condition,
@@ -23,7 +23,6 @@ from patchbay.runtime.spec import (
     PagePagination,
     ResourceEffect,
 )
-from patchbay.runtime.templating import render
 
 if TYPE_CHECKING:
     pass

@@ -15,7 +15,7 @@ from patchbay.mocks.server._helpers import (
 from patchbay.mocks.server._options import _PAGE_PARAM, Reply
 from patchbay.mocks.server._resources import _Resources
 from patchbay.mocks.vendor_errors import set_path
-from patchbay.runtime.paths import get_path
+from patchbay.runtime.http import get_path
 from patchbay.runtime.spec import (
     Action,
     ContinueEndpointPagination,

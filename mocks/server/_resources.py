@@ -16,15 +16,13 @@ from patchbay.mocks.server._options import _FRESH_BASE, Reply
 from patchbay.mocks.server._state import _MockState
 from patchbay.mocks.synthesis import from_pattern, rng_for, synthesize
 from patchbay.mocks.vendor_errors import remove_path, set_path
-from patchbay.runtime.error_mapping import match_holds
-from patchbay.runtime.paths import MISSING, get_path
+from patchbay.runtime.http import MISSING, get_path, input_schema, match_holds, render
 from patchbay.runtime.spec import (
     Action,
     ResourceEffect,
+    resolve_schema,
+    schema_at_path,
 )
-from patchbay.runtime.spec_checks import resolve_schema, schema_at_path
-from patchbay.runtime.templating import render
-from patchbay.runtime.validation import input_schema
 
 
 class _Resources(_MockState):

@@ -20,12 +20,11 @@ from patchbay.mocks.server._options import (
     default_credentials,
 )
 from patchbay.mocks.vendor_errors import error_response, set_path
-from patchbay.runtime.paths import MISSING
+from patchbay.runtime.http import MISSING, InputCheck
 from patchbay.runtime.spec import (
     Action,
     ConnectorSpec,
 )
-from patchbay.runtime.validation import InputCheck
 
 
 class _MockState:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from patchbay.runtime.errors import ValidationFailed
-from patchbay.runtime.executor import CallOptions, GenericExecutor
+from patchbay.runtime.http import CallOptions, GenericExecutor
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")

@@ -57,9 +57,9 @@ from patchbay.cli._common import (
     printable,
 )
 from patchbay.project import PROJECT, Project
+from patchbay.runtime.http import Redactor
 from patchbay.runtime.observability import logger
-from patchbay.runtime.redaction import Redactor
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 __all__ = [
     "DEBUG_VARIABLE",

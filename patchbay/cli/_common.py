@@ -21,9 +21,8 @@ import httpx
 
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.limits import loads_json
+from patchbay.runtime.http import Redactor, loads_json
 from patchbay.runtime.observability import JsonFormatter
-from patchbay.runtime.redaction import Redactor
 
 EXIT_OK = 0
 #: A check found problems (contract, fuzz, validate, generate --check, …) or a call failed.

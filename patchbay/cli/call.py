@@ -10,8 +10,8 @@ import click
 
 from patchbay.cli._common import fail, http_url, json_input, pairs
 from patchbay.runtime import CallOptions, GenericExecutor, PatchbayError
-from patchbay.runtime.connection import connection_from_sources
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.http import connection_from_sources
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()

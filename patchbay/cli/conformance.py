@@ -12,7 +12,7 @@ import click
 
 from patchbay.cli._common import EXIT_FAILED, JSON_OPTION, emit_json, fail, verdict
 from patchbay.extras import need_extra
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()

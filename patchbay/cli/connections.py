@@ -23,8 +23,8 @@ from patchbay.cli._common import (
     verdict,
 )
 from patchbay.runtime import PatchbayError
-from patchbay.runtime.connection import connection_from_sources
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.http import connection_from_sources
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()
@@ -51,8 +51,7 @@ def connect(
     """Connect an account: OAuth2 in the browser, or API keys (flags, env or hidden prompts)."""
     import webbrowser
 
-    from patchbay.runtime.connect import connect_api_key, connect_oauth
-    from patchbay.runtime.oauth import OAuthClient
+    from patchbay.runtime.accounts import OAuthClient, connect_api_key, connect_oauth
     from patchbay.runtime.spec import OAuth2Auth
 
     try:
@@ -114,7 +113,7 @@ def test_connection_command(
     registry: SpecRegistry, connection_id: str, base_url: str | None, store_path: str | None
 ) -> None:
     """Check a stored connection: OK with its account label, or the error and what to do."""
-    from patchbay.runtime.connect import check_stored_connection, hint_for
+    from patchbay.runtime.accounts import check_stored_connection, hint_for
 
     try:
         base_url = http_url(base_url, "--base-url")
@@ -214,7 +213,7 @@ def connections_delete(
     store_path: str | None,
 ) -> None:
     """Revoke the connection's grant at the vendor, then delete it from the store."""
-    from patchbay.runtime.connect import OriginTransport, delete_connection
+    from patchbay.runtime.accounts import OriginTransport, delete_connection
 
     try:
         oauth_base_url = http_url(oauth_base_url, "--oauth-base-url")
@@ -251,6 +250,6 @@ def connections_delete(
 @connections.command("new-key")
 def connections_new_key() -> None:
     """Print a fresh key for PATCHBAY_SECRET_KEY."""
-    from patchbay.runtime.encryption import new_key
+    from patchbay.runtime.accounts import new_key
 
     click.echo(new_key())

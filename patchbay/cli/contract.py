@@ -24,7 +24,7 @@ from patchbay.extras import need_extra
 from patchbay.project import current_project
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()

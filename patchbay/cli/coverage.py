@@ -14,7 +14,7 @@ from patchbay.cli._common import fail, note
 from patchbay.extras import need_extra
 from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()

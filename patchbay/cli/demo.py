@@ -10,7 +10,7 @@ from patchbay.cli.contract import contract
 from patchbay.cli.specs import generate, validate
 from patchbay.extras import need_extra
 from patchbay.runtime import PatchbayError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()

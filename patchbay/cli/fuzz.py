@@ -12,7 +12,7 @@ from patchbay.cli._common import EXIT_FAILED, JSON_OPTION, emit_json, fail, prog
 from patchbay.cli._reports import Case, Suite, report_options, write_reports
 from patchbay.extras import need_extra
 from patchbay.runtime import PatchbayError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()

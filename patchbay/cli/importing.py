@@ -11,7 +11,7 @@ from patchbay.cli._common import fail
 from patchbay.extras import need_extra
 from patchbay.project import current_project
 from patchbay.runtime import PatchbayError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:

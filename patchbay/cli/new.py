@@ -11,7 +11,7 @@ from patchbay.cli._common import fail
 from patchbay.codegen.scaffold import AUTH_KINDS, AuthKind, write_scaffold
 from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 
 @click.command()

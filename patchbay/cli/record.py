@@ -34,8 +34,7 @@ from patchbay.mocks.recorder import (
 from patchbay.mocks.routing import Router
 from patchbay.project import current_project
 from patchbay.runtime.errors import PatchbayError
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.spec import ConnectorSpec, SpecRegistry
 
 _RECORD_MODES = [m for m in MODES if m != "none"]
 

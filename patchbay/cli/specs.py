@@ -1,5 +1,5 @@
 """``patchbay validate``, ``schema`` and ``generate``: the spec files and what is built from
-them. Wiring only; the work is in :mod:`patchbay.runtime.spec_loading` and
+them. Wiring only; the work is in :mod:`patchbay.runtime.spec._loading` and
 :mod:`patchbay.codegen.generator`."""
 
 from __future__ import annotations
@@ -27,9 +27,15 @@ from patchbay.extras import need_extra
 from patchbay.project import Project, current_project
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SCHEMA_FILE, SpecRegistry, spec_files
-from patchbay.runtime.spec import connector_json_schema
-from patchbay.runtime.spec_loading import SpecInvalid, SpecProblem, check_spec_file
+from patchbay.runtime.spec import (
+    SCHEMA_FILE,
+    SpecInvalid,
+    SpecProblem,
+    SpecRegistry,
+    check_spec_file,
+    connector_json_schema,
+    spec_files,
+)
 
 
 @click.command()

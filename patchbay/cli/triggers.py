@@ -20,7 +20,7 @@ from patchbay.cli._common import (
 )
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SpecRegistry
+from patchbay.runtime.spec import SpecRegistry
 
 #: Set in the environment of the worker processes of ``triggers run --workers N``.
 PARENT_ENV = "PATCHBAY_TRIGGERS_PARENT"
@@ -51,8 +51,7 @@ def triggers_add(
     store_path: str | None,
 ) -> None:
     """Subscribe a connection to a polling trigger."""
-    from patchbay.runtime.polling import trigger_of
-    from patchbay.runtime.trigger_runner import Subscription
+    from patchbay.runtime.triggers import Subscription, trigger_of
 
     try:
         spec_trigger = trigger_of(registry.get(connector), trigger)
@@ -259,10 +258,9 @@ def _run_worker(
     import asyncio
     import signal
 
-    from patchbay.runtime.events import TriggerEvent
-    from patchbay.runtime.executor import AsyncGenericExecutor
-    from patchbay.runtime.manager import IntegrationManager
-    from patchbay.runtime.trigger_runner import Subscription, TriggerRunner
+    from patchbay.runtime.accounts import IntegrationManager
+    from patchbay.runtime.http import AsyncGenericExecutor
+    from patchbay.runtime.triggers import Subscription, TriggerEvent, TriggerRunner
 
     manager = IntegrationManager(registry, store=open_store(store_path), generic_enabled=True)
 

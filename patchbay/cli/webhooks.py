@@ -36,15 +36,14 @@ from patchbay.cli._common import (
 from patchbay.extras import need_extra
 from patchbay.project import Project, current_project
 from patchbay.runtime import GenericExecutor, PatchbayError
-from patchbay.runtime.connection import connection_from_sources
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.registry import SpecRegistry
-from patchbay.runtime.spec import ConnectorSpec
+from patchbay.runtime.http import connection_from_sources
+from patchbay.runtime.spec import ConnectorSpec, SpecRegistry
 
 if TYPE_CHECKING:
-    from patchbay.runtime.events import TriggerEvent
-    from patchbay.runtime.webhook_app import ServeLimits
+    from patchbay.runtime.triggers import TriggerEvent
     from patchbay.runtime.webhooks import WebhookManager
+    from patchbay.runtime.webhooks.app import ServeLimits
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -227,7 +226,7 @@ def serve(
     need_extra("webhooks")
     from patchbay.runtime.observability import logger
     from patchbay.runtime.stores import store_location
-    from patchbay.runtime.webhook_app import ServeLimits, bind_socket, run_workers
+    from patchbay.runtime.webhooks.app import ServeLimits, bind_socket, run_workers
 
     _serve_logging()
     setup = ServeSetup(
@@ -258,7 +257,7 @@ def serve(
     if workers == 1:
         _run_one(manager, setup, sock)
         return
-    from patchbay.runtime.pg_db import close_pools
+    from patchbay.runtime.storage import close_pools
 
     del manager
     close_pools()  # the supervisor itself holds no database connections while it waits
@@ -376,7 +375,7 @@ def _run_one(manager: WebhookManager, setup: ServeSetup, sock: socket.socket) ->
     """One receiver on the bound socket until SIGINT/SIGTERM (uvicorn's own handling)."""
     import uvicorn
 
-    from patchbay.runtime.webhook_app import uvicorn_config
+    from patchbay.runtime.webhooks.app import uvicorn_config
 
     host, port = sock.getsockname()[:2]
     config = uvicorn_config(manager, host=host, port=port, limits=setup.limits)
@@ -390,9 +389,9 @@ def _worker_command() -> list[str]:
 def worker_main() -> None:
     """A worker of ``webhooks serve --workers N``: the setup on stdin, the listening socket
     on the descriptor named by ``PATCHBAY_WEBHOOK_FD``; it ends itself when its parent is
-    gone (see ``runtime.webhook_app.run_workers``)."""
+    gone (see ``runtime.webhooks.app.run_workers``)."""
     from patchbay.runtime.observability import logger
-    from patchbay.runtime.webhook_app import watch_parent
+    from patchbay.runtime.webhooks.app import watch_parent
 
     setup = ServeSetup.from_bytes(sys.stdin.buffer.read())
     sys.stdin.close()

@@ -13,7 +13,7 @@ third-party verifier have it (an older page had ``{body}{timestamp}``). The orde
 
 ``WebhookManager.handle`` is the whole receive path (lookup, size, content type, signature,
 handshake, delivery-id dedupe, typed event, handlers) and counts each outcome in the webhook
-verdict metric; ``runtime.webhook_app`` only adapts it to HTTP. Subscriptions (secrets encrypted)
+verdict metric; ``runtime.webhooks.app`` only adapts it to HTTP. Subscriptions (secrets encrypted)
 and seen delivery ids live in SQLite.
 
 One private module per noun: ``_verifiers``, ``_store``, ``_manager``, ``_registration``.
@@ -25,7 +25,7 @@ refuses still reaches the handlers, as sent (verdict ``unparsed``); nothing a se
 
 ``register``/``unregister`` know no vendor: the webhook's ``registration`` block says which
 actions to call with which templated inputs, where the signing secret comes from and what to keep
-for removal (see ``runtime.spec.WebhookRegistration``).
+for removal (see ``runtime.spec._model.WebhookRegistration``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ from patchbay.runtime.webhooks._registration import (
     register,
     unregister,
     webhook_url,
+)
+from patchbay.runtime.webhooks._routing import (
+    EventRouter,
 )
 from patchbay.runtime.webhooks._store import (
     PROCESSING_TIMEOUT,
@@ -81,6 +84,7 @@ __all__ = [
     "VERDICTS",
     "VERIFIERS",
     "ActionCaller",
+    "EventRouter",
     "HmacVerifier",
     "SQLiteWebhookStore",
     "SealedWebhookRows",

@@ -15,16 +15,16 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry
 
 from patchbay.runtime.errors import ConfigError, NotFound, PatchbayError
-from patchbay.runtime.events import EventHandler, TriggerEvent
-from patchbay.runtime.limits import JSONTooDeep, loads_json
+from patchbay.runtime.http._limits import JSONTooDeep, loads_json
+from patchbay.runtime.http._paths import get_path
 from patchbay.runtime.observability import log_event, metrics_for
-from patchbay.runtime.paths import get_path
-from patchbay.runtime.spec import (
+from patchbay.runtime.spec._model import (
     NAME_PATTERN,
     ConnectorSpec,
     Webhook,
 )
-from patchbay.runtime.webhook_events import EventRouter, event_type_of
+from patchbay.runtime.triggers._events import EventHandler, TriggerEvent
+from patchbay.runtime.webhooks._routing import EventRouter, event_type_of
 from patchbay.runtime.webhooks._store import WebhookStore, WebhookSubscription
 from patchbay.runtime.webhooks._verifiers import Verifier, WebhookRejected, verifier_for
 

@@ -8,16 +8,16 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from patchbay.runtime.errors import BadResponse, ConfigError
+from patchbay.runtime.http._paths import get_path
+from patchbay.runtime.http._templating import fill
 from patchbay.runtime.observability import log_event
-from patchbay.runtime.paths import get_path
-from patchbay.runtime.spec import (
+from patchbay.runtime.spec._checks import template_uses
+from patchbay.runtime.spec._model import (
     ConnectorSpec,
     ManualRegistration,
     WebhookCall,
     WebhookRegistration,
 )
-from patchbay.runtime.spec_checks import template_uses
-from patchbay.runtime.templating import fill
 from patchbay.runtime.webhooks._manager import webhook_of
 from patchbay.runtime.webhooks._store import (
     WebhookStore,

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from patchbay.runtime.encryption import Encryptor
+from patchbay.runtime.accounts._encryption import Encryptor
 from patchbay.runtime.errors import ConfigError, NotFound
-from patchbay.runtime.redaction import REDACTED
-from patchbay.runtime.sqlite_db import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
+from patchbay.runtime.http._redaction import REDACTED
+from patchbay.runtime.storage._sqlite import DEFAULT_BUSY_TIMEOUT, ThreadLocalConnections, guarded
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from patchbay.runtime.errors import ConfigError
-from patchbay.runtime.spec import (
+from patchbay.runtime.spec._model import (
     WebhookVerification,
 )
 
