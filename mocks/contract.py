@@ -24,9 +24,9 @@ from pydantic import BaseModel, SecretStr
 
 from patchbay.codegen.contexts import RESERVED_KWARGS
 from patchbay.mocks.golden import GOLDEN_DIR, Fixture, all_fixtures, decode_body, multi
+from patchbay.mocks.request_parsing import multipart_fields
 from patchbay.mocks.routing import Router
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials, default_variables
-from patchbay.mocks.wire import multipart_fields
 from patchbay.runtime import PatchbayError, StaticTokenProvider
 from patchbay.runtime.http import Credentials
 from patchbay.runtime.spec import Action, ConnectorSpec, OAuth2Auth, SpecRegistry

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patchbay.mocks.serving import HandlerApp, local_base_url, serve
-from patchbay.mocks.vendors import STANDIN_MODULES, load_standin
+from patchbay.mocks.loopback import HandlerApp, local_base_url, serve
+from patchbay.mocks.oracles import STANDIN_MODULES, load_standin
 from patchbay.runtime import Connection, GenericExecutor, RetryPolicy
 from patchbay.runtime.http import ExecutorOptions
 from patchbay.runtime.spec import SpecRegistry

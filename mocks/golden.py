@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from patchbay.mocks.wire import multipart_fields
+from patchbay.mocks.request_parsing import multipart_fields
 from patchbay.runtime.errors import ConfigError
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"

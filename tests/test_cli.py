@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from patchbay.cli import main
-from patchbay.mocks.serving import HandlerApp, serve
+from patchbay.mocks.loopback import HandlerApp, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "tests/data/kitchen_sink.json"

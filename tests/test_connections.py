@@ -354,8 +354,8 @@ def test_cli_connect_with_api_keys_then_list_show_delete(
     from click.testing import CliRunner
 
     from patchbay.cli import main
+    from patchbay.mocks.loopback import serve
     from patchbay.mocks.server import MockOptions, MockServer
-    from patchbay.mocks.serving import serve
 
     monkeypatch.setenv(KEY_VARIABLE, KEY)
     stripe = load_spec(ROOT / "specs/stripe.json")

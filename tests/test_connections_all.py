@@ -294,7 +294,7 @@ def test_a_corrupted_row_is_a_clear_error_and_destroys_nothing(store: SQLiteToke
 
 def test_cli_test_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from patchbay.cli import main
-    from patchbay.mocks.serving import serve
+    from patchbay.mocks.loopback import serve
 
     monkeypatch.setenv(KEY_VARIABLE, KEY)
     github = REGISTRY.get("github")

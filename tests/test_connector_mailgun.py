@@ -8,8 +8,8 @@ import httpx
 import pytest
 from vendor_shapes import documented_fixtures, undeclared_in_fixture
 
+from patchbay.mocks.request_parsing import multipart_fields
 from patchbay.mocks.server import MockOptions, MockServer
-from patchbay.mocks.wire import multipart_fields
 from patchbay.runtime import Connection, GenericExecutor, PatchbayError, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

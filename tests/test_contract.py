@@ -307,8 +307,8 @@ def test_default_credentials_are_fake() -> None:
 
 
 def test_several_mocks_on_one_real_server() -> None:
+    from patchbay.mocks.loopback import serve
     from patchbay.mocks.server import MountedMocks
-    from patchbay.mocks.serving import serve
 
     github = MockServer(
         REGISTRY.get("github"), MockOptions(golden_root=None, records=7, mount="/github")

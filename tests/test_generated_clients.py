@@ -25,9 +25,9 @@ from patchbay.connectors.stripe import (
 )
 from patchbay.connectors.stripe import models as st
 from patchbay.connectors.stripe.triggers import StripeEventsEvents, apoll_new_event, poll_new_event
-from patchbay.mocks.vendors import github as github_standin
-from patchbay.mocks.vendors import slack as slack_standin
-from patchbay.mocks.vendors import stripe as stripe_standin
+from patchbay.mocks.oracles import github as github_standin
+from patchbay.mocks.oracles import slack as slack_standin
+from patchbay.mocks.oracles import stripe as stripe_standin
 from patchbay.runtime import CallOptions, PatchbayError
 
 STRIPE_KEY = StripeApiKeyCredentials(api_key=SecretStr(stripe_standin.DEMO_KEY))

@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from patchbay.connectors.github import AsyncGithubClient, GithubClient, GithubTokenCredentials
 from patchbay.connectors.stripe import StripeApiKeyCredentials, StripeClient
 from patchbay.connectors.stripe import models as st
-from patchbay.mocks.vendors import github as github_standin
-from patchbay.mocks.vendors import stripe as stripe_standin
+from patchbay.mocks.oracles import github as github_standin
+from patchbay.mocks.oracles import stripe as stripe_standin
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.http._client_base import NOT_GIVEN, NotGiven
 

@@ -16,8 +16,8 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from patchbay.mocks.contract import contract_cases, run_case
+from patchbay.mocks.loopback import serve
 from patchbay.mocks.server import MockServer, MountedMocks
-from patchbay.mocks.serving import serve
 from patchbay.runtime.spec._registry import SpecRegistry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 from conftest import StoreBackend
 
+from patchbay.mocks.loopback import HandlerApp, serve
 from patchbay.mocks.oauth_provider import MockOAuthProvider
-from patchbay.mocks.serving import HandlerApp, serve
 from patchbay.runtime import load_spec
 from patchbay.runtime.accounts._connect import OriginTransport
 from patchbay.runtime.accounts._encryption import Encryptor, new_key

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from patchbay.cli import main
+from patchbay.mocks.loopback import HandlerApp, serve
 from patchbay.mocks.oauth_provider import MockOAuthProvider
-from patchbay.mocks.serving import HandlerApp, serve
 from patchbay.runtime import PatchbayError, load_spec, parse_spec
 from patchbay.runtime.accounts._connect import Deletion, delete_connection, revoke_connection
 from patchbay.runtime.accounts._encryption import KEY_VARIABLE, Encryptor, new_key

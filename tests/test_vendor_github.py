@@ -23,7 +23,7 @@ from vendor_shapes import (
     undeclared_in_fixture,
 )
 
-from patchbay.mocks.vendors.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
+from patchbay.mocks.oracles.github import DEMO, DEMO_TOKEN, GitHubStandIn, make_standin
 from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,

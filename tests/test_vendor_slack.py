@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patchbay.mocks.vendors.slack import (
+from patchbay.mocks.oracles.slack import (
     ALL_SCOPES,
     BOT_TOKEN,
     DEMO,

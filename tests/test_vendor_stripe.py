@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patchbay.mocks.vendors.stripe import DEMO, DEMO_KEY, StripeStandIn, make_standin
+from patchbay.mocks.oracles.stripe import DEMO, DEMO_KEY, StripeStandIn, make_standin
 from patchbay.runtime import (
     AsyncGenericExecutor,
     CallOptions,

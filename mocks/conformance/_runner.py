@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from patchbay.mocks.conformance.steps import Step, Steps
+from patchbay.mocks.loopback import serve
 from patchbay.mocks.server import MockOptions, MockServer, MountedMocks, default_credentials
-from patchbay.mocks.serving import serve
 from patchbay.runtime.spec import SpecRegistry
 
 # SDK name -> (connector it talks to, scenario module, Python package the SDK ships as)

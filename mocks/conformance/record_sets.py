@@ -28,10 +28,10 @@ from pydantic import AnyUrl
 
 from patchbay.mocks.conformance._runner import SDKS, VARIABLES
 from patchbay.mocks.golden import GOLDEN_DIR
+from patchbay.mocks.loopback import local_base_url, serve
 from patchbay.mocks.recorder import RECORDED_PREFIX, Recorder, RecordReport, start_proxy
 from patchbay.mocks.routing import Router
 from patchbay.mocks.server import MockOptions, MockServer, default_credentials
-from patchbay.mocks.serving import local_base_url, serve
 from patchbay.runtime.spec import ConnectorSpec, SpecRegistry
 
 #: A client scenario: (where the proxy serves the vendor's origin, fake credentials).

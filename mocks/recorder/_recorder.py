@@ -30,8 +30,8 @@ from patchbay.mocks.recorder._redaction import (
     check_rules,
     rules_for,
 )
+from patchbay.mocks.request_parsing import decode_input, form_as_object
 from patchbay.mocks.routing import RouteMatch, Router
-from patchbay.mocks.wire import decode_input, form_as_object
 from patchbay.runtime.errors import ConfigError, ValidationFailed
 from patchbay.runtime.http import (
     REDACTED,

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from patchbay.mocks.golden import decode_body, matches, multi
+from patchbay.mocks.request_parsing import decode_input, form_as_object
 from patchbay.mocks.routing import Route
 from patchbay.mocks.server._auth import _Auth
 from patchbay.mocks.server._helpers import (
@@ -32,7 +33,6 @@ from patchbay.mocks.server._options import (
 )
 from patchbay.mocks.server._pages import _Pages
 from patchbay.mocks.vendor_errors import set_path
-from patchbay.mocks.wire import decode_input, form_as_object
 from patchbay.runtime.errors import ValidationFailed
 from patchbay.runtime.spec import (
     Action,

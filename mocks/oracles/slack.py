@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from patchbay.mocks.vendors.base import StandIn
+from patchbay.mocks.oracles.base import StandIn
 
 BOT_TOKEN = "xoxb-FAKE-0000"
 SIGNING_SECRET = "FAKE_signing_secret_0000"

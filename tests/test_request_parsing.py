@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from patchbay.mocks.wire import decode_input, unflatten
+from patchbay.mocks.request_parsing import decode_input, unflatten
 from patchbay.runtime import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from patchbay.mocks.vendors.base import StandIn, json_response
+from patchbay.mocks.oracles.base import StandIn, json_response
 
 DEMO_KEY = "sk_test_FAKE_patchbay_0000"
 ACCOUNT_ID = "acct_FAKEpatchbay0001"

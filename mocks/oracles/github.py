@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlencode
 
 import httpx
 
-from patchbay.mocks.vendors.base import StandIn, json_response
+from patchbay.mocks.oracles.base import StandIn, json_response
 
 DOCS = "https://docs.github.com/rest"
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
