@@ -227,6 +227,16 @@ class Router:
             probe=probe,
         )
 
+    def vendor_origins(self) -> list[str]:
+        """The vendor's own origins as templates (``https://{subdomain}.zendesk.com``; known
+        variables filled in), for finding the vendor's URLs in a recorded or documented answer.
+        An origin that is a whole variable (Salesforce's ``{instance_url}``) names no host and
+        is left out."""
+        bases = {self.spec.connection.base_url}
+        bases |= {a.base_url for a in self.spec.actions if a.base_url is not None}
+        origins = {_base(base, self.variables)[0] for base in bases}
+        return sorted(o for o in origins if not o.startswith("{"))
+
     @property
     def base_path(self) -> str:
         """The path of the connection's base URL as routed (Twilio's

@@ -210,8 +210,7 @@ class MockServer(_Auth, _Pages):
                 fixture, route.method, vendor_path, multi(query), form_or_json
             ) and _same_position(fixture, action, multi(query), form_or_json):
                 self.fixture_hits += 1
-                res = fixture.response
-                return Reply(res.status, *res.wire())
+                return self._recorded(fixture.response)
         if action.resource is not None and action.resource.op != "list":
             return self._resource(action, action.resource, data, url)
         if pag is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from patchbay.mocks.golden import Fixture, fixtures_for
+from patchbay.mocks.golden import Fixture, FixtureResponse, fixtures_for
 from patchbay.mocks.routing import Router
 from patchbay.mocks.server._helpers import _fill, _render_value, _rule_status
 from patchbay.mocks.server._options import (
@@ -25,6 +26,9 @@ from patchbay.runtime.spec import (
     Action,
     ConnectorSpec,
 )
+
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+_HOST_PART = "[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*"  # what a variable in a vendor's host stands for
 
 
 class _MockState:
@@ -50,6 +54,15 @@ class _MockState:
             spec, variables=self.options.variables, mount=self.options.mount, probe=True
         )
         self._checks = {a.name: InputCheck(spec.name, a, spec.defs) for a in spec.actions}
+        # Where a fixture's URLs point: the vendor's origins, or the synthesized one a recording
+        # against a mock keeps. Served, they must point here, or a live client following a
+        # next-page URL would leave the mock (for the real vendor, or a name that never resolves).
+        elsewhere = [re.escape(_SYNTH_ORIGIN.decode())]
+        elsewhere += [
+            "".join(_HOST_PART if i % 2 else re.escape(part) for i, part in enumerate(parts))
+            for parts in (_PLACEHOLDER.split(o) for o in self.router.vendor_origins())
+        ]
+        self._elsewhere = re.compile(("(?:" + "|".join(elsewhere) + r")(?=[/?#\"'\s]|$)").encode())
         self._fixtures: dict[str, list[Fixture]] = dict(self.options.fixtures or {})
         if self.options.fixtures is None and self.options.golden_root is not None:
             for action in spec.actions:
@@ -66,6 +79,25 @@ class _MockState:
             # Synthesized URLs point at this mock, so a client following one stays here.
             content = content.replace(_SYNTH_ORIGIN, self._origin.encode())
         return Reply(status, {"Content-Type": "application/json", **(headers or {})}, content)
+
+    def _recorded(self, res: FixtureResponse) -> Reply:
+        """A fixture's answer as this mock gives it. Reached at its own address (``mock serve``
+        on loopback), the vendor's URLs in the body and headers (next-page links, ``Link``,
+        ``Location``) point at this mock instead; a binary body stays as kept."""
+        headers, content = res.wire()
+        if not self._origin or self._elsewhere.fullmatch(self._origin.encode()):
+            # Addressed as the vendor (an in-process transport on the vendor's base URL): the
+            # answer as recorded.
+            return Reply(res.status, headers, content)
+        here = (self._origin + self.options.mount.rstrip("/")).encode()
+        if res.body_encoding != "base64":
+            content = self._elsewhere.sub(lambda _m: here, content)
+        moved = {
+            name: self._elsewhere.sub(lambda _m: here, value.encode()).decode()
+            for name, value in headers.items()
+            if name.lower() != "content-length"  # the body's length may have changed
+        }
+        return Reply(res.status, moved, content)
 
     def _error(
         self,
