@@ -56,8 +56,7 @@ print(json.dumps({{"package": t1 - t0, "client": t2 - t0}}))
 # The same with the shared runtime already imported: what the connector itself costs.
 OWN_PROBE = """
 import json, time
-import patchbay.runtime, patchbay.runtime.http._client_base, patchbay.runtime.triggers._polling
-import patchbay.runtime.webhooks._routing
+import patchbay.runtime.sdk  # everything a generated client imports from the runtime
 t0 = time.perf_counter()
 from patchbay.connectors.{name} import {client}
 print(json.dumps({{"own": time.perf_counter() - t0}}))
