@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
@@ -18,6 +19,7 @@ from patchbay.cli._common import (
     open_subscriptions,
     pairs,
 )
+from patchbay.cli._metrics import exported_metrics, metrics_options
 from patchbay.runtime import PatchbayError
 from patchbay.runtime.errors import ConfigError
 from patchbay.runtime.spec import SpecRegistry
@@ -146,6 +148,7 @@ def triggers_remove(subscription_id: str, store_path: str | None) -> None:
     help="Seconds a claim holds (renewed while its poll runs); a dead worker's subscriptions "
     "go to the others after this long.",
 )
+@metrics_options
 @STORE_OPTION
 @click.pass_obj
 def triggers_run(
@@ -154,6 +157,8 @@ def triggers_run(
     workers: int,
     batch: int,
     lease: float,
+    metrics_port: int | None,
+    metrics_host: str,
     store_path: str | None,
 ) -> None:
     """Run every subscription; events are printed as JSON lines, with a status line per tick.
@@ -176,8 +181,12 @@ def triggers_run(
             args += ["--seconds", str(seconds)]
         if store_path is not None:
             args += ["--store", store_path]
-        sys.exit(_run_workers(workers, [*_global_args(), *args]))
-    _run_worker(registry, seconds, batch, lease, store_path)
+        with exported_metrics(metrics_host, metrics_port, workers=True) as export:
+            env, on_exit = (export.env, export.worker_exited) if export else ({}, None)
+            code = _run_workers(workers, [*_global_args(), *args], env, on_exit)
+        sys.exit(code)
+    with exported_metrics(metrics_host, metrics_port, workers=False):
+        _run_worker(registry, seconds, batch, lease, store_path)
 
 
 def _global_args() -> list[str]:
@@ -193,14 +202,21 @@ def _global_args() -> list[str]:
     return args
 
 
-def _run_workers(count: int, args: list[str]) -> int:
+def _run_workers(
+    count: int,
+    args: list[str],
+    extra_env: Mapping[str, str] | None = None,
+    on_exit: Callable[[int], None] | None = None,
+) -> int:
     """Start ``count`` worker processes of this command and relay their output whole lines at
-    a time; a stop signal is passed on to each, and the first worker to fail stops the rest."""
+    a time; a stop signal is passed on to each, and the first worker to fail stops the rest.
+    ``extra_env`` goes into each worker's environment; ``on_exit`` gets each pid once its
+    worker has ended."""
     import signal
     import subprocess
     import threading
 
-    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    env = {**os.environ, **(extra_env or {}), PARENT_ENV: str(os.getpid())}
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "patchbay", *args], stdout=subprocess.PIPE, text=True, env=env
@@ -239,6 +255,9 @@ def _run_workers(count: int, args: list[str]) -> int:
             stopping.wait(0.2)
         for thread in relays:
             thread.join(timeout=5)
+        for child in children:
+            if on_exit is not None:
+                on_exit(child.pid)
         # A worker stopped by the signal passed on before it could catch it stopped cleanly.
         stopped = {0, -signal.SIGTERM, -signal.SIGINT} if stopping.is_set() else {0}
         codes = [c.returncode for c in children if c.returncode not in stopped]

@@ -33,6 +33,7 @@ from patchbay.cli._common import (
     open_webhook_store,
     pairs,
 )
+from patchbay.cli._metrics import exported_metrics, metrics_options
 from patchbay.extras import need_extra
 from patchbay.project import Project, current_project
 from patchbay.runtime import GenericExecutor, PatchbayError
@@ -203,6 +204,7 @@ def _serve_logging() -> None:
     "it (repeatable; the module must be importable). An exception answers 503 and forgets the "
     "delivery id, so the vendor's retry is processed.",
 )
+@metrics_options
 @_STORE
 @click.pass_obj
 def serve(
@@ -215,6 +217,8 @@ def serve(
     keep_alive: int,
     workers: int,
     handlers: tuple[str, ...],
+    metrics_port: int | None,
+    metrics_host: str,
     store_path: str | None,
 ) -> None:
     """Serve POST /webhooks/{connector}/{subscription}; prints one JSON line per event on
@@ -255,13 +259,16 @@ def serve(
     click.echo(f"receiving on http://{host}:{bound}/webhooks/<connector>/<subscription>")
     sys.stdout.flush()
     if workers == 1:
-        _run_one(manager, setup, sock)
+        with exported_metrics(metrics_host, metrics_port, workers=False):
+            _run_one(manager, setup, sock)
         return
     from patchbay.runtime.storage import close_pools
 
     del manager
     close_pools()  # the supervisor itself holds no database connections while it waits
-    code = run_workers(sock, workers, setup.to_bytes(), _worker_command())
+    with exported_metrics(metrics_host, metrics_port, workers=True) as export:
+        env, on_exit = (export.env, export.worker_exited) if export else ({}, None)
+        code = run_workers(sock, workers, setup.to_bytes(), _worker_command(), env, on_exit)
     if code:
         sys.exit(EXIT_FAILED)
 

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -257,8 +258,10 @@ WORKER_GRACE = 30.0
 
 
 class _Worker:
-    def __init__(self, command: list[str], setup: bytes, sock: socket.socket) -> None:
-        env = dict(os.environ)
+    def __init__(
+        self, command: list[str], setup: bytes, sock: socket.socket, extra_env: Mapping[str, str]
+    ) -> None:
+        env = {**os.environ, **extra_env}
         env["PATCHBAY_WEBHOOK_FD"] = str(sock.fileno())
         env["PATCHBAY_WEBHOOK_PARENT"] = str(os.getpid())
         # A session of its own: a terminal's Ctrl-C reaches the supervisor only, which then
@@ -278,11 +281,19 @@ class _Worker:
             stdin.close()
 
 
-def run_workers(sock: socket.socket, workers: int, setup: bytes, command: list[str]) -> int:
+def run_workers(
+    sock: socket.socket,
+    workers: int,
+    setup: bytes,
+    command: list[str],
+    extra_env: Mapping[str, str] | None = None,
+    on_exit: Callable[[int], None] | None = None,
+) -> int:
     """Run ``workers`` processes of ``command`` accepting on ``sock`` until SIGINT or SIGTERM,
     then stop them (SIGTERM, then SIGKILL after :data:`WORKER_GRACE`); 0 on a clean stop, 1
     when a worker exited on its own (an error it reported). A worker killed by a signal (the
-    OOM killer, an operator) is replaced.
+    OOM killer, an operator) is replaced. ``extra_env`` goes into each worker's environment;
+    ``on_exit`` gets each worker's pid once it has ended (a metrics exporter forgets it).
 
     Why fresh processes on one socket bound here rather than uvicorn's ``--workers``: uvicorn
     needs the app as an import string, while the manager holds store connections, threads and
@@ -300,9 +311,15 @@ def run_workers(sock: socket.socket, workers: int, setup: bytes, command: list[s
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     pool: list[_Worker] = []
     code = 0
+    env = dict(extra_env or {})
+
+    def ended(worker: _Worker) -> None:
+        if on_exit is not None:
+            on_exit(worker.process.pid)
+
     try:
         while len(pool) < workers and not stopping:  # started ones are stopped below on error
-            pool.append(_Worker(command, setup, sock))
+            pool.append(_Worker(command, setup, sock, env))
         while not stopping:
             for index, worker in enumerate(pool):
                 status = worker.process.poll()
@@ -312,7 +329,8 @@ def run_workers(sock: socket.socket, workers: int, setup: bytes, command: list[s
                 if status >= 0:  # it chose to exit (a broken store, say): restarting would loop
                     code, stopping = 1, True
                     break
-                pool[index] = _Worker(command, setup, sock)
+                ended(worker)
+                pool[index] = _Worker(command, setup, sock, env)
             time.sleep(0.2)
     finally:
         for worker in pool:
@@ -325,6 +343,7 @@ def run_workers(sock: socket.socket, workers: int, setup: bytes, command: list[s
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait()
+            ended(worker)
         sock.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
