@@ -1,7 +1,8 @@
 """Trigger workers on PostgreSQL: claimed polls/s, schedule lag and CPU for N worker processes.
 
     .venv/bin/python bench/scale.py [--subscriptions 400] [--interval 2] [--seconds 10]
-                                    [--workers 1,2] [--batch 100] [--concurrency 50]
+                                    [--workers 1,2,4] [--batch 100] [--concurrency 50]
+                                    [--profile FILE]
     # at scale: --subscriptions 100000 --interval 60 --seconds 120
 
 A throwaway PostgreSQL cluster (tests/pg_cluster.py) holds the subscriptions; a loopback HTTP
@@ -10,7 +11,8 @@ running ``TriggerRunner.run`` with batch claims. Every N starts from the same fr
 subscriptions, first runs spread over one interval. Printed per N: polls run per second (all
 workers), schedule lag p50/p99 (how late a poll started after it was due), CPU seconds per
 worker, database transactions per poll (every statement is one: claims, re-reads, commits,
-renewals, next-due looks), and each figure's ratio to N=1 measured in the same run. On a
+renewals, next-due looks), the database's share of a worker's wall time (its store calls, which
+wait on PostgreSQL), and each figure's ratio to N=1 measured in the same run. On a
 machine with fewer cores than workers + vendor + PostgreSQL, the ratios say more about the
 machine than the design.
 """
@@ -129,8 +131,30 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
 
     from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy
     from patchbay.runtime.spec import ConnectorSpec, parse_spec
-    from patchbay.runtime.stores import PgSubscriptionStore
+    from patchbay.runtime.stores import open_subscription_store
     from patchbay.runtime.triggers import TriggerRunner
+
+    class TimedStore:
+        """The store, with the wall time of its calls summed (the database's share)."""
+
+        seconds = 0.0
+
+        def __init__(self, store: Any) -> None:
+            self._store = store
+
+        def __getattr__(self, name: str) -> Any:
+            found = getattr(self._store, name)
+            if name.startswith("_") or not callable(found):
+                return found
+
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return found(*args, **kwargs)
+                finally:
+                    TimedStore.seconds += time.perf_counter() - began
+
+            return timed
 
     spec = parse_spec({**SPEC, "connection": {"base_url": vendor}})
     options = ExecutorOptions(retry=RetryPolicy(max_attempts=1))
@@ -153,7 +177,8 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
                 )
             return spec, found
 
-        runner = TriggerRunner(PgSubscriptionStore(url), executors, lambda events: None)
+        store = TimedStore(open_subscription_store(url))
+        runner = TriggerRunner(store, executors, lambda events: None)
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)
         await runner.run(
@@ -165,9 +190,19 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
         await shared.aclose()
         return list(runner.lag)
 
-    started = time.process_time()
+    profiler = None
+    if opts.get("profile"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started, wall = time.process_time(), time.perf_counter()
     lag = asyncio.run(main())
-    out.put({"polls": polls, "lag": lag, "cpu": time.process_time() - started})
+    cpu, wall = time.process_time() - started, time.perf_counter() - wall
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(opts["profile"])
+    out.put({"polls": polls, "lag": lag, "cpu": cpu, "db": TimedStore.seconds / wall})
 
 
 def load(url: str, count: int, interval: float) -> None:
@@ -221,9 +256,12 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=400)
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", default="1,2", help="Comma-separated worker counts.")
+    parser.add_argument("--workers", default="1,2,4", help="Comma-separated worker counts.")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile one worker of the first run into FILE."
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     context = multiprocessing.get_context("spawn")
@@ -245,14 +283,17 @@ def main() -> None:
             f"{args.seconds:g}s per run, batch {args.batch}, concurrency {args.concurrency}, "
             f"{os.cpu_count()} CPUs"
         )
-        rows: list[tuple[int, float, float, float, float, float]] = []
+        rows: list[tuple[int, float, float, float, float, float, float]] = []
         for n in counts:
             load(url, args.subscriptions, args.interval)
             commits = _commits(url)
             out = context.Queue()
             procs = [
-                context.Process(target=worker_main, args=(url, base, args.seconds, opts, out))
-                for _ in range(n)
+                context.Process(
+                    target=worker_main,
+                    args=(url, base, args.seconds, {**opts, "profile": profile}, out),
+                )
+                for profile in [args.profile if not rows else None] + [None] * (n - 1)
             ]
             for p in procs:
                 p.start()
@@ -265,16 +306,17 @@ def main() -> None:
             cpu = sum(r["cpu"] for r in reports) / n
             rate = polls / args.seconds
             p50, p99 = percentile(lag, 0.5), percentile(lag, 0.99)
-            rows.append((n, rate, p50, p99, cpu, xacts / max(1, polls)))
+            db = sum(r["db"] for r in reports) / n
+            rows.append((n, rate, p50, p99, cpu, xacts / max(1, polls), db))
         first = rows[0]
         print(
             f"{'workers':>7} {'polls/s':>9} {'lag p50':>9} {'lag p99':>9} {'cpu/worker':>11} "
-            f"{'db xact/poll':>12}"
+            f"{'db xact/poll':>12} {'db share':>8}"
         )
-        for n, rate, p50, p99, cpu, per_poll in rows:
+        for n, rate, p50, p99, cpu, per_poll, db in rows:
             print(
                 f"{n:>7} {rate:>9.0f} {p50 * 1000:>7.0f}ms {p99 * 1000:>7.0f}ms {cpu:>10.2f}s "
-                f"{per_poll:>12.2f}"
+                f"{per_poll:>12.2f} {db:>8.0%}"
                 f"   x{rate / first[1]:.2f} polls/s, x{p99 / first[3]:.2f} p99, "
                 f"x{cpu / first[4]:.2f} cpu/worker (vs {first[0]} worker)"
             )

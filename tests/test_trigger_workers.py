@@ -704,3 +704,83 @@ def test_cli_workers_stop_when_their_parent_is_killed(pg: StoreBackend) -> None:
         for pid in workers:  # never left running, whatever the outcome
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------ the CLI worker's client
+
+
+def test_the_polling_client_keeps_no_cookies() -> None:
+    from patchbay.cli.triggers import polling_client
+
+    request = httpx.Request("GET", "http://127.0.0.1:9/things")
+    response = httpx.Response(200, headers={"set-cookie": "sid=abc; Path=/"}, request=request)
+    plain = httpx.AsyncClient()
+    plain.cookies.extract_cookies(response)
+    assert len(plain.cookies.jar) == 1  # what an ordinary client would keep, forever
+    client = polling_client()
+    client.cookies.extract_cookies(response)
+    assert len(client.cookies.jar) == 0
+
+
+def test_cli_worker_polls_over_one_vendor_connection(tmp_path: Path) -> None:
+    """``triggers run`` shares one connection pool between polls: a client per poll opened a
+    new TCP connection (and TLS session) each time and left it open."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from conftest import spec_doc
+    from cryptography.fernet import Fernet
+
+    from patchbay.runtime.accounts import StoredConnection
+    from patchbay.runtime.accounts._encryption import Encryptor
+    from patchbay.runtime.stores import open_subscription_store, open_token_store
+
+    ports: list[int] = []
+    body = json.dumps({"data": [{"id": "t-1", "n": 1, "stream": "s"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            ports.append(self.client_address[1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Set-Cookie", "sid=abc; Path=/")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        vendor = f"http://127.0.0.1:{server.server_address[1]}"
+        specs = tmp_path / "specs"
+        specs.mkdir()
+        doc = spec_doc(ACTIONS, connection={"base_url": vendor}, triggers=TRIGGERS)
+        (specs / "acme.json").write_text(json.dumps(doc))
+        key = Fernet.generate_key().decode()
+        db = tmp_path / "store.db"
+        conn = open_token_store(db, Encryptor([key])).create(
+            StoredConnection("", "acme", "token", credentials={"api_key": "polling-key-1"})
+        )
+        open_subscription_store(db).add(
+            Subscription("", conn.id, "acme", "new_thing", 1.0, params={"stream": "s"})
+        )
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PATCHBAY_SECRET_KEY": key}
+        command = [sys.executable, "-m", "patchbay", "--specs-dir", str(specs), "triggers"]
+        run = subprocess.run(
+            [*command, "run", "--seconds", "3.5", "--store", str(db)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 0, run.stderr
+    assert len(ports) >= 3, (ports, run.stderr)
+    assert len(set(ports)) == 1, ports

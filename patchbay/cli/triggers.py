@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
+import httpx
 
 from patchbay.cli._common import (
     JSON_OPTION,
@@ -282,10 +283,11 @@ def _run_worker(
     from patchbay.runtime.triggers import Subscription, TriggerEvent, TriggerRunner
 
     manager = IntegrationManager(registry, store=open_store(store_path), generic_enabled=True)
+    shared: list[httpx.AsyncClient] = []
 
     def executors(connection_id: str) -> Any:
         spec, conn = manager.connection(connection_id)
-        return spec, AsyncGenericExecutor(spec, conn)
+        return spec, AsyncGenericExecutor(spec, conn, client=shared[0])
 
     def emit(events: list[TriggerEvent]) -> None:
         for e in events:
@@ -306,6 +308,7 @@ def _run_worker(
     runner = TriggerRunner(open_subscriptions(store_path), executors, emit)
 
     async def go() -> None:
+        shared.append(polling_client())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -323,8 +326,23 @@ def _run_worker(
                     loop.call_later(1.0, orphaned)
 
             orphaned()
-        await runner.run(
-            stop=stop, on_tick=status, tick_seconds=5.0, batch_size=batch, lease_seconds=lease
-        )
+        try:
+            await runner.run(
+                stop=stop, on_tick=status, tick_seconds=5.0, batch_size=batch, lease_seconds=lease
+            )
+        finally:
+            await shared[0].aclose()
 
     asyncio.run(go())
+
+
+def polling_client() -> httpx.AsyncClient:
+    """One connection pool for every poll of a worker: a client per poll would open a new
+    connection (and TLS session) to the vendor each time, and leave it open. Cookies are
+    refused: the executor never sends them, and a jar shared by every connection would only
+    grow with whatever vendors set."""
+    from http.cookiejar import DefaultCookiePolicy
+
+    client = httpx.AsyncClient()
+    client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return client
