@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import io
 import json
 import multiprocessing
@@ -131,7 +132,7 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
 
     from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy
     from patchbay.runtime.spec import ConnectorSpec, parse_spec
-    from patchbay.runtime.stores import open_subscription_store
+    from patchbay.runtime.stores import open_subscription_leases, open_subscription_store
     from patchbay.runtime.triggers import TriggerRunner
 
     class TimedStore:
@@ -154,7 +155,14 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
                 finally:
                     TimedStore.seconds += time.perf_counter() - began
 
-            return timed
+            async def awaited(*args: Any, **kwargs: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return await found(*args, **kwargs)
+                finally:
+                    TimedStore.seconds += time.perf_counter() - began
+
+            return awaited if inspect.iscoroutinefunction(found) else timed
 
     spec = parse_spec({**SPEC, "connection": {"base_url": vendor}})
     options = ExecutorOptions(retry=RetryPolicy(max_attempts=1))
@@ -162,7 +170,9 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
 
     async def main() -> list[float]:
         nonlocal polls
-        limits = httpx.Limits(max_connections=opts["concurrency"])
+        limits = httpx.Limits(
+            max_connections=opts["concurrency"], max_keepalive_connections=opts["concurrency"]
+        )
         shared = httpx.AsyncClient(limits=limits)
         cache: dict[str, AsyncGenericExecutor] = {}
 
@@ -177,8 +187,13 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
                 )
             return spec, found
 
-        store = TimedStore(open_subscription_store(url))
-        runner = TriggerRunner(store, executors, lambda events: None)
+        store = open_subscription_store(url)
+        if opts["store_api"] == "async":
+            leases = TimedStore(open_subscription_leases(url))
+            runner = TriggerRunner(store, executors, lambda events: None, leases=leases)
+        else:
+            leases = None
+            runner = TriggerRunner(TimedStore(store), executors, lambda events: None)
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)
         await runner.run(
@@ -188,6 +203,8 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
             idle_seconds=0.05,
         )
         await shared.aclose()
+        if leases is not None:
+            await leases.aclose()
         return list(runner.lag)
 
     profiler = None
@@ -260,6 +277,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
+        "--store-api",
+        choices=("async", "sync"),
+        default="async",
+        help="The runner's store calls: awaited on psycopg's async pool, or the sync store's.",
+    )
+    parser.add_argument(
         "--profile", metavar="FILE", help="cProfile one worker of the first run into FILE."
     )
     args = parser.parse_args()
@@ -277,11 +300,11 @@ def main() -> None:
         PgDatabase(url, "bench")  # migrations applied once, before the workers start
         close_pools()
         base = f"http://127.0.0.1:{ports.get(timeout=30)}"
-        opts = {"batch": args.batch, "concurrency": args.concurrency}
+        opts = {"batch": args.batch, "concurrency": args.concurrency, "store_api": args.store_api}
         print(
             f"{args.subscriptions} subscriptions, interval {args.interval:g}s, "
             f"{args.seconds:g}s per run, batch {args.batch}, concurrency {args.concurrency}, "
-            f"{os.cpu_count()} CPUs"
+            f"{args.store_api} store calls, {os.cpu_count()} CPUs"
         )
         rows: list[tuple[int, float, float, float, float, float, float]] = []
         for n in counts:

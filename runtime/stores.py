@@ -14,11 +14,17 @@ from patchbay.runtime.accounts._encryption import Encryptor
 from patchbay.runtime.accounts._token_store import SQLiteTokenStore, TokenStore
 from patchbay.runtime.storage._postgres import is_postgres_url
 from patchbay.runtime.storage._postgres_stores import (
+    AsyncPgSubscriptionStore,
     PgSubscriptionStore,
     PgTokenStore,
     PgWebhookStore,
 )
-from patchbay.runtime.triggers._runner import SubscriptionBackend, SubscriptionStore
+from patchbay.runtime.triggers._runner import (
+    AsyncSubscriptionLeases,
+    InlineLeases,
+    SubscriptionBackend,
+    SubscriptionStore,
+)
 from patchbay.runtime.webhooks._store import SQLiteWebhookStore, WebhookStore
 
 Location = str | Path
@@ -48,6 +54,16 @@ def open_subscription_store(location: Location | None = None) -> SubscriptionBac
     if isinstance(where, str):
         return PgSubscriptionStore(where)
     return SubscriptionStore(where)
+
+
+def open_subscription_leases(location: Location | None = None) -> AsyncSubscriptionLeases:
+    """The trigger runner's hot-path calls for a location (``TriggerRunner(leases=…)``): on
+    PostgreSQL an async pool of its own, so a worker never blocks its event loop on the
+    database; on SQLite the file store's calls, inline. ``await leases.aclose()`` when done."""
+    where = store_location(location)
+    if isinstance(where, str):
+        return AsyncPgSubscriptionStore(where)
+    return InlineLeases(SubscriptionStore(where))
 
 
 def open_webhook_store(

@@ -608,3 +608,69 @@ def test_polls_and_events_are_counted_by_outcome(subs: SubscriptionStore) -> Non
     server.options.scenario = "rate_limited"
     asyncio.run(runner.run_once(subs.get(sub.id).id))
     assert polls("rate_limited") == 1
+
+
+def test_a_poll_still_unwinding_when_its_subscription_is_claimed_again_outlives_nothing(
+    subs: SubscriptionStore,
+) -> None:
+    """A poll cancelled for a lost lease can take a moment to unwind (an async store call
+    finishing its round trip) while its subscription is claimed again. The new poll keeps its
+    place (it is renewed, and cancelled at stop), and nothing is left running after ``run``:
+    a poll left behind would go on using the store after its owner closed it."""
+    sub = Subscription("s-unwind", "c", "github", "new_issue", 60)
+    claims = 0
+    unwinding = asyncio.Event()
+
+    class SlowLeases:
+        async def claim_due(
+            self, owner: str, now: float, limit: int, lease_seconds: float
+        ) -> list[Subscription]:
+            # Claimed once, and once more while the first poll is still unwinding.
+            nonlocal claims
+            if claims == 0 or (claims == 1 and unwinding.is_set()):
+                claims += 1
+                return [sub]
+            return []
+
+        async def get(self, sub_id: str) -> Subscription:
+            try:
+                await asyncio.sleep(0.3)  # a slow round trip
+            except asyncio.CancelledError:
+                unwinding.set()
+                await asyncio.sleep(0.1)  # the statement in flight completes first
+                raise
+            return sub
+
+        async def renew(self, owner: str, ids: Any, lease_seconds: float) -> set[str]:
+            # The first poll's lease is lost (so it is cancelled); the second's holds.
+            return set(ids) if unwinding.is_set() else set()
+
+        async def next_due(self) -> float | None:
+            return None
+
+        async def save(self, sub: Subscription) -> None:
+            raise AssertionError("no poll gets that far")
+
+        async def finish(self, sub: Subscription, owner: str) -> bool:
+            raise AssertionError("no poll gets that far")
+
+        async def release(self, owner: str, ids: Any) -> None:
+            return None
+
+        async def aclose(self) -> None:
+            return None
+
+    def no_executor(connection_id: str) -> Any:
+        raise AssertionError("no poll gets that far")
+
+    runner = TriggerRunner(subs, no_executor, Collector(), leases=SlowLeases())
+
+    async def main() -> list[asyncio.Task[Any]]:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.2, stop.set)
+        async with asyncio.timeout(30):  # a hang guard, not a speed assertion
+            await runner.run(stop=stop, lease_seconds=0.03, idle_seconds=0.01)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(main()) == []
+    assert claims == 2

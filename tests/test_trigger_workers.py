@@ -33,8 +33,10 @@ from attack_support import Seen, origin
 from conftest import StoreBackend, make_spec, open_backend
 
 from patchbay.runtime import AsyncGenericExecutor, Connection, ExecutorOptions, RetryPolicy
+from patchbay.runtime.errors import NotFound
 from patchbay.runtime.spec._model import ConnectorSpec
 from patchbay.runtime.storage._postgres_stores import PgSubscriptionStore
+from patchbay.runtime.stores import open_subscription_leases
 from patchbay.runtime.triggers._events import TriggerEvent
 from patchbay.runtime.triggers._runner import Subscription, TriggerRunner
 
@@ -186,14 +188,21 @@ def worker_main(url: str, vendor: str, out: str, lease: float, batch: int) -> No
                 ack = await client.post(f"{vendor}/ack/{stream}", headers={"x-worker": pid})
                 ack.raise_for_status()
 
-            runner = TriggerRunner(PgSubscriptionStore(url), executors(spec, pid), handler)
-            await runner.run(
-                stop=stop,
-                concurrency=20,
-                batch_size=batch,
-                lease_seconds=lease,
-                idle_seconds=0.05,
+            # The hot path on the async pool, as `patchbay triggers run` runs it.
+            leases = open_subscription_leases(url)
+            runner = TriggerRunner(
+                PgSubscriptionStore(url), executors(spec, pid), handler, leases=leases
             )
+            try:
+                await runner.run(
+                    stop=stop,
+                    concurrency=20,
+                    batch_size=batch,
+                    lease_seconds=lease,
+                    idle_seconds=0.05,
+                )
+            finally:
+                await leases.aclose()
 
     asyncio.run(main())
 
@@ -409,7 +418,42 @@ def test_a_worker_killed_mid_poll_is_taken_over_after_its_lease_with_the_same_ke
 # ---------------------------------------------------------------- claims on both backends
 
 
-def test_claims_lease_due_subscriptions_once_in_due_order(store_backend: StoreBackend) -> None:
+class Awaited:
+    """The runner's awaited store calls (``open_subscription_leases``) driven from a test's
+    sync code, on one event loop of their own: an async pool belongs to its first loop."""
+
+    def __init__(self, leases: Any) -> None:
+        self.leases = leases
+        self.loop = asyncio.new_event_loop()
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.leases, name)
+        return lambda *args: self.loop.run_until_complete(method(*args))
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.leases.aclose())
+        self.loop.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def calls(request: pytest.FixtureRequest, store_backend: StoreBackend) -> Iterator[Any]:
+    """The store's own calls, or the runner's awaited ones for the same location (PostgreSQL:
+    the async pool; SQLite: the file store's calls inline)."""
+    if request.param == "sync":
+        yield store_backend.subscription_store()
+        return
+    from patchbay.runtime.stores import open_subscription_leases
+
+    awaited = Awaited(open_subscription_leases(store_backend.location))
+    try:
+        yield awaited
+    finally:
+        awaited.close()
+
+
+def test_claims_lease_due_subscriptions_once_in_due_order(
+    store_backend: StoreBackend, calls: Any
+) -> None:
     backend = store_backend
     store = backend.subscription_store()
     due = [
@@ -419,43 +463,49 @@ def test_claims_lease_due_subscriptions_once_in_due_order(store_backend: StoreBa
     later = store.add(replace(Subscription("", "c", "acme", "new_thing", 60), next_run_at=99))
     paused = store.add(Subscription("", "c", "acme", "new_thing", 60, status="paused"))
 
-    assert store.next_due() == 10.0  # the paused one (due at 0) does not count
-    first = store.claim_due("a", 50.0, 3, 60.0)
+    assert calls.next_due() == 10.0  # the paused one (due at 0) does not count
+    first = calls.claim_due("a", 50.0, 3, 60.0)
     assert [s.next_run_at for s in first] == [10.0, 20.0, 30.0]  # oldest due first
-    assert store.next_due() == 40.0  # leased ones do not count either
-    rest = store.claim_due("b", 50.0, 10, 60.0)
+    assert calls.next_due() == 40.0  # leased ones do not count either
+    rest = calls.claim_due("b", 50.0, 10, 60.0)
     assert [s.id for s in rest] == [due[3].id]  # held leases, paused and not-due skipped
-    assert store.claim_due("c", 50.0, 10, 60.0) == []
+    assert calls.claim_due("c", 50.0, 10, 60.0) == []
     assert later.id not in {s.id for s in first + rest} and paused.id not in {
         s.id for s in first + rest
     }
 
     # Only the holder commits, and the commit frees the lease.
     done = replace(first[0], cursor=7, next_run_at=45.0)
-    assert not store.finish(done, "b")
-    assert store.get(done.id).cursor is None
-    assert store.finish(done, "a")
-    assert store.get(done.id).cursor == 7
-    assert [s.id for s in store.claim_due("b", 50.0, 10, 60.0)] == [done.id]
+    assert not calls.finish(done, "b")
+    assert calls.get(done.id).cursor is None
+    assert calls.finish(done, "a")
+    assert calls.get(done.id).cursor == 7
+    assert [s.id for s in calls.claim_due("b", 50.0, 10, 60.0)] == [done.id]
 
     # Renewal reports what is still held; an expired lease is taken over, and then the
     # old holder neither renews nor commits.
-    assert store.renew("a", [first[1].id, first[2].id, done.id], 60.0) == {
+    assert calls.renew("a", [first[1].id, first[2].id, done.id], 60.0) == {
         first[1].id,
         first[2].id,
     }
-    store.claim_due("x", 50.0, 10, -1.0)  # nothing left to take: leases are all live
+    calls.claim_due("x", 50.0, 10, -1.0)  # nothing left to take: leases are all live
     expired = store.add(replace(Subscription("", "c", "acme", "new_thing", 60), next_run_at=1))
-    assert [s.id for s in store.claim_due("old", 50.0, 1, -1.0)] == [expired.id]
-    assert [s.id for s in store.claim_due("new", 50.0, 1, 60.0)] == [expired.id]
-    assert store.renew("old", [expired.id], 60.0) == set()
-    assert not store.finish(replace(expired, cursor=1), "old")
-    assert store.finish(replace(expired, cursor=2, next_run_at=90.0), "new")
+    assert [s.id for s in calls.claim_due("old", 50.0, 1, -1.0)] == [expired.id]
+    assert [s.id for s in calls.claim_due("new", 50.0, 1, 60.0)] == [expired.id]
+    assert calls.renew("old", [expired.id], 60.0) == set()
+    assert not calls.finish(replace(expired, cursor=1), "old")
+    assert calls.finish(replace(expired, cursor=2, next_run_at=90.0), "new")
 
     # Release gives a lease back at once (a clean stop mid-poll), cursor untouched.
-    store.release("a", [first[1].id])
-    assert [s.id for s in store.claim_due("d", 50.0, 10, 60.0)] == [first[1].id]
-    assert store.get(first[1].id).cursor is None
+    calls.release("a", [first[1].id])
+    assert [s.id for s in calls.claim_due("d", 50.0, 10, 60.0)] == [first[1].id]
+    assert calls.get(first[1].id).cursor is None
+
+    # A plain save (no lease: run_once, resume) writes the row as given.
+    calls.save(replace(later, cursor=5, status="backing_off"))
+    assert (store.get(later.id).cursor, store.get(later.id).status) == (5, "backing_off")
+    with pytest.raises(NotFound):
+        calls.get("no-such-subscription")
 
 
 def test_concurrent_claimers_split_the_due_set_without_sharing(

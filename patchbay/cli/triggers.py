@@ -305,7 +305,13 @@ def _run_worker(
                 err=True,
             )
 
-    runner = TriggerRunner(open_subscriptions(store_path), executors, emit)
+    from patchbay.runtime.stores import open_subscription_leases
+
+    try:
+        leases = open_subscription_leases(store_path)
+    except PatchbayError as exc:
+        fail(exc)
+    runner = TriggerRunner(open_subscriptions(store_path), executors, emit, leases=leases)
 
     async def go() -> None:
         shared.append(polling_client())
@@ -332,6 +338,7 @@ def _run_worker(
             )
         finally:
             await shared[0].aclose()
+            await leases.aclose()
 
     asyncio.run(go())
 

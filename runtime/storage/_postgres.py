@@ -17,11 +17,12 @@ lock, so processes starting together apply each migration exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import importlib
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -197,76 +198,48 @@ def close_pools() -> None:
         pool.close()
 
 
-class PgDatabase:
-    """A store's handle on one PostgreSQL database; ``name`` ("token store") goes into errors."""
+def migrate(url: str, connect_timeout: float = 10.0) -> list[int]:
+    """Apply the migrations the database at ``url`` lacks (once per process); returns the
+    versions applied.
 
-    def __init__(
-        self,
-        url: str,
-        name: str,
-        *,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        pool_size: int = 10,
-        connect_timeout: float = 10.0,
-    ) -> None:
-        self.url = url
-        self.where = redact_url(url)
-        self.name = name
-        self.lock_timeout = lock_timeout
-        self.connect_timeout = connect_timeout
-        self.migrate()
-        with self.guard():
-            self._pool = _pool(url, lock_timeout, pool_size)
-
-    def __repr__(self) -> str:
-        return f"PgDatabase({self.where!r})"
-
-    def migrate(self) -> list[int]:
-        """Apply the migrations this database lacks; returns the versions applied.
-
-        Runs on a connection of its own (not the pool's), so a wrong URL or a server that is
-        down fails here at once with the server's own reason."""
-        if self.url in _MIGRATED:
-            return []
-        psycopg = _import("psycopg")
-        applied: list[int] = []
-        with (
-            self.guard(),
-            psycopg.connect(self.url, connect_timeout=max(1, int(self.connect_timeout))) as db,
-            db.transaction(),
-        ):
-            db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+    Runs on a connection of its own (not a pool's), so a wrong URL or a server that is down
+    fails here at once with the server's own reason."""
+    if url in _MIGRATED:
+        return []
+    psycopg = _import("psycopg")
+    applied: list[int] = []
+    with (
+        psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))) as db,
+        db.transaction(),
+    ):
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS patchbay_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        row = db.execute("SELECT coalesce(max(version), 0) FROM patchbay_migrations").fetchone()
+        done = int(row[0]) if row else 0
+        for version, name, statements in MIGRATIONS:
+            if version <= done:
+                continue
+            for statement in statements:
+                db.execute(statement)
             db.execute(
-                "CREATE TABLE IF NOT EXISTS patchbay_migrations (version INTEGER PRIMARY KEY, "
-                "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                "INSERT INTO patchbay_migrations (version, name) VALUES (%s, %s)",
+                (version, name),
             )
-            row = db.execute("SELECT coalesce(max(version), 0) FROM patchbay_migrations").fetchone()
-            done = int(row[0]) if row else 0
-            for version, name, statements in MIGRATIONS:
-                if version <= done:
-                    continue
-                for statement in statements:
-                    db.execute(statement)
-                db.execute(
-                    "INSERT INTO patchbay_migrations (version, name) VALUES (%s, %s)",
-                    (version, name),
-                )
-                applied.append(version)
-        _MIGRATED.add(self.url)
-        return applied
+            applied.append(version)
+    _MIGRATED.add(url)
+    return applied
 
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection in autocommit mode: each statement is its own transaction."""
-        with self.guard(), self._pool.connection(timeout=self.connect_timeout) as db:
-            yield db
 
-    @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction on a pooled connection, committed whole or rolled back whole; it
-        must stay short and synchronous (never a network call)."""
-        with self.connection() as db, db.transaction():
-            yield db
+class _Handle:
+    """What both handles share: the store's name and redacted URL in every error."""
+
+    name: str
+    where: str
+    lock_timeout: float
+    connect_timeout: float
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -311,3 +284,116 @@ class PgDatabase:
                 details=details,
             )
         return StoreError(f"{where} failed: {exc}", details=details)
+
+
+class PgDatabase(_Handle):
+    """A store's handle on one PostgreSQL database; ``name`` ("token store") goes into errors."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        pool_size: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.where = redact_url(url)
+        self.name = name
+        self.lock_timeout = lock_timeout
+        self.connect_timeout = connect_timeout
+        self.migrate()
+        with self.guard():
+            self._pool = _pool(url, lock_timeout, pool_size)
+
+    def __repr__(self) -> str:
+        return f"PgDatabase({self.where!r})"
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks; returns the versions applied."""
+        with self.guard():
+            return migrate(self.url, self.connect_timeout)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in autocommit mode: each statement is its own transaction."""
+        with self.guard(), self._pool.connection(timeout=self.connect_timeout) as db:
+            yield db
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection, committed whole or rolled back whole; it
+        must stay short and synchronous (never a network call)."""
+        with self.connection() as db, db.transaction():
+            yield db
+
+
+class AsyncPgDatabase(_Handle):
+    """The handle of an async caller (the trigger runner): psycopg's async pool, so a store
+    call waits without holding the event loop. The pool belongs to this handle and to the
+    event loop it was first used on (asyncio objects cannot cross loops); :meth:`aclose` it
+    before that loop ends, after which it refuses calls (a pool reopened then would be left
+    running when the loop ends). Migrations run once, synchronously, when the handle is made."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        pool_size: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.where = redact_url(url)
+        self.name = name
+        self.lock_timeout = lock_timeout
+        self.connect_timeout = connect_timeout
+        self._pool_size = pool_size
+        self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+        self._opening = asyncio.Lock()
+        self._closed = False
+        with self.guard():
+            migrate(url, connect_timeout)
+            _import("psycopg_pool")
+
+    def __repr__(self) -> str:
+        return f"AsyncPgDatabase({self.where!r})"
+
+    async def _opened(self) -> psycopg_pool.AsyncConnectionPool[Any]:
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:  # callers racing to the first use open one pool
+            if self._closed:
+                # A pool opened now would outlive its owner's aclose (and its loop).
+                raise StoreError(f"{self.name} {self.where} is closed")
+            if self._pool is not None:
+                return self._pool
+            pool_module = _import("psycopg_pool")
+            millis = max(1, int(self.lock_timeout * 1000))
+            pool: psycopg_pool.AsyncConnectionPool[Any] = pool_module.AsyncConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self._pool_size,
+                kwargs={"options": f"-c lock_timeout={millis}", "autocommit": True},
+                open=False,
+                name=f"patchbay async {self.where}",
+            )
+            await pool.open(wait=False)
+            self._pool = pool
+            return pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection in autocommit mode: each statement is its own transaction."""
+        with self.guard():
+            pool = await self._opened()
+            async with pool.connection(timeout=self.connect_timeout) as db:
+                yield db
+
+    async def aclose(self) -> None:
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()

@@ -32,7 +32,12 @@ from patchbay.runtime.accounts._token_store import (
     StoredConnection,
 )
 from patchbay.runtime.errors import ConfigError, Conflict, NotFound
-from patchbay.runtime.storage._postgres import DEFAULT_LOCK_TIMEOUT, NOW, PgDatabase
+from patchbay.runtime.storage._postgres import (
+    DEFAULT_LOCK_TIMEOUT,
+    NOW,
+    AsyncPgDatabase,
+    PgDatabase,
+)
 from patchbay.runtime.triggers._runner import Subscription, SubscriptionStore
 from patchbay.runtime.webhooks._store import (
     PROCESSING_TIMEOUT,
@@ -222,6 +227,62 @@ class PgTokenStore(SealedConnections):
         return len(rows)
 
 
+# The subscription statements, shared by the sync store (the CLI, the manager) and the async
+# one (the trigger runner). Leases: each is one autocommit statement; the row locks of a claim
+# last only for that statement, never across a poll. Lease times are on the database's clock
+# (shared by every host); ``now`` (the runner's clock) only decides what is due, as next_run_at
+# was set by it.
+_SUB_GET = "SELECT data FROM subscriptions WHERE id=%s"
+_SUB_SAVE = "UPDATE subscriptions SET data=%s, status=%s, next_run_at=%s WHERE id=%s"
+#: ``FOR UPDATE SKIP LOCKED``: concurrent claimers never wait on or take each other's rows; a
+#: row another claim just leased is re-checked (and skipped) once its lock goes.
+_SUB_CLAIM = (
+    f"UPDATE subscriptions SET lease_owner=%(owner)s, lease_until={NOW} + %(lease)s "
+    "WHERE id IN (SELECT id FROM subscriptions WHERE status <> 'paused' "
+    f"AND next_run_at <= %(now)s AND (lease_until IS NULL OR lease_until < {NOW}) "
+    "ORDER BY next_run_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+    "RETURNING next_run_at, data"
+)
+_SUB_NEXT_DUE = (
+    "SELECT min(next_run_at) FROM subscriptions WHERE status <> 'paused' "
+    f"AND (lease_until IS NULL OR lease_until < {NOW})"
+)
+_SUB_FINISH = (
+    "UPDATE subscriptions SET data=%s, status=%s, next_run_at=%s, lease_owner=NULL, "
+    "lease_until=NULL WHERE id=%s AND lease_owner=%s"
+)
+_SUB_RENEW = (
+    f"UPDATE subscriptions SET lease_until={NOW} + %s "
+    "WHERE lease_owner=%s AND id = ANY(%s) RETURNING id"
+)
+_SUB_RELEASE = (
+    "UPDATE subscriptions SET lease_owner=NULL, lease_until=NULL "
+    "WHERE lease_owner=%s AND id = ANY(%s)"
+)
+
+
+def _saved(sub: Subscription) -> tuple[str, str, float, str]:
+    return (SubscriptionStore._encode(sub), sub.status, sub.next_run_at, sub.id)
+
+
+def _claim_params(owner: str, now: float, limit: int, lease_seconds: float) -> dict[str, Any]:
+    return {"owner": owner, "lease": lease_seconds, "now": now, "limit": max(0, limit)}
+
+
+def _claimed(rows: Sequence[Any]) -> builtins.list[Subscription]:
+    return [SubscriptionStore._decode(r[1]) for r in sorted(rows, key=lambda r: r[0])]
+
+
+def _found(sub_id: str, row: Any) -> Subscription:
+    if row is None:
+        raise NotFound(f"no subscription {sub_id!r}")
+    return SubscriptionStore._decode(row[0])
+
+
+def _due(row: Any) -> float | None:
+    return None if row is None or row[0] is None else float(row[0])
+
+
 class PgSubscriptionStore:
     """Trigger subscriptions and their cursors; ``status`` and ``next_run_at`` are columns too,
     so workers can select due subscriptions by index."""
@@ -244,17 +305,11 @@ class PgSubscriptionStore:
 
     def save(self, sub: Subscription) -> None:
         with self._db.connection() as db:
-            db.execute(
-                "UPDATE subscriptions SET data=%s, status=%s, next_run_at=%s WHERE id=%s",
-                (SubscriptionStore._encode(sub), sub.status, sub.next_run_at, sub.id),
-            )
+            db.execute(_SUB_SAVE, _saved(sub))
 
     def get(self, sub_id: str) -> Subscription:
         with self._db.connection() as db:
-            row = db.execute("SELECT data FROM subscriptions WHERE id=%s", (sub_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no subscription {sub_id!r}")
-        return SubscriptionStore._decode(row[0])
+            return _found(sub_id, db.execute(_SUB_GET, (sub_id,)).fetchone())
 
     def list(self) -> list[Subscription]:
         with self._db.connection() as db:
@@ -266,63 +321,87 @@ class PgSubscriptionStore:
             if db.execute("DELETE FROM subscriptions WHERE id=%s", (sub_id,)).rowcount == 0:
                 raise NotFound(f"no subscription {sub_id!r}")
 
-    # Leases. Each is one autocommit statement; the row locks of a claim last only for that
-    # statement, never across a poll. Lease times are on the database's clock (shared by every
-    # host); ``now`` (the runner's clock) only decides what is due, as next_run_at was set by it.
-
     def claim_due(
         self, owner: str, now: float, limit: int, lease_seconds: float
     ) -> builtins.list[Subscription]:
-        """``FOR UPDATE SKIP LOCKED``: concurrent claimers never wait on or take each other's
-        rows; a row another claim just leased is re-checked (and skipped) once its lock goes."""
         with self._db.connection() as db:
-            rows = db.execute(
-                f"UPDATE subscriptions SET lease_owner=%(owner)s, lease_until={NOW} + %(lease)s "
-                "WHERE id IN (SELECT id FROM subscriptions WHERE status <> 'paused' "
-                f"AND next_run_at <= %(now)s AND (lease_until IS NULL OR lease_until < {NOW}) "
-                "ORDER BY next_run_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-                "RETURNING next_run_at, data",
-                {"owner": owner, "lease": lease_seconds, "now": now, "limit": max(0, limit)},
-            ).fetchall()
-        return [SubscriptionStore._decode(r[1]) for r in sorted(rows, key=lambda r: r[0])]
+            params = _claim_params(owner, now, limit, lease_seconds)
+            return _claimed(db.execute(_SUB_CLAIM, params).fetchall())
 
     def next_due(self) -> float | None:
         with self._db.connection() as db:
-            row = db.execute(
-                "SELECT min(next_run_at) FROM subscriptions WHERE status <> 'paused' "
-                f"AND (lease_until IS NULL OR lease_until < {NOW})"
-            ).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+            return _due(db.execute(_SUB_NEXT_DUE).fetchone())
 
     def finish(self, sub: Subscription, owner: str) -> bool:
         with self._db.connection() as db:
-            cur = db.execute(
-                "UPDATE subscriptions SET data=%s, status=%s, next_run_at=%s, lease_owner=NULL, "
-                "lease_until=NULL WHERE id=%s AND lease_owner=%s",
-                (SubscriptionStore._encode(sub), sub.status, sub.next_run_at, sub.id, owner),
-            )
-            return cur.rowcount == 1
+            return db.execute(_SUB_FINISH, (*_saved(sub), owner)).rowcount == 1
 
     def renew(self, owner: str, ids: Sequence[str], lease_seconds: float) -> set[str]:
         if not ids:
             return set()
         with self._db.connection() as db:
-            rows = db.execute(
-                f"UPDATE subscriptions SET lease_until={NOW} + %s "
-                "WHERE lease_owner=%s AND id = ANY(%s) RETURNING id",
-                (lease_seconds, owner, list(ids)),
-            ).fetchall()
+            rows = db.execute(_SUB_RENEW, (lease_seconds, owner, list(ids))).fetchall()
         return {r[0] for r in rows}
 
     def release(self, owner: str, ids: Sequence[str]) -> None:
+        if ids:
+            with self._db.connection() as db:
+                db.execute(_SUB_RELEASE, (owner, list(ids)))
+
+
+class AsyncPgSubscriptionStore:
+    """The subscription calls of the trigger runner's hot path on psycopg's async pool: a
+    claim, a re-read or a commit waits for PostgreSQL without holding the event loop, so the
+    polls in flight keep going meanwhile. Same statements as :class:`PgSubscriptionStore`."""
+
+    def __init__(
+        self, url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, pool_size: int = 10
+    ) -> None:
+        self._db = AsyncPgDatabase(
+            url, "subscription store", lock_timeout=lock_timeout, pool_size=pool_size
+        )
+        self.url = self._db.where
+
+    def __repr__(self) -> str:
+        return f"AsyncPgSubscriptionStore({self.url!r})"
+
+    async def get(self, sub_id: str) -> Subscription:
+        async with self._db.connection() as db:
+            return _found(sub_id, await (await db.execute(_SUB_GET, (sub_id,))).fetchone())
+
+    async def save(self, sub: Subscription) -> None:
+        async with self._db.connection() as db:
+            await db.execute(_SUB_SAVE, _saved(sub))
+
+    async def claim_due(
+        self, owner: str, now: float, limit: int, lease_seconds: float
+    ) -> builtins.list[Subscription]:
+        async with self._db.connection() as db:
+            params = _claim_params(owner, now, limit, lease_seconds)
+            return _claimed(await (await db.execute(_SUB_CLAIM, params)).fetchall())
+
+    async def next_due(self) -> float | None:
+        async with self._db.connection() as db:
+            return _due(await (await db.execute(_SUB_NEXT_DUE)).fetchone())
+
+    async def finish(self, sub: Subscription, owner: str) -> bool:
+        async with self._db.connection() as db:
+            return (await db.execute(_SUB_FINISH, (*_saved(sub), owner))).rowcount == 1
+
+    async def renew(self, owner: str, ids: Sequence[str], lease_seconds: float) -> set[str]:
         if not ids:
-            return
-        with self._db.connection() as db:
-            db.execute(
-                "UPDATE subscriptions SET lease_owner=NULL, lease_until=NULL "
-                "WHERE lease_owner=%s AND id = ANY(%s)",
-                (owner, list(ids)),
-            )
+            return set()
+        async with self._db.connection() as db:
+            cur = await db.execute(_SUB_RENEW, (lease_seconds, owner, list(ids)))
+            return {r[0] for r in await cur.fetchall()}
+
+    async def release(self, owner: str, ids: Sequence[str]) -> None:
+        if ids:
+            async with self._db.connection() as db:
+                await db.execute(_SUB_RELEASE, (owner, list(ids)))
+
+    async def aclose(self) -> None:
+        await self._db.aclose()
 
 
 class PgWebhookStore(SealedWebhookRows):

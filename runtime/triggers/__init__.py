@@ -18,12 +18,14 @@ from patchbay.runtime.triggers._polling import (
     trigger_of,
 )
 from patchbay.runtime.triggers._runner import (
+    AsyncSubscriptionLeases,
     Subscription,
     SubscriptionStore,
     TriggerRunner,
 )
 
 __all__ = [
+    "AsyncSubscriptionLeases",
     "PollBatch",
     "Subscription",
     "SubscriptionStore",

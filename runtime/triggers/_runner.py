@@ -145,6 +145,63 @@ class SubscriptionBackend(Protocol):
         ...
 
 
+class AsyncSubscriptionLeases(Protocol):
+    """The store calls of the runner's hot path, awaited: PostgreSQL's async store waits for
+    the database without holding the event loop (see ``patchbay.runtime.stores``)."""
+
+    async def get(self, sub_id: str) -> Subscription: ...
+
+    async def save(self, sub: Subscription) -> None: ...
+
+    async def claim_due(
+        self, owner: str, now: float, limit: int, lease_seconds: float
+    ) -> builtins.list[Subscription]: ...
+
+    async def next_due(self) -> float | None: ...
+
+    async def finish(self, sub: Subscription, owner: str) -> bool: ...
+
+    async def renew(self, owner: str, ids: Sequence[str], lease_seconds: float) -> set[str]: ...
+
+    async def release(self, owner: str, ids: Sequence[str]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class InlineLeases:
+    """A sync store's calls behind the async protocol, made inline: a local SQLite file
+    answers in microseconds, and its write lock is not something to wait for in a thread."""
+
+    def __init__(self, store: SubscriptionBackend) -> None:
+        self.store = store
+
+    async def get(self, sub_id: str) -> Subscription:
+        return self.store.get(sub_id)
+
+    async def save(self, sub: Subscription) -> None:
+        self.store.save(sub)
+
+    async def claim_due(
+        self, owner: str, now: float, limit: int, lease_seconds: float
+    ) -> builtins.list[Subscription]:
+        return self.store.claim_due(owner, now, limit, lease_seconds)
+
+    async def next_due(self) -> float | None:
+        return self.store.next_due()
+
+    async def finish(self, sub: Subscription, owner: str) -> bool:
+        return self.store.finish(sub, owner)
+
+    async def renew(self, owner: str, ids: Sequence[str], lease_seconds: float) -> set[str]:
+        return self.store.renew(owner, ids, lease_seconds)
+
+    async def release(self, owner: str, ids: Sequence[str]) -> None:
+        self.store.release(owner, ids)
+
+    async def aclose(self) -> None:
+        return None
+
+
 class SubscriptionStore:
     """The schedule registry, in the same SQLite file as the token store (its own table)."""
 
@@ -311,8 +368,12 @@ class TriggerRunner:
         max_items: int = 1000,
         random_source: Callable[[], float] = random.random,
         metrics_registry: CollectorRegistry | None = None,
+        leases: AsyncSubscriptionLeases | None = None,
     ) -> None:
         self.store = store
+        #: The hot path's store calls (re-read, commit, claims, renewals); by default the
+        #: store's own, inline. Closing it is the caller's: the runner does not own it.
+        self.leases: AsyncSubscriptionLeases = leases or InlineLeases(store)
         self._executors = executors
         self._handler = handler
         self._clock = clock
@@ -340,10 +401,10 @@ class TriggerRunner:
         The row is read again after the claim: a pause or resume written in between wins, and a
         store that cannot be read fails here, before any vendor call (the lease then holds the
         subscription until it expires, instead of a re-run on every pass)."""
-        sub = self.store.get(sub_id)
+        sub = await self.leases.get(sub_id)
         if sub_id in self._running or sub.status == "paused":
             if owner is not None:
-                self.store.release(owner, [sub_id])
+                await self.leases.release(owner, [sub_id])
             return RunOutcome(sub, 0)
         self._running.add(sub_id)
         token = _LEASE.set(None if owner is None else (owner, lease_seconds))
@@ -353,15 +414,15 @@ class TriggerRunner:
             _LEASE.reset(token)
             self._running.discard(sub_id)
 
-    def _commit(self, sub: Subscription) -> None:
+    async def _commit(self, sub: Subscription) -> None:
         """Save a poll's result; under a lease, only while the lease is still ours (one write
         that also frees it). A lost lease means another worker took the subscription over after
         ours expired: its result stands, and anything this poll delivered is delivered again
         there with the same dedupe keys (the cursor here was never saved)."""
         lease = _LEASE.get()
         if lease is None:
-            self.store.save(sub)
-        elif not self.store.finish(sub, lease[0]):
+            await self.leases.save(sub)
+        elif not await self.leases.finish(sub, lease[0]):
             log_event(
                 logging.WARNING,
                 "trigger.lease_lost",
@@ -376,13 +437,14 @@ class TriggerRunner:
             spec, executor = self._executors(sub.connection_id)
             trigger = trigger_of(spec, sub.trigger)
             if not sub.started and trigger.start == "now":
-                return self._start_now(sub, trigger, now)
+                return await self._start_now(sub, trigger, now)
             async with executor:
                 items, token = await self._fetch(executor, trigger, sub)
             events, cursor, keys = self._select(spec, trigger, sub, items, token)
         except PatchbayError as exc:
             self._count(sub, exc.code)
-            return RunOutcome(self._failed(sub, exc, now, pause=exc.code in PAUSING), 0, exc)
+            failed = await self._failed(sub, exc, now, pause=exc.code in PAUSING)
+            return RunOutcome(failed, 0, exc)
         except Exception as exc:
             # Not an error Patchbay raised on purpose (a RecursionError, a bug): nothing says
             # waiting cannot fix it, so back off like any transient failure, never re-poll at
@@ -396,7 +458,7 @@ class TriggerRunner:
                 type=type(exc).__name__,
             )
             self._count(sub, UNEXPECTED_OUTCOME)
-            return RunOutcome(self._failed(sub, error, now, pause=False), 0, error)
+            return RunOutcome(await self._failed(sub, error, now, pause=False), 0, error)
         message = ""
         capped = len(items) >= self._max_items
         # A narrowing cursor resumes after a cut, unless the cut left it where it was (more
@@ -416,7 +478,7 @@ class TriggerRunner:
                 trigger=trigger.name,
                 max_items=self._max_items,
             )
-        if events and not self._still_ours(sub):
+        if events and not await self._still_ours(sub):
             return RunOutcome(sub, 0)  # another worker has it now: hand nothing over twice
         if events:
             try:
@@ -426,7 +488,7 @@ class TriggerRunner:
             except Exception as exc:  # the handler failed: keep the cursor, back off
                 self._count(sub, "handler_failed")
                 error = PatchbayError(f"handler failed: {type(exc).__name__}: {exc}")
-                return RunOutcome(self._failed(sub, error, now, pause=False), 0, error)
+                return RunOutcome(await self._failed(sub, error, now, pause=False), 0, error)
         ledger = (*sub.seen, *keys)[-self._ledger :]
         done = replace(
             sub,
@@ -440,18 +502,18 @@ class TriggerRunner:
             next_run_at=now + self._interval(sub.interval_seconds),
             delivered=sub.delivered + len(events),
         )
-        self._commit(done)  # the commit: only after the handler acknowledged the batch
+        await self._commit(done)  # the commit: only after the handler acknowledged the batch
         self._count(sub, "ok")
         if events:
             self._metrics.trigger_events.labels(sub.connector, sub.trigger).inc(len(events))
         return RunOutcome(done, len(events))
 
-    def _still_ours(self, sub: Subscription) -> bool:
+    async def _still_ours(self, sub: Subscription) -> bool:
         """Under a lease, renew it right before the hand-over, the step that cannot be taken
         back: a poll whose lease lapsed (its worker stalled past the lease) delivers nothing,
         and the worker that took over delivers the batch once."""
         lease = _LEASE.get()
-        if lease is None or sub.id in self.store.renew(lease[0], [sub.id], lease[1]):
+        if lease is None or sub.id in await self.leases.renew(lease[0], [sub.id], lease[1]):
             return True
         log_event(
             logging.WARNING,
@@ -462,7 +524,9 @@ class TriggerRunner:
         )
         return False
 
-    def _start_now(self, sub: Subscription, trigger: PollingTrigger, now: float) -> RunOutcome:
+    async def _start_now(
+        self, sub: Subscription, trigger: PollingTrigger, now: float
+    ) -> RunOutcome:
         """A list only readable oldest first cannot show what is newest: the cursor starts at
         the current time instead (reading from the oldest would deliver history as new)."""
         message = ""
@@ -479,7 +543,7 @@ class TriggerRunner:
             last_run_at=now,
             next_run_at=now + self._interval(sub.interval_seconds),
         )
-        self._commit(done)
+        await self._commit(done)
         self._count(sub, "ok")
         return RunOutcome(done, 0)
 
@@ -585,7 +649,7 @@ class TriggerRunner:
     def _interval(self, base: float) -> float:
         return base * (1 + self._jitter * (2 * self._random() - 1))
 
-    def _failed(
+    async def _failed(
         self, sub: Subscription, exc: PatchbayError, now: float, *, pause: bool
     ) -> Subscription:
         """Pause on what waiting cannot fix (auth, permissions, malformed responses); else back
@@ -598,7 +662,7 @@ class TriggerRunner:
                 failures=sub.failures + 1,
                 last_run_at=now,
             )
-            self._commit(paused)
+            await self._commit(paused)
             return paused
         failures = sub.failures + 1
         wait = min(self._max_backoff, sub.interval_seconds * (2 ** min(failures, 16)))
@@ -612,7 +676,7 @@ class TriggerRunner:
             last_run_at=now,
             next_run_at=now + wait,
         )
-        self._commit(backing)
+        await self._commit(backing)
         return backing
 
     def resume(self, sub_id: str) -> None:
@@ -651,7 +715,12 @@ class TriggerRunner:
         at most ``idle_seconds``.
         """
         owner = owner or worker_id()
+        #: The current poll of each subscription this worker holds (renewed, cancelled when
+        #: its lease is lost) and every poll task not finished yet: a cancelled poll may still
+        #: be unwinding when its subscription is claimed again, and it must neither take the
+        #: new poll's place nor outlive the loop.
         polls: dict[str, asyncio.Task[Any]] = {}
+        tasks: set[asyncio.Task[Any]] = set()
         finished: list[Subscription] = []
         wake = asyncio.Event()
         low_water = max(1, min(batch_size, concurrency) // 4)
@@ -681,9 +750,11 @@ class TriggerRunner:
                 )
 
         def done(sub_id: str) -> Callable[[asyncio.Task[Any]], None]:
-            def forget(_task: asyncio.Task[Any]) -> None:
-                polls.pop(sub_id, None)
-                if starved and concurrency - len(polls) >= low_water:
+            def forget(task: asyncio.Task[Any]) -> None:
+                tasks.discard(task)
+                if polls.get(sub_id) is task:
+                    del polls[sub_id]
+                if starved and concurrency - len(tasks) >= low_water:
                     wake.set()
 
             return forget
@@ -693,7 +764,7 @@ class TriggerRunner:
                 await asyncio.sleep(lease_seconds / 3)
                 ids = list(polls)
                 try:
-                    held = self.store.renew(owner, ids, lease_seconds)
+                    held = await self.leases.renew(owner, ids, lease_seconds)
                 except Exception as exc:
                     log_event(logging.WARNING, "trigger.renew_failed", type=type(exc).__name__)
                     continue
@@ -707,12 +778,12 @@ class TriggerRunner:
         try:
             while not stop.is_set():
                 now = self._clock()
-                want = min(batch_size, concurrency - len(polls))
+                want = min(batch_size, concurrency - len(tasks))
                 starved = want < min(batch_size, concurrency)
                 claimed: list[Subscription] = []
                 if want > 0:
                     try:
-                        claimed = self.store.claim_due(owner, now, want, lease_seconds)
+                        claimed = await self.leases.claim_due(owner, now, want, lease_seconds)
                     except Exception as exc:
                         log_event(
                             logging.WARNING,
@@ -723,6 +794,7 @@ class TriggerRunner:
                 for sub in claimed:
                     task = asyncio.create_task(one(sub, now))
                     polls[sub.id] = task
+                    tasks.add(task)
                     task.add_done_callback(done(sub.id))
                 if on_tick is not None and now - last_tick >= tick_seconds:
                     ticked, finished[:] = list(finished), []
@@ -736,7 +808,7 @@ class TriggerRunner:
                     # Sleep until the next due time, but look again after ``idle_seconds`` at
                     # most: new subscriptions, resumes and other workers' leases change it.
                     try:
-                        due = self.store.next_due()
+                        due = await self.leases.next_due()
                     except Exception:
                         due = None  # the claim above logs store trouble; just wait
                     if due is not None:
@@ -747,14 +819,14 @@ class TriggerRunner:
                         await _first(stop.wait(), wake.wait())
         finally:
             renewer.cancel()
-            cut, running = list(polls), list(polls.values())
+            cut, running = list(polls), list(tasks)
             for task in running:
                 task.cancel()
             await asyncio.gather(renewer, *running, return_exceptions=True)
             # Polls cut short by the stop saved nothing: free their leases for the others now
             # (their cursors did not move, so the next worker re-reads the same records).
             with contextlib.suppress(Exception):
-                self.store.release(owner, cut)
+                await self.leases.release(owner, cut)
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
