@@ -1,18 +1,24 @@
 """Trigger workers on PostgreSQL: claimed polls/s, schedule lag and CPU for N worker processes.
 
     .venv/bin/python bench/scale.py [--subscriptions 400] [--interval 2] [--seconds 10]
-                                    [--workers 1,2,4] [--batch 100] [--concurrency 50]
-                                    [--profile FILE]
-    # at scale: --subscriptions 100000 --interval 60 --seconds 120
+                                    [--workers 1,2,4] [--batch 100] [--concurrency 10]
+                                    [--warmup 5] [--store-api async|sync] [--profile FILE]
+    # the targets: --subscriptions 100000 --interval 300 --seconds 90
+    #              --subscriptions 10000 --interval 5 --seconds 40
 
 A throwaway PostgreSQL cluster (tests/pg_cluster.py) holds the subscriptions; a loopback HTTP
 vendor runs in a process of its own (one small answer per poll); each worker is a process
 running ``TriggerRunner.run`` with batch claims. Every N starts from the same fresh set of
-subscriptions, first runs spread over one interval. Printed per N: polls run per second (all
+subscriptions, first runs spread over one interval from the end of a warm-up (worker start-up is
+not lag). Concurrency defaults to 10 polls in flight per worker: the loopback vendor answers in
+about a millisecond, and every extra connection in httpx's pool costs CPU on each request.
+Printed per N: polls run per second (all
 workers), schedule lag p50/p99 (how late a poll started after it was due), CPU seconds per
 worker, database transactions per poll (every statement is one: claims, re-reads, commits,
-renewals, next-due looks), the database's share of a worker's wall time (its store calls, which
-wait on PostgreSQL), and each figure's ratio to N=1 measured in the same run. On a
+renewals, next-due looks), the time in store calls per worker ("in store": with sync calls the
+share of the wall time the event loop waited for PostgreSQL; with async calls the average number
+of store calls in flight), PostgreSQL's share of all CPU spent (its server processes against the
+workers'), and each figure's ratio to N=1 measured in the same run. On a
 machine with fewer cores than workers + vendor + PostgreSQL, the ratios say more about the
 machine than the design.
 """
@@ -222,11 +228,12 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
     out.put({"polls": polls, "lag": lag, "cpu": cpu, "db": TimedStore.seconds / wall})
 
 
-def load(url: str, count: int, interval: float) -> None:
-    """A fresh set of ``count`` subscriptions, first runs spread over one interval."""
+def load(url: str, count: int, interval: float, warmup: float) -> None:
+    """A fresh set of ``count`` subscriptions, first runs spread over one interval that begins
+    ``warmup`` seconds from now (once the workers are up: their start is not schedule lag)."""
     from patchbay.runtime.triggers import Subscription, SubscriptionStore
 
-    start = time.time() + 1.0
+    start = time.time() + warmup
     buffer = io.StringIO()
     for i in range(count):
         sub = Subscription(
@@ -259,6 +266,28 @@ def _commits(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _cpu_of_children(parent: int) -> float:
+    """CPU seconds (user + system) of ``parent`` and its live children: the PostgreSQL
+    postmaster and its backends (a backend that has exited is not counted: the workers' sessions
+    live for the whole run, so it is read before they end)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == parent or int(fields[1]) == parent:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _postmaster(cluster: PgCluster) -> int:
+    return int((cluster.data / "postmaster.pid").read_text().split()[0])
+
+
 def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
@@ -275,7 +304,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", default="1,2,4", help="Comma-separated worker counts.")
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="Seconds from the workers' start to the first due poll (excluded from polls/s).",
+    )
     parser.add_argument(
         "--store-api",
         choices=("async", "sync"),
@@ -286,6 +321,8 @@ def main() -> None:
         "--profile", metavar="FILE", help="cProfile one worker of the first run into FILE."
     )
     args = parser.parse_args()
+    if args.seconds <= args.warmup:
+        parser.error("--seconds must be longer than --warmup")
     counts = [int(n) for n in args.workers.split(",")]
     context = multiprocessing.get_context("spawn")
 
@@ -306,9 +343,9 @@ def main() -> None:
             f"{args.seconds:g}s per run, batch {args.batch}, concurrency {args.concurrency}, "
             f"{args.store_api} store calls, {os.cpu_count()} CPUs"
         )
-        rows: list[tuple[int, float, float, float, float, float, float]] = []
+        rows: list[tuple[int, float, float, float, float, float, float, float]] = []
         for n in counts:
-            load(url, args.subscriptions, args.interval)
+            load(url, args.subscriptions, args.interval, args.warmup)
             commits = _commits(url)
             out = context.Queue()
             procs = [
@@ -318,28 +355,31 @@ def main() -> None:
                 )
                 for profile in [args.profile if not rows else None] + [None] * (n - 1)
             ]
+            pg_before = _cpu_of_children(_postmaster(cluster))
             for p in procs:
                 p.start()
             reports = [out.get(timeout=args.seconds + 120) for _ in procs]
+            pg_cpu = _cpu_of_children(_postmaster(cluster)) - pg_before
             for p in procs:
                 p.join(30)
             xacts = _commits(url) - commits
             polls = sum(r["polls"] for r in reports)
             lag = [x for r in reports for x in r["lag"]]
             cpu = sum(r["cpu"] for r in reports) / n
-            rate = polls / args.seconds
+            rate = polls / (args.seconds - args.warmup)
             p50, p99 = percentile(lag, 0.5), percentile(lag, 0.99)
             db = sum(r["db"] for r in reports) / n
-            rows.append((n, rate, p50, p99, cpu, xacts / max(1, polls), db))
+            pg_share = pg_cpu / max(1e-9, pg_cpu + sum(r["cpu"] for r in reports))
+            rows.append((n, rate, p50, p99, cpu, xacts / max(1, polls), db, pg_share))
         first = rows[0]
         print(
             f"{'workers':>7} {'polls/s':>9} {'lag p50':>9} {'lag p99':>9} {'cpu/worker':>11} "
-            f"{'db xact/poll':>12} {'db share':>8}"
+            f"{'db xact/poll':>12} {'in store':>8} {'pg cpu':>6}"
         )
-        for n, rate, p50, p99, cpu, per_poll, db in rows:
+        for n, rate, p50, p99, cpu, per_poll, db, pg_share in rows:
             print(
                 f"{n:>7} {rate:>9.0f} {p50 * 1000:>7.0f}ms {p99 * 1000:>7.0f}ms {cpu:>10.2f}s "
-                f"{per_poll:>12.2f} {db:>8.0%}"
+                f"{per_poll:>12.2f} {db:>8.0%} {pg_share:>6.0%}"
                 f"   x{rate / first[1]:.2f} polls/s, x{p99 / first[3]:.2f} p99, "
                 f"x{cpu / first[4]:.2f} cpu/worker (vs {first[0]} worker)"
             )

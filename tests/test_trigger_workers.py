@@ -822,7 +822,7 @@ def test_cli_worker_polls_over_one_vendor_connection(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PATCHBAY_SECRET_KEY": key}
         command = [sys.executable, "-m", "patchbay", "--specs-dir", str(specs), "triggers"]
         run = subprocess.run(
-            [*command, "run", "--seconds", "3.5", "--store", str(db)],
+            [*command, "run", "--seconds", "3.5", "--concurrency", "4", "--store", str(db)],
             env=env,
             capture_output=True,
             text=True,
