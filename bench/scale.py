@@ -33,6 +33,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -225,15 +226,15 @@ def worker_main(url: str, vendor: str, seconds: float, opts: dict[str, Any], out
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(opts["profile"])
-    out.put({"polls": polls, "lag": lag, "cpu": cpu, "db": TimedStore.seconds / wall})
+    report = {"polls": polls, "lag": lag, "cpu": cpu, "db": TimedStore.seconds / wall}
+    out.put({**report, "end": time.time()})
 
 
-def load(url: str, count: int, interval: float, warmup: float) -> None:
-    """A fresh set of ``count`` subscriptions, first runs spread over one interval that begins
-    ``warmup`` seconds from now (once the workers are up: their start is not schedule lag)."""
+def load(url: str, count: int, interval: float) -> None:
+    """A fresh set of ``count`` subscriptions, first runs spread over one interval from time 0
+    (moved to the real start by :func:`begin_at`)."""
     from patchbay.runtime.triggers import Subscription, SubscriptionStore
 
-    start = time.time() + warmup
     buffer = io.StringIO()
     for i in range(count):
         sub = Subscription(
@@ -242,7 +243,7 @@ def load(url: str, count: int, interval: float, warmup: float) -> None:
             "acme",
             "new_thing",
             interval,
-            next_run_at=start + interval * i / count,
+            next_run_at=interval * i / count,
         )
         data = SubscriptionStore._encode(sub)
         buffer.write(f"{sub.id}\t{_copy_text(data)}\tactive\t{sub.next_run_at}\n")
@@ -252,7 +253,18 @@ def load(url: str, count: int, interval: float, warmup: float) -> None:
             "COPY subscriptions (id, data, status, next_run_at) FROM STDIN"
         ) as copy:
             copy.write(buffer.getvalue())
-        db.execute("ANALYZE subscriptions")
+
+
+def begin_at(url: str, start: float) -> None:
+    """Shift every first run by ``start`` (column and stored row alike), right before the
+    workers start: loading takes seconds at 100k, and none of it may count as lag."""
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(
+            "UPDATE subscriptions SET next_run_at = next_run_at + %(s)s, data = jsonb_set("
+            "data::jsonb, '{next_run_at}', to_jsonb(next_run_at + %(s)s))::text",
+            {"s": start},
+        )
+        db.execute("VACUUM ANALYZE subscriptions")
 
 
 def _commits(url: str) -> int:
@@ -266,12 +278,10 @@ def _commits(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _cpu_of_children(parent: int) -> float:
-    """CPU seconds (user + system) of ``parent`` and its live children: the PostgreSQL
-    postmaster and its backends (a backend that has exited is not counted: the workers' sessions
-    live for the whole run, so it is read before they end)."""
+def _cpu_by_pid(parent: int) -> dict[int, float]:
+    """CPU seconds (user + system) of ``parent`` and of each of its live children."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -280,8 +290,31 @@ def _cpu_of_children(parent: int) -> float:
         except OSError:
             continue
         if int(entry.name) == parent or int(fields[1]) == parent:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+class CpuSampler:
+    """PostgreSQL's CPU during a run: the postmaster and its backends, sampled a few times a
+    second, each backend at its last reading (a worker's sessions end before it reports)."""
+
+    def __init__(self, parent: int) -> None:
+        self.parent = parent
+        self.before = _cpu_by_pid(parent)
+        self.last: dict[int, float] = dict(self.before)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while not self.done.wait(0.2):
+            self.last.update(_cpu_by_pid(self.parent))
+
+    def stop(self) -> float:
+        self.done.set()
+        self.thread.join()
+        self.last.update(_cpu_by_pid(self.parent))
+        return sum(v - self.before.get(pid, 0.0) for pid, v in self.last.items())
 
 
 def _postmaster(cluster: PgCluster) -> int:
@@ -345,7 +378,9 @@ def main() -> None:
         )
         rows: list[tuple[int, float, float, float, float, float, float, float]] = []
         for n in counts:
-            load(url, args.subscriptions, args.interval, args.warmup)
+            load(url, args.subscriptions, args.interval)
+            start = time.time() + args.warmup
+            begin_at(url, start)
             commits = _commits(url)
             out = context.Queue()
             procs = [
@@ -355,18 +390,18 @@ def main() -> None:
                 )
                 for profile in [args.profile if not rows else None] + [None] * (n - 1)
             ]
-            pg_before = _cpu_of_children(_postmaster(cluster))
+            sampler = CpuSampler(_postmaster(cluster))
             for p in procs:
                 p.start()
             reports = [out.get(timeout=args.seconds + 120) for _ in procs]
-            pg_cpu = _cpu_of_children(_postmaster(cluster)) - pg_before
+            pg_cpu = sampler.stop()
             for p in procs:
                 p.join(30)
             xacts = _commits(url) - commits
             polls = sum(r["polls"] for r in reports)
             lag = [x for r in reports for x in r["lag"]]
             cpu = sum(r["cpu"] for r in reports) / n
-            rate = polls / (args.seconds - args.warmup)
+            rate = polls / (max(r["end"] for r in reports) - start)
             p50, p99 = percentile(lag, 0.5), percentile(lag, 0.99)
             db = sum(r["db"] for r in reports) / n
             pg_share = pg_cpu / max(1e-9, pg_cpu + sum(r["cpu"] for r in reports))
