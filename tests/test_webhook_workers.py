@@ -282,6 +282,17 @@ def test_sigterm_stops_every_worker(tmp_path: Path) -> None:
         assert not any(alive(pid) for pid in workers)
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_one_receiver_stops_cleanly_on_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
+    """Without workers too, a requested stop is a clean exit (as with workers and as for
+    ``triggers run``), not the re-raised signal's 143 or a KeyboardInterrupt."""
+    setup = make_setup(tmp_path, str(tmp_path / "store.db"))
+    with receiver(setup, "one") as served:
+        served.process.send_signal(stop)
+        assert served.process.wait(60) == 0, served.err.read_text()
+    assert "Traceback" not in served.err.read_text()
+
+
 def test_killed_supervisor_leaves_no_worker(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, str(tmp_path / "store.db"))
     with receiver(setup, "w", "--workers", "2") as served:

@@ -363,8 +363,9 @@ def polling_client(concurrency: int = 100) -> httpx.AsyncClient:
     """One connection pool for every poll of a worker: a client per poll would open a new
     connection (and TLS session) to the vendor each time, and leave it open. As many kept-alive
     connections as polls in flight (httpx keeps 20 by default: past that, a connection that
-    goes idle is closed, and the next poll opens a new one). Cookies are refused: the executor never sends them, and a jar shared by every
-    connection would only grow with whatever vendors set."""
+    goes idle is closed, and the next poll opens a new one). Cookies are refused: the executor
+    never sends them, and a jar shared by every connection would only grow with whatever
+    vendors set."""
     from http.cookiejar import DefaultCookiePolicy
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -260,7 +260,7 @@ def serve(
     sys.stdout.flush()
     if workers == 1:
         with exported_metrics(metrics_host, metrics_port, workers=False):
-            _run_one(manager, setup, sock)
+            _run_one(manager, setup, sock, clean_stop=True)
         return
     from patchbay.runtime.storage import close_pools
 
@@ -378,15 +378,30 @@ def _show(event: TriggerEvent) -> None:
     click.echo(json.dumps(line, sort_keys=True))
 
 
-def _run_one(manager: WebhookManager, setup: ServeSetup, sock: socket.socket) -> None:
-    """One receiver on the bound socket until SIGINT/SIGTERM (uvicorn's own handling)."""
+def _run_one(
+    manager: WebhookManager, setup: ServeSetup, sock: socket.socket, *, clean_stop: bool = False
+) -> None:
+    """One receiver on the bound socket until SIGINT/SIGTERM (uvicorn's own handling).
+
+    After its graceful stop uvicorn raises the signal again under the handler it found, so the
+    process would die of it (143, or a KeyboardInterrupt). ``clean_stop`` (a receiver on its
+    own) finds a no-op there instead: a requested stop exits 0. A worker keeps dying of the
+    signal, which is how its supervisor tells a kill from a failure."""
+    import signal
+
     import uvicorn
 
     from patchbay.runtime.webhooks.app import uvicorn_config
 
     host, port = sock.getsockname()[:2]
     config = uvicorn_config(manager, host=host, port=port, limits=setup.limits)
-    uvicorn.Server(config).run(sockets=[sock])
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda *_: None) for s in stops} if clean_stop else {}
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _worker_command() -> list[str]:
