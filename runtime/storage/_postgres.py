@@ -164,6 +164,12 @@ _MIGRATED: set[str] = set()
 _LOCK = threading.Lock()
 
 
+def _session_settings(lock_timeout: float) -> dict[str, Any]:
+    """What every pooled session runs with, sync or async: autocommit (each statement is its
+    own transaction) and the lock timeout that turns a long lock wait into StoreLocked."""
+    return {"options": f"-c lock_timeout={max(1, int(lock_timeout * 1000))}", "autocommit": True}
+
+
 def _pool(url: str, lock_timeout: float, max_size: int) -> psycopg_pool.ConnectionPool[Any]:
     pool_module = _import("psycopg_pool")
     _import("psycopg")
@@ -171,12 +177,11 @@ def _pool(url: str, lock_timeout: float, max_size: int) -> psycopg_pool.Connecti
     with _LOCK:
         pool = _POOLS.get(key)
         if pool is None:
-            millis = max(1, int(lock_timeout * 1000))
             pool = pool_module.ConnectionPool(
                 url,
                 min_size=1,
                 max_size=max_size,
-                kwargs={"options": f"-c lock_timeout={millis}", "autocommit": True},
+                kwargs=_session_settings(lock_timeout),
                 open=False,
                 name=f"patchbay {redact_url(url)}",
             )
@@ -234,12 +239,21 @@ def migrate(url: str, connect_timeout: float = 10.0) -> list[int]:
 
 
 class _Handle:
-    """What both handles share: the store's name and redacted URL in every error."""
+    """What both handles share: the store's name and redacted URL in every error, and the
+    migrations, applied (once per process) before a handle is used."""
 
-    name: str
-    where: str
-    lock_timeout: float
-    connect_timeout: float
+    def __init__(self, url: str, name: str, *, lock_timeout: float, connect_timeout: float) -> None:
+        self.url = url
+        self.where = redact_url(url)
+        self.name = name
+        self.lock_timeout = lock_timeout
+        self.connect_timeout = connect_timeout
+        self.migrate()
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks; returns the versions applied."""
+        with self.guard():
+            return migrate(self.url, self.connect_timeout)
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -298,22 +312,12 @@ class PgDatabase(_Handle):
         pool_size: int = 10,
         connect_timeout: float = 10.0,
     ) -> None:
-        self.url = url
-        self.where = redact_url(url)
-        self.name = name
-        self.lock_timeout = lock_timeout
-        self.connect_timeout = connect_timeout
-        self.migrate()
+        super().__init__(url, name, lock_timeout=lock_timeout, connect_timeout=connect_timeout)
         with self.guard():
             self._pool = _pool(url, lock_timeout, pool_size)
 
     def __repr__(self) -> str:
         return f"PgDatabase({self.where!r})"
-
-    def migrate(self) -> list[int]:
-        """Apply the migrations this database lacks; returns the versions applied."""
-        with self.guard():
-            return migrate(self.url, self.connect_timeout)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -345,18 +349,11 @@ class AsyncPgDatabase(_Handle):
         pool_size: int = 10,
         connect_timeout: float = 10.0,
     ) -> None:
-        self.url = url
-        self.where = redact_url(url)
-        self.name = name
-        self.lock_timeout = lock_timeout
-        self.connect_timeout = connect_timeout
+        super().__init__(url, name, lock_timeout=lock_timeout, connect_timeout=connect_timeout)
         self._pool_size = pool_size
         self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
         self._opening = asyncio.Lock()
         self._closed = False
-        with self.guard():
-            migrate(url, connect_timeout)
-            _import("psycopg_pool")
 
     def __repr__(self) -> str:
         return f"AsyncPgDatabase({self.where!r})"
@@ -371,12 +368,11 @@ class AsyncPgDatabase(_Handle):
             if self._pool is not None:
                 return self._pool
             pool_module = _import("psycopg_pool")
-            millis = max(1, int(self.lock_timeout * 1000))
             pool: psycopg_pool.AsyncConnectionPool[Any] = pool_module.AsyncConnectionPool(
                 self.url,
                 min_size=1,
                 max_size=self._pool_size,
-                kwargs={"options": f"-c lock_timeout={millis}", "autocommit": True},
+                kwargs=_session_settings(self.lock_timeout),
                 open=False,
                 name=f"patchbay async {self.where}",
             )
